@@ -1,0 +1,37 @@
+"""hetzner-deploy command line: option parsing and error reporting only.
+
+`make deploy PROFILE=ccx33` path: deploy -> phases.pipeline (preflight,
+generate, plan, review, apply, outputs). Every command lives in a small
+module under commands/; this file wires them and owns the error boundary.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from errors import DeployError
+
+
+class _Group(click.Group):
+    """Turns DeployError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DeployError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option("0.1.0", prog_name="hetzner-deploy")
+def cli() -> None:
+    """From an empty Hetzner Cloud project to an app live on HTTPS."""
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
