@@ -1,0 +1,174 @@
+"""Summarise `terraform show -json <planfile>` into a frozen PlanSummary.
+
+Sensitive values are masked here, at the source, using the plan's own
+before_sensitive/after_sensitive markers, so no renderer can leak them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable
+
+from runner.redact import Redactor, sensitive_values
+
+SENSITIVE = "(sensitive)"
+UNKNOWN = "(known after apply)"
+MAX_VALUE_CHARS = 80
+
+# Resource types whose loss destroys customer data or the running service.
+PROTECTED_TYPES = ("hcloud_server", "hcloud_volume")
+
+
+@dataclass(frozen=True)
+class AttrChange:
+    name: str
+    before: str | None
+    after: str | None
+    forces_replacement: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    address: str
+    type: str
+    action: str  # create | update | replace | delete | read
+    attributes: tuple[AttrChange, ...] = ()
+    replace_paths: tuple[str, ...] = ()
+    action_reason: str = ""
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in ("replace", "delete")
+
+
+@dataclass(frozen=True)
+class CostDelta:
+    before_eur: Decimal | None
+    after_eur: Decimal | None
+    note: str = ""
+
+    @property
+    def delta_eur(self) -> Decimal | None:
+        if self.after_eur is None:
+            return None
+        return self.after_eur - (self.before_eur or Decimal("0"))
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    changes: tuple[ResourceChange, ...]
+    output_changes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    destroy: bool = False
+    cost: CostDelta | None = None
+    counts: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes) or bool(self.output_changes)
+
+    def destructive_on(self, types: Iterable[str] = PROTECTED_TYPES) -> list[ResourceChange]:
+        types = tuple(types)
+        return [c for c in self.changes if c.destructive and c.type in types]
+
+
+def _action(actions: list[str]) -> str | None:
+    if actions in (["delete", "create"], ["create", "delete"]):
+        return "replace"
+    if actions == ["create"]:
+        return "create"
+    if actions == ["update"]:
+        return "update"
+    if actions == ["delete"]:
+        return "delete"
+    if actions == ["read"]:
+        return "read"
+    return None  # no-op
+
+
+def _has_true(marker: Any) -> bool:
+    if marker is True:
+        return True
+    if isinstance(marker, dict):
+        return any(_has_true(v) for v in marker.values())
+    if isinstance(marker, list):
+        return any(_has_true(v) for v in marker)
+    return False
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"
+
+
+def _mask(value: Any, sensitive: bool) -> str | None:
+    if value is None:
+        return None
+    return SENSITIVE if sensitive else _show(value)
+
+
+def _path_str(path: list) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _attribute_changes(change: dict, action: str, replace_roots: set[str],
+                       redact: Redactor) -> list[AttrChange]:
+    before = change.get("before") or {}
+    after = change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    bs = change.get("before_sensitive") or {}
+    as_ = change.get("after_sensitive") or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    out: list[AttrChange] = []
+    for key in sorted(set(before) | set(after) | set(unknown if isinstance(unknown, dict) else {})):
+        sensitive = (_has_true(bs.get(key)) or _has_true(as_.get(key))
+                     or redact.contains_secret(_show(before.get(key)) + _show(after.get(key))))
+        is_unknown = isinstance(unknown, dict) and _has_true(unknown.get(key))
+        b, a = before.get(key), after.get(key)
+        if action == "delete":
+            continue
+        if action == "create" and a is None and not is_unknown:
+            continue
+        if action in ("update", "replace") and b == a and not is_unknown:
+            continue
+        out.append(AttrChange(key, None if action == "create" else _mask(b, sensitive),
+                              UNKNOWN if is_unknown and a is None else _mask(a, sensitive),
+                              key in replace_roots))
+    return out
+
+
+def summarize(show_json: dict, *, destroy: bool = False, warnings: Iterable[str] = (),
+              secrets: Iterable[str] = ()) -> PlanSummary:
+    """`secrets` are extra values to mask (the API token) on top of the plan's own."""
+    redact = Redactor(secrets)
+    redact.add(sensitive_values(show_json))
+    changes: list[ResourceChange] = []
+    for rc in show_json.get("resource_changes") or []:
+        if rc.get("mode") == "data":
+            continue
+        change = rc.get("change") or {}
+        action = _action(list(change.get("actions") or []))
+        if action is None:
+            continue
+        paths = tuple(_path_str(p) for p in change.get("replace_paths") or [])
+        roots = {p.split(".")[0] for p in paths}
+        changes.append(ResourceChange(
+            address=rc["address"], type=rc.get("type", ""), action=action,
+            attributes=tuple(_attribute_changes(change, action, roots, redact)),
+            replace_paths=paths, action_reason=rc.get("action_reason", "") or "",
+        ))
+    outputs = tuple(sorted(name for name, ch in (show_json.get("output_changes") or {}).items()
+                           if _action(list(ch.get("actions") or [])) is not None))
+    counts = {"create": 0, "update": 0, "replace": 0, "delete": 0}
+    for c in changes:
+        if c.action in counts:
+            counts[c.action] += 1
+    all_warnings = list(warnings)
+    for c in changes:
+        if c.destructive and c.type in PROTECTED_TYPES:
+            why = f" (forced by {', '.join(c.replace_paths)})" if c.replace_paths else ""
+            all_warnings.append(f"{c.address} will be {c.action}d{why}")
+    return PlanSummary(changes=tuple(changes), output_changes=outputs,
+                       warnings=tuple(all_warnings), destroy=destroy, counts=counts)
