@@ -33,5 +33,16 @@ def cli() -> None:
     """From an empty Hetzner Cloud project to an app live on HTTPS."""
 
 
+from commands.recommend import recommend  # noqa: E402
+from commands.cost import cost  # noqa: E402
+
+cli.add_command(recommend)
+cli.add_command(cost)
+
+from commands.generate import check, generate  # noqa: E402
+
+cli.add_command(generate)
+cli.add_command(check)
+
 if __name__ == "__main__":
     sys.exit(cli())

@@ -6,6 +6,7 @@ DeployConfig. A bad value is a ConfigError naming the key, e.g.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import tomllib
@@ -263,3 +264,12 @@ def load_config(path: Path | None = None) -> DeployConfig:
         domain=values["project.domain"], ssh_public_key=key_path, source=path,
         from_example=from_example, thresholds=thresholds, backend=backend,
         **{name: values[key] for name, key in given.items() if key in values})
+
+
+def with_environment(config: DeployConfig, environment: str) -> DeployConfig:
+    """The config for another environment of the same project (`--env`)."""
+    try:
+        _name(environment)
+    except _Bad as exc:
+        raise ConfigError(f"--env: {exc}") from None
+    return dataclasses.replace(config, environment=environment)

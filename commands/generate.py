@@ -1,0 +1,65 @@
+"""`generate` and `check`: render the stack, and prove it is right."""
+from __future__ import annotations
+
+import click
+
+from commands.common import config_option, env_option, load, warn_ssh_open
+from errors import ValidationError
+from generator.profiles import PROFILE_NAMES
+from generator.render import generate as render_generate
+from generator.validate import check_all
+
+
+def _profile_for(config, profile: str | None) -> tuple[str, str]:
+    """The profile to use and why: the option, the config's pin, or sizing."""
+    if profile:
+        return profile, "--profile"
+    if config.profile:
+        return config.profile, "hetzner.profile in the config"
+    from generator.sizing import recommend
+    rec = recommend(config.calls_per_month, config.thresholds)
+    return rec.profile, f"recommended for {config.calls_per_month} calls/month"
+
+
+@click.command("generate")
+@click.option("--profile", type=click.Choice(PROFILE_NAMES), default=None,
+              help="Profile to render (default: the config's, else the recommended one).")
+@env_option
+@config_option
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--check/--no-check", "run_check", default=False,
+              help="Run `check` after generating.")
+def generate(profile, env, config_path, dry_run, run_check):
+    """Render terraform/stacks/<env>/ from a profile and deploy.toml."""
+    config = load(config_path, env)
+    warn_ssh_open(config)
+    name, why = _profile_for(config, profile)
+    result = render_generate(config, name, dry_run=dry_run)
+    verb = "would" if dry_run else ""
+    click.echo(f"stack {result.environment}: profile {result.profile} ({why})")
+    for f in result.files:
+        click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
+                   + (f" ({verb} write)" if dry_run and f.status != "identical" else ""))
+    if run_check and not dry_run:
+        _run_check(config)
+
+
+def _run_check(config) -> None:
+    results = check_all(config)
+    for r in results:
+        click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")
+        for problem in r.problems:
+            click.echo(f"     {problem}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        first = failed[0]
+        raise ValidationError(f"check failed: {first.name}: {first.problems[0]}"
+                              + (f" (+{sum(len(r.problems) for r in failed) - 1} more)"
+                                 if sum(len(r.problems) for r in failed) > 1 else ""))
+
+
+@click.command("check")
+@config_option
+def check(config_path):
+    """Parse, format-check, schema-check and staleness-check every stack."""
+    _run_check(load(config_path))
