@@ -1,0 +1,240 @@
+import dataclasses
+import datetime as dt
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from errors import ConfigError
+from generator.config import DeployConfig, load_config
+from generator.price_table import DEFAULT_TABLE, load_price_table, parse_price_table
+from generator.pricing import cents, estimate
+from generator.profiles import PROFILE_NAMES, get_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN_DAY = dt.date(2025, 11, 18)
+
+# Figures for tests only: round numbers that make the arithmetic easy to follow.
+TEST_TABLE = """
+[[rows]]
+date = 2026-01-01
+currency = "EUR"
+source = "test figures"
+volume_per_gb_month = 0.05
+backup_percent = 20
+primary_ipv4_month = 0.50
+[rows.server_types]
+ccx23 = 20.00
+ccx33 = 40.00
+ccx43 = 80.00
+[rows.load_balancer_types]
+lb11 = 6.00
+"""
+
+
+def make_config(**changes) -> DeployConfig:
+    base = DeployConfig(domain="app.example.com", ssh_public_key=Path("k.pub"),
+                        source=Path("deploy.toml"))
+    return dataclasses.replace(base, **changes)
+
+
+def table_file(tmp_path, text, name="prices.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def amounts(est):
+    return [(i.name, i.quantity, cents(i.monthly_eur)) for i in est.items]
+
+
+def test_plan_figures_november_2025_ccx33():
+    est = estimate("ccx33", make_config(), on=PLAN_DAY)
+    assert amounts(est) == [
+        ("server ccx33", 1, Decimal("37.00")),
+        ("backups (20% of ccx33)", 1, Decimal("7.40")),
+        ("volume 50 GB", 50, Decimal("2.90")),
+    ]
+    assert est.items[2].unit_eur == Decimal("0.058")
+    assert est.total_monthly_eur == Decimal("47.30")
+    assert est.current_host == "Railway"
+    assert est.current_host_monthly_eur == Decimal("78.00")
+    assert est.difference_eur == Decimal("30.70")
+    assert est.annual_difference_eur == Decimal("368.40")
+    assert cents(est.difference_percent) == Decimal("39.36")
+    assert est.table_date == PLAN_DAY
+    assert "infra-check-2025-11-18" in est.source
+
+
+def test_example_config_gives_the_plan_total():
+    config = load_config(ROOT / "deploy.example.toml")
+    est = estimate(get_profile("ccx33"), config, load_price_table(), on=PLAN_DAY)
+    assert est.total_monthly_eur == Decimal("47.30")
+    assert est.difference_eur == Decimal("30.70")
+
+
+def test_ccx43_line_items_from_the_plan_row():
+    est = estimate("ccx43", make_config(), on=PLAN_DAY)
+    assert amounts(est) == [
+        ("server ccx43", 1, Decimal("75.00")),
+        ("backups (20% of ccx43)", 1, Decimal("15.00")),
+        ("volume 50 GB", 50, Decimal("2.90")),
+    ]
+    assert est.total_monthly_eur == Decimal("92.90")
+    assert est.difference_eur == Decimal("-14.90")
+
+
+def test_three_tier_is_refused_by_the_plan_row_naming_what_is_missing():
+    with pytest.raises(ConfigError) as err:
+        estimate("3-tier", make_config(), on=PLAN_DAY)
+    assert "ccx23, lb11" in str(err.value)
+    assert "--prices" in str(err.value)
+
+
+def test_three_tier_line_items_from_an_override_table(tmp_path):
+    table = load_price_table(table_file(tmp_path, TEST_TABLE))
+    est = estimate("3-tier", make_config(), table, on=dt.date(2026, 2, 1))
+    assert amounts(est) == [
+        ("app server ccx23", 2, Decimal("40.00")),
+        ("database server ccx33", 1, Decimal("40.00")),
+        ("backups (20% of ccx33, database server only)", 1, Decimal("8.00")),
+        ("volume 50 GB", 50, Decimal("2.50")),
+        ("primary IPv4", 3, Decimal("1.50")),
+        ("load balancer lb11", 1, Decimal("6.00")),
+    ]
+    assert est.total_monthly_eur == Decimal("98.00")
+    assert est.difference_eur == Decimal("-20.00")
+    assert est.table_date == dt.date(2026, 1, 1)
+    assert est.source == "test figures"
+
+
+def test_override_table_charges_primary_ipv4_on_a_single_server(tmp_path):
+    table = load_price_table(table_file(tmp_path, TEST_TABLE))
+    est = estimate("ccx33", make_config(volume_size_gb=100), table, on=dt.date(2026, 1, 1))
+    assert amounts(est) == [
+        ("server ccx33", 1, Decimal("40.00")),
+        ("backups (20% of ccx33)", 1, Decimal("8.00")),
+        ("volume 100 GB", 100, Decimal("5.00")),
+        ("primary IPv4", 1, Decimal("0.50")),
+    ]
+    assert est.total_monthly_eur == Decimal("53.50")
+
+
+def test_no_backup_item_when_backups_are_off():
+    est = estimate("ccx33", make_config(backups=False), on=PLAN_DAY)
+    assert [i.name for i in est.items] == ["server ccx33", "volume 50 GB"]
+    assert est.total_monthly_eur == Decimal("39.90")
+
+
+def test_current_host_figures_come_from_the_config():
+    est = estimate("ccx33", make_config(current_host="Heroku",
+                                        current_host_monthly_eur=Decimal("40")), on=PLAN_DAY)
+    assert est.current_host == "Heroku"
+    assert est.difference_eur == Decimal("-7.30")
+
+
+def test_zero_current_cost_has_no_percentage():
+    est = estimate("ccx33", make_config(current_host_monthly_eur=Decimal("0")), on=PLAN_DAY)
+    assert est.difference_percent is None
+    assert est.as_json()["difference_percent"] is None
+
+
+def test_row_in_force_on_a_day(tmp_path):
+    newer = TEST_TABLE.replace("2026-01-01", "2026-06-01").replace("ccx33 = 40.00", "ccx33 = 45.00")
+    table = load_price_table(table_file(tmp_path, TEST_TABLE + newer))
+    assert [r.date for r in table.rows] == [dt.date(2026, 1, 1), dt.date(2026, 6, 1)]
+    cfg = make_config(backups=False, volume_size_gb=10)
+    assert estimate("ccx33", cfg, table, on=dt.date(2026, 5, 31)).items[0].monthly_eur == 40
+    assert estimate("ccx33", cfg, table, on=dt.date(2026, 6, 1)).items[0].monthly_eur == 45
+    with pytest.raises(ConfigError, match="no price row on or before 2025-12-31"):
+        estimate("ccx33", cfg, table, on=dt.date(2025, 12, 31))
+
+
+def test_stale_prices_are_flagged():
+    fresh = estimate("ccx33", make_config(), on=PLAN_DAY)
+    stale = estimate("ccx33", make_config(), on=dt.date(2026, 11, 25))
+    assert not any("days ago" in n for n in fresh.notes)
+    assert stale.notes[0].startswith("These prices are dated 2025-11-18, 372 days ago")
+    assert stale.total_monthly_eur == fresh.total_monthly_eur
+
+
+def test_location_mismatch_is_noted():
+    est = estimate("ccx33", make_config(location="hel1"), on=PLAN_DAY)
+    assert any("prices nbg1" in n and "hel1" in n for n in est.notes)
+
+
+def test_json_money_is_strings():
+    data = estimate("ccx33", make_config(), on=PLAN_DAY).as_json()
+    assert data["total_monthly_eur"] == "47.30"
+    assert data["difference_eur"] == "30.70"
+    assert data["table_date"] == "2025-11-18"
+    assert data["items"][1] == {"name": "backups (20% of ccx33)", "quantity": 1,
+                                "unit_eur": "7.40", "monthly_eur": "7.40"}
+    assert data["items"][2]["unit_eur"] == "0.058"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2.345", "2.35"), ("2.344", "2.34"), ("0.005", "0.01"), ("2.9000", "2.90"), ("-14.905", "-14.91"),
+])
+def test_cents_round_half_up(value, expected):
+    assert str(cents(Decimal(value))) == expected
+
+
+def test_shipped_table_is_dated_and_names_what_it_cannot_price():
+    table = load_price_table()
+    assert table.path == DEFAULT_TABLE
+    row = table.row_on(dt.date(2026, 11, 25))
+    assert row.date == PLAN_DAY
+    assert row.primary_ipv4_month is None   # the plan's total leaves IPv4 out, and says so
+    assert any("IPv4" in n for n in row.notes)
+    unpriced = {t for name in PROFILE_NAMES for t in get_profile(name).server_types
+                if t not in row.server_types}
+    unpriced |= {get_profile(n).load_balancer_type for n in PROFILE_NAMES
+                 if get_profile(n).load_balancer_type
+                 and get_profile(n).load_balancer_type not in row.load_balancer_types}
+    assert unpriced == {"ccx23", "lb11"}
+    assert all(any(t in n for n in row.notes) for t in unpriced)
+
+
+BAD_TABLES = [
+    ("[[rows]\n", "invalid TOML"),
+    ("title = 'x'\n", "unknown key title"),
+    ("", "no [[rows]]"),
+    ("rows = 3\n", "no [[rows]]"),
+    (TEST_TABLE.replace('currency = "EUR"\n', ""), "rows[0]: missing required key currency"),
+    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = -1'), "rows[0].server_types: ccx33: must be an amount >= 0"),
+    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = "40"'), "rows[0].server_types: ccx33: must be an amount"),
+    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = true'), "ccx33: must be an amount"),
+    (TEST_TABLE.replace('currency = "EUR"', 'currency = "USD"'), "only EUR is supported"),
+    (TEST_TABLE.replace('backup_percent = 20', 'backup_percent = 120'), "between 0 and 100"),
+    (TEST_TABLE.replace('date = 2026-01-01', 'date = "2026-01-01"'), "must be a TOML date"),
+    (TEST_TABLE.replace('date = 2026-01-01', 'date = 2026-01-01T10:00:00'), "must be a TOML date"),
+    (TEST_TABLE.replace('source = "test figures"', 'source = "test figures"\nprice = 3'),
+     "rows[0]: unknown key price"),
+    (TEST_TABLE.replace('source = "test figures"', 'source = ""'), "rows[0].source: must be a non-empty"),
+    (TEST_TABLE.replace('source = "test figures"', 'source = "x"\nnotes = "one"'), "notes: must be a list"),
+    (TEST_TABLE + TEST_TABLE, "two rows dated 2026-01-01"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_TABLES)
+def test_malformed_table_is_one_config_error_line(tmp_path, text, message):
+    path = table_file(tmp_path, text, name="mine.toml")
+    with pytest.raises(ConfigError) as err:
+        load_price_table(path)
+    line = str(err.value)
+    assert message in line
+    assert line.startswith("mine.toml: ")
+    assert "\n" not in line
+
+
+def test_missing_table_file(tmp_path):
+    with pytest.raises(ConfigError, match="price table not found"):
+        load_price_table(tmp_path / "nope.toml")
+
+
+def test_table_parses_money_exactly():
+    row = parse_price_table(TEST_TABLE, Path("t.toml")).rows[0]
+    assert row.volume_per_gb_month == Decimal("0.05")
+    assert isinstance(row.server_types["ccx23"], Decimal)
