@@ -1,0 +1,86 @@
+"""`hetzner-deploy cost`: what a profile costs a month, line by line.
+
+Prices come from the dated table shipped in generator/prices.toml, or from
+`--prices FILE`; the output always says which date the figures are from.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from errors import ConfigError
+from generator.config import DeployConfig, load_config
+from generator.price_table import PriceTable, load_price_table
+from generator.pricing import Estimate, plain, cents, estimate
+from generator.profiles import get_profile
+from generator.sizing import recommend
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="deploy.toml to read (default: ./deploy.toml, else deploy.example.toml).")
+PRICES_OPTION = click.option(
+    "--prices", "prices_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Price table file to use instead of the one shipped with the tool.")
+
+
+def load_prices(path: Path | None, config: DeployConfig) -> PriceTable:
+    # A [pricing] table key in deploy.toml, once the config loader has one, is the fallback.
+    return load_price_table(path or getattr(config, "pricing_table", None))
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--on: expected a date like 2025-11-18 (got {text!r})") from None
+
+
+def estimate_lines(e: Estimate) -> list[str]:
+    lines = [f"Profile {e.profile}: monthly estimate in {e.currency}, "
+             f"prices dated {e.table_date.isoformat()}"]
+    width = max(len(i.name) for i in e.items)
+    for i in e.items:
+        lines.append(f"  {i.name:<{width}}  {i.quantity:>3} x {plain(i.unit_eur):>7}"
+                     f"  {cents(i.monthly_eur):>9}")
+    lines.append(f"  {'total':<{width}}  {'':>13}  {cents(e.total_monthly_eur):>9}")
+    diff = cents(e.difference_eur)
+    current = f"{e.current_host} today: {cents(e.current_host_monthly_eur)} a month."
+    if diff >= 0:
+        pct = e.difference_percent
+        share = f", {cents(pct)}%" if pct is not None else ""
+        lines.append(f"{current} {e.profile} saves {diff} a month "
+                     f"({cents(e.annual_difference_eur)} a year{share}).")
+    else:
+        lines.append(f"{current} {e.profile} costs {-diff} a month more.")
+    lines.append(f"Source: {e.source}")
+    lines.extend(f"Note: {n}" for n in e.notes)
+    return lines
+
+
+@click.command("cost")
+@click.option("--profile", "profile_name", default=None,
+              help="ccx33, ccx43 or 3-tier (default: deploy.toml's profile, else the recommended one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (money as decimal strings).")
+@click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
+              help="Use the price row in force on this day (default: today).")
+@PRICES_OPTION
+@CONFIG_OPTION
+def cost(profile_name: str | None, as_json: bool, on_text: str | None,
+         prices_path: Path | None, config_path: Path | None) -> None:
+    """Monthly cost of a profile, compared with the current host."""
+    on = parse_day(on_text)
+    if profile_name is not None:
+        get_profile(profile_name)  # an unknown name fails before any file is read
+    config = load_config(config_path)
+    if profile_name is None:
+        profile_name = config.profile or recommend(config.calls_per_month, config.thresholds).profile
+    result = estimate(profile_name, config, load_prices(prices_path, config), on)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo("\n".join(estimate_lines(result)))
