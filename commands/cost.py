@@ -6,21 +6,18 @@ Prices come from the dated table shipped in generator/prices.toml, or from
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import click
 
+from commands.common import config_option, echo_json, json_option, load
 from errors import ConfigError
-from generator.config import DeployConfig, load_config
+from generator.config import DeployConfig
 from generator.price_table import PriceTable, load_price_table
 from generator.pricing import Estimate, plain, cents, estimate
 from generator.profiles import get_profile
 from generator.sizing import recommend
 
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="deploy.toml to read (default: ./deploy.toml, else deploy.example.toml).")
 PRICES_OPTION = click.option(
     "--prices", "prices_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Price table file to use instead of the one shipped with the tool.")
@@ -65,22 +62,22 @@ def estimate_lines(e: Estimate) -> list[str]:
 @click.command("cost")
 @click.option("--profile", "profile_name", default=None,
               help="ccx33, ccx43 or 3-tier (default: deploy.toml's profile, else the recommended one).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (money as decimal strings).")
+@json_option
 @click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
               help="Use the price row in force on this day (default: today).")
 @PRICES_OPTION
-@CONFIG_OPTION
+@config_option
 def cost(profile_name: str | None, as_json: bool, on_text: str | None,
          prices_path: Path | None, config_path: Path | None) -> None:
     """Monthly cost of a profile, compared with the current host."""
     on = parse_day(on_text)
     if profile_name is not None:
         get_profile(profile_name)  # an unknown name fails before any file is read
-    config = load_config(config_path)
+    config = load(config_path)
     if profile_name is None:
         profile_name = config.profile or recommend(config.calls_per_month, config.thresholds).profile
     result = estimate(profile_name, config, load_prices(prices_path, config), on)
     if as_json:
-        click.echo(json.dumps(result.as_json(), indent=2))
+        echo_json(result.as_json())
     else:
         click.echo("\n".join(estimate_lines(result)))

@@ -6,14 +6,13 @@ from the dated price table when the table prices every part of it.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from commands.cost import CONFIG_OPTION, PRICES_OPTION, load_prices
+from commands.common import config_option, echo_json, json_option, load
+from commands.cost import PRICES_OPTION, load_prices
 from errors import ConfigError
-from generator.config import load_config
 from generator.pricing import Estimate, cents, estimate
 from generator.sizing import Recommendation, recommend as recommend_profile
 
@@ -66,14 +65,14 @@ def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None) ->
 @click.command("recommend")
 @click.option("--calls-per-month", "calls_text", default=None, metavar="N",
               help="Calls per month (default: deploy.toml's traffic.calls_per_month).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @PRICES_OPTION
-@CONFIG_OPTION
+@config_option
 def recommend(calls_text: str | None, as_json: bool, prices_path: Path | None,
               config_path: Path | None) -> None:
     """Pick ccx33, ccx43 or 3-tier from the monthly call volume."""
     calls = parse_calls(calls_text) if calls_text is not None else None
-    config = load_config(config_path)
+    config = load(config_path)
     rec = recommend_profile(config.calls_per_month if calls is None else calls, config.thresholds)
     table = load_prices(prices_path, config)   # a broken table file is an error, not a shrug
     est, cost_error = None, None
@@ -83,6 +82,6 @@ def recommend(calls_text: str | None, as_json: bool, prices_path: Path | None,
         # The table may simply not price this profile (3-tier in the shipped table).
         cost_error = str(exc)
     if as_json:
-        click.echo(json.dumps(_as_json(rec, est, cost_error), indent=2))
+        echo_json(_as_json(rec, est, cost_error))
     else:
         click.echo("\n".join(_lines(rec, est, cost_error)))

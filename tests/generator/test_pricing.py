@@ -33,7 +33,7 @@ lb11 = 6.00
 """
 
 
-def make_config(**changes) -> DeployConfig:
+def config_with(**changes) -> DeployConfig:
     base = DeployConfig(domain="app.example.com", ssh_public_key=Path("k.pub"),
                         source=Path("deploy.toml"))
     return dataclasses.replace(base, **changes)
@@ -50,7 +50,7 @@ def amounts(est):
 
 
 def test_plan_figures_november_2025_ccx33():
-    est = estimate("ccx33", make_config(), on=PLAN_DAY)
+    est = estimate("ccx33", config_with(), on=PLAN_DAY)
     assert amounts(est) == [
         ("server ccx33", 1, Decimal("37.00")),
         ("backups (20% of ccx33)", 1, Decimal("7.40")),
@@ -75,7 +75,7 @@ def test_example_config_gives_the_plan_total():
 
 
 def test_ccx43_line_items_from_the_plan_row():
-    est = estimate("ccx43", make_config(), on=PLAN_DAY)
+    est = estimate("ccx43", config_with(), on=PLAN_DAY)
     assert amounts(est) == [
         ("server ccx43", 1, Decimal("75.00")),
         ("backups (20% of ccx43)", 1, Decimal("15.00")),
@@ -87,14 +87,14 @@ def test_ccx43_line_items_from_the_plan_row():
 
 def test_three_tier_is_refused_by_the_plan_row_naming_what_is_missing():
     with pytest.raises(ConfigError) as err:
-        estimate("3-tier", make_config(), on=PLAN_DAY)
+        estimate("3-tier", config_with(), on=PLAN_DAY)
     assert "ccx23, lb11" in str(err.value)
     assert "--prices" in str(err.value)
 
 
 def test_three_tier_line_items_from_an_override_table(tmp_path):
     table = load_price_table(table_file(tmp_path, TEST_TABLE))
-    est = estimate("3-tier", make_config(), table, on=dt.date(2026, 2, 1))
+    est = estimate("3-tier", config_with(), table, on=dt.date(2026, 2, 1))
     assert amounts(est) == [
         ("app server ccx23", 2, Decimal("40.00")),
         ("database server ccx33", 1, Decimal("40.00")),
@@ -111,7 +111,7 @@ def test_three_tier_line_items_from_an_override_table(tmp_path):
 
 def test_override_table_charges_primary_ipv4_on_a_single_server(tmp_path):
     table = load_price_table(table_file(tmp_path, TEST_TABLE))
-    est = estimate("ccx33", make_config(volume_size_gb=100), table, on=dt.date(2026, 1, 1))
+    est = estimate("ccx33", config_with(volume_size_gb=100), table, on=dt.date(2026, 1, 1))
     assert amounts(est) == [
         ("server ccx33", 1, Decimal("40.00")),
         ("backups (20% of ccx33)", 1, Decimal("8.00")),
@@ -122,20 +122,20 @@ def test_override_table_charges_primary_ipv4_on_a_single_server(tmp_path):
 
 
 def test_no_backup_item_when_backups_are_off():
-    est = estimate("ccx33", make_config(backups=False), on=PLAN_DAY)
+    est = estimate("ccx33", config_with(backups=False), on=PLAN_DAY)
     assert [i.name for i in est.items] == ["server ccx33", "volume 50 GB"]
     assert est.total_monthly_eur == Decimal("39.90")
 
 
 def test_current_host_figures_come_from_the_config():
-    est = estimate("ccx33", make_config(current_host="Heroku",
+    est = estimate("ccx33", config_with(current_host="Heroku",
                                         current_host_monthly_eur=Decimal("40")), on=PLAN_DAY)
     assert est.current_host == "Heroku"
     assert est.difference_eur == Decimal("-7.30")
 
 
 def test_zero_current_cost_has_no_percentage():
-    est = estimate("ccx33", make_config(current_host_monthly_eur=Decimal("0")), on=PLAN_DAY)
+    est = estimate("ccx33", config_with(current_host_monthly_eur=Decimal("0")), on=PLAN_DAY)
     assert est.difference_percent is None
     assert est.as_json()["difference_percent"] is None
 
@@ -144,7 +144,7 @@ def test_row_in_force_on_a_day(tmp_path):
     newer = TEST_TABLE.replace("2026-01-01", "2026-06-01").replace("ccx33 = 40.00", "ccx33 = 45.00")
     table = load_price_table(table_file(tmp_path, TEST_TABLE + newer))
     assert [r.date for r in table.rows] == [dt.date(2026, 1, 1), dt.date(2026, 6, 1)]
-    cfg = make_config(backups=False, volume_size_gb=10)
+    cfg = config_with(backups=False, volume_size_gb=10)
     assert estimate("ccx33", cfg, table, on=dt.date(2026, 5, 31)).items[0].monthly_eur == 40
     assert estimate("ccx33", cfg, table, on=dt.date(2026, 6, 1)).items[0].monthly_eur == 45
     with pytest.raises(ConfigError, match="no price row on or before 2025-12-31"):
@@ -152,20 +152,20 @@ def test_row_in_force_on_a_day(tmp_path):
 
 
 def test_stale_prices_are_flagged():
-    fresh = estimate("ccx33", make_config(), on=PLAN_DAY)
-    stale = estimate("ccx33", make_config(), on=dt.date(2026, 11, 25))
+    fresh = estimate("ccx33", config_with(), on=PLAN_DAY)
+    stale = estimate("ccx33", config_with(), on=dt.date(2026, 11, 25))
     assert not any("days ago" in n for n in fresh.notes)
     assert stale.notes[0].startswith("These prices are dated 2025-11-18, 372 days ago")
     assert stale.total_monthly_eur == fresh.total_monthly_eur
 
 
 def test_location_mismatch_is_noted():
-    est = estimate("ccx33", make_config(location="hel1"), on=PLAN_DAY)
+    est = estimate("ccx33", config_with(location="hel1"), on=PLAN_DAY)
     assert any("prices nbg1" in n and "hel1" in n for n in est.notes)
 
 
 def test_json_money_is_strings():
-    data = estimate("ccx33", make_config(), on=PLAN_DAY).as_json()
+    data = estimate("ccx33", config_with(), on=PLAN_DAY).as_json()
     assert data["total_monthly_eur"] == "47.30"
     assert data["difference_eur"] == "30.70"
     assert data["table_date"] == "2025-11-18"

@@ -1,0 +1,151 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from tests.conftest import BASE_TOML
+
+TEST_TABLE = """
+[[rows]]
+date = 2026-01-01
+currency = "EUR"
+source = "test figures"
+volume_per_gb_month = 0.05
+backup_percent = 20
+primary_ipv4_month = 0.50
+[rows.server_types]
+ccx23 = 20.00
+ccx33 = 40.00
+[rows.load_balancer_types]
+lb11 = 6.00
+"""
+
+
+@pytest.fixture
+def run(make_config):
+    config = make_config()
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["cost", "--config", str(config), *args])
+    return invoke
+
+
+def test_plan_figures_human(run):
+    result = run("--profile", "ccx33", "--on", "2025-11-18")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "prices dated 2025-11-18" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert lines["server"].split()[-1] == "37.00"
+    assert lines["backups"].split()[-1] == "7.40"
+    assert lines["volume"].split()[-1] == "2.90"
+    assert lines["total"].split()[-1] == "47.30"
+    assert "Railway today: 78.00 a month. ccx33 saves 30.70 a month (368.40 a year" in out
+    assert result.stderr == ""
+
+
+def test_plan_figures_json(run):
+    result = run("--profile", "ccx33", "--json", "--on", "2025-11-18")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["total_monthly_eur"] == "47.30"
+    assert data["difference_eur"] == "30.70"
+    assert data["table_date"] == "2025-11-18"
+    assert [(i["name"], i["monthly_eur"]) for i in data["items"]] == [
+        ("server ccx33", "37.00"), ("backups (20% of ccx33)", "7.40"), ("volume 50 GB", "2.90")]
+    assert all(isinstance(i["unit_eur"], str) for i in data["items"])
+
+
+def test_stale_table_is_said_out_loud(run):
+    result = run("--profile", "ccx33", "--on", "2026-11-25")
+    assert result.exit_code == 0
+    assert "Note: These prices are dated 2025-11-18, 372 days ago" in result.stdout
+
+
+def test_profile_defaults_to_the_recommended_one(make_config):
+    config = make_config(BASE_TOML.replace("calls_per_month = 3000", "calls_per_month = 9000"))
+    result = CliRunner().invoke(cli, ["cost", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["profile"] == "ccx43"
+
+
+def test_pinned_profile_is_the_default(make_config):
+    config = make_config(BASE_TOML.replace('image = "ubuntu-22.04"',
+                                           'image = "ubuntu-22.04"\nprofile = "ccx43"'))
+    result = CliRunner().invoke(cli, ["cost", "--config", str(config), "--json"])
+    assert json.loads(result.stdout)["profile"] == "ccx43"
+
+
+def test_three_tier_with_override_table(run, tmp_path):
+    table = tmp_path / "prices.toml"
+    table.write_text(TEST_TABLE)
+    result = run("--profile", "3-tier", "--prices", str(table), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(i["name"], i["quantity"], i["monthly_eur"]) for i in data["items"]] == [
+        ("app server ccx23", 2, "40.00"),
+        ("database server ccx33", 1, "40.00"),
+        ("backups (20% of ccx33, database server only)", 1, "8.00"),
+        ("volume 50 GB", 50, "2.50"),
+        ("primary IPv4", 3, "1.50"),
+        ("load balancer lb11", 1, "6.00"),
+    ]
+    assert data["total_monthly_eur"] == "98.00"
+    assert data["table_date"] == "2026-01-01"
+
+
+def test_three_tier_with_shipped_table_is_one_line(run):
+    result = run("--profile", "3-tier")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: prices.toml: the row dated 2025-11-18 has no price for ccx23, lb11")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--profile", "cx11"],
+    ["--profile", ""],
+])
+def test_unknown_profile_is_one_line_and_no_stdout(run, args):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: unknown profile")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_table_file_is_one_line(run, tmp_path):
+    table = tmp_path / "broken.toml"
+    table.write_text(TEST_TABLE.replace("ccx33 = 40.00", "ccx33 = -3"))
+    result = run("--profile", "ccx33", "--prices", str(table))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == ("error: broken.toml: rows[0].server_types: ccx33: "
+                             "must be an amount >= 0 (got -3)\n")
+
+
+def test_missing_table_file(run, tmp_path):
+    result = run("--profile", "ccx33", "--prices", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2
+    assert "price table not found" in result.stderr
+
+
+@pytest.mark.parametrize("day, message", [
+    ("yesterday", "--on: expected a date like 2025-11-18"),
+    ("2024-01-01", "no price row on or before 2024-01-01"),
+])
+def test_bad_day(run, day, message):
+    result = run("--profile", "ccx33", "--on", day)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_config_is_one_line(make_config):
+    config = make_config(BASE_TOML.replace("volume_size_gb = 50", "volume_size_gb = 5"))
+    result = CliRunner().invoke(cli, ["cost", "--config", str(config), "--profile", "ccx33"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "storage.volume_size_gb" in result.stderr

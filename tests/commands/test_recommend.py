@@ -1,0 +1,125 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from tests.conftest import BASE_TOML
+
+# Figures for tests only.
+TEST_TABLE = """
+[[rows]]
+date = 2026-01-01
+currency = "EUR"
+source = "test figures"
+volume_per_gb_month = 0.05
+backup_percent = 20
+primary_ipv4_month = 0.50
+[rows.server_types]
+ccx23 = 20.00
+ccx33 = 40.00
+[rows.load_balancer_types]
+lb11 = 6.00
+"""
+
+
+@pytest.fixture
+def run(make_config):
+    config = make_config()
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["recommend", "--config", str(config), *args])
+    return invoke
+
+
+@pytest.mark.parametrize("calls, profile", [
+    ("0", "ccx33"), ("5000", "ccx33"), ("5001", "ccx43"), ("20000", "ccx43"),
+    ("20001", "3-tier"), ("1000000000", "3-tier"),
+])
+def test_json_boundaries(run, calls, profile):
+    result = run("--calls-per-month", calls, "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["profile"] == profile
+    assert data["calls_per_month"] == int(calls)
+    assert data["thresholds"] == {"ccx33_max_calls": 5000, "ccx43_max_calls": 20000}
+    assert data["reason"]
+
+
+def test_volume_defaults_to_the_config(run):
+    data = json.loads(run("--json").stdout)
+    assert data["calls_per_month"] == 3000
+    assert data["profile"] == "ccx33"
+    assert data["headroom"] == {"next_profile": "ccx43", "limit": 5000, "calls": 2000,
+                                "percent": "40.0", "switch_soon": False}
+    assert data["monthly_cost_eur"] == "47.30"
+    assert data["price_table_date"] == "2025-11-18"
+
+
+def test_thresholds_come_from_the_config(make_config):
+    config = make_config(BASE_TOML + "\n[sizing]\nccx33_max_calls = 100\nccx43_max_calls = 1000\n")
+    result = CliRunner().invoke(cli, ["recommend", "--config", str(config),
+                                      "--calls-per-month", "101", "--json"])
+    data = json.loads(result.stdout)
+    assert data["profile"] == "ccx43"
+    assert data["thresholds"] == {"ccx33_max_calls": 100, "ccx43_max_calls": 1000}
+
+
+def test_human_output_has_profile_reason_and_cost(run):
+    result = run("--calls-per-month", "4500")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Recommended profile: ccx33"
+    assert lines[1] == "Why: 4,500 calls a month is within ccx33's range (0 to 5,000)"
+    assert "Headroom: 500 more calls a month (10.0% of 5,000) before ccx43" in lines
+    assert any(line.startswith("Warning: less than 20% headroom") for line in lines)
+    assert lines[-1].startswith("Estimated cost: 47.30 EUR a month (prices dated 2025-11-18")
+
+
+def test_three_tier_cost_unknown_with_shipped_table(run):
+    result = run("--calls-per-month", "25000")
+    assert result.exit_code == 0
+    assert "Recommended profile: 3-tier" in result.stdout
+    assert "Estimated cost: unknown:" in result.stdout
+    assert "ccx23, lb11" in result.stdout
+    data = json.loads(run("--calls-per-month", "25000", "--json").stdout)
+    assert data["monthly_cost_eur"] is None
+    assert "ccx23" in data["cost_error"]
+
+
+def test_three_tier_cost_with_override_table(run, tmp_path):
+    table = tmp_path / "prices.toml"
+    table.write_text(TEST_TABLE)
+    data = json.loads(run("--calls-per-month", "25000", "--json", "--prices", str(table)).stdout)
+    assert data["monthly_cost_eur"] == "98.00"
+    assert data["cost_error"] is None
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-1", "--calls-per-month: must not be negative (got -1)"),
+    ("abc", "--calls-per-month: expected a whole number of calls (got 'abc')"),
+    ("2.5", "--calls-per-month: expected a whole number"),
+    ("", "--calls-per-month: expected a whole number"),
+])
+def test_bad_volume_is_one_line(run, value, message):
+    result = run(f"--calls-per-month={value}", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {message}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_negative_volume_as_separate_argument(run):
+    result = run("--calls-per-month", "-5")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --calls-per-month: must not be negative (got -5)\n"
+
+
+def test_malformed_table_is_an_error_not_a_shrug(run, tmp_path):
+    table = tmp_path / "bad.toml"
+    table.write_text("[[rows]\n")
+    result = run("--prices", str(table))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: bad.toml: invalid TOML")
+    assert result.stderr.count("\n") == 1
