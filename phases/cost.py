@@ -1,0 +1,54 @@
+"""Monthly cost before and after a plan, from the profiles the server carries.
+
+The server's `profile` label says which profile built what is running (the
+plan's `before`) and which one the stack now asks for (`after`); pricing
+prices both. Failing that, the delta is reported as unknown, never guessed.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from errors import DeployError
+from runner.plan import CostDelta
+
+
+def _profile_of(values: object) -> str | None:
+    if not isinstance(values, dict):
+        return None
+    labels = values.get("labels")
+    if isinstance(labels, dict) and labels.get("profile"):
+        return str(labels["profile"])
+    return None
+
+
+def server_profiles(show_json: dict) -> tuple[str | None, str | None, bool]:
+    """(profile before, profile after, whether any server exists before)."""
+    before = after = None
+    existed = False
+    for rc in show_json.get("resource_changes") or []:
+        if rc.get("type") != "hcloud_server" or rc.get("mode") == "data":
+            continue
+        change = rc.get("change") or {}
+        if change.get("before") is not None:
+            existed = True
+        before = before or _profile_of(change.get("before"))
+        after = after or _profile_of(change.get("after"))
+    return before, after, existed
+
+
+def cost_delta(show_json: dict, config, *, destroy: bool = False) -> CostDelta | None:
+    before, after, existed = server_profiles(show_json)
+    if before is None and after is None:
+        return None
+    try:
+        from generator.pricing import estimate
+        price = {name: estimate(name, config).total_monthly_eur
+                 for name in {before, after} if name}
+    except (DeployError, ImportError) as exc:
+        return CostDelta(None, None, note=f"cost unknown: {exc}")
+    before_eur = price.get(before) if existed and before else (None if existed else Decimal(0))
+    after_eur = Decimal(0) if destroy else price.get(after)
+    note = f"{before} -> {after}" if before and after and before != after else ""
+    if destroy:
+        note = f"{before} removed" if before else ""
+    return CostDelta(before_eur, after_eur, note)

@@ -1,0 +1,191 @@
+"""Stack operations for one target and environment: plan, apply, outputs.
+
+Each returns a frozen result; none prints. Progress goes through the
+Progress interface. Destroy lives in phases/destroy.py.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, TextIO
+
+from errors import RefusedError, TerraformError
+from phases.cost import cost_delta
+from phases.progress import NullProgress, Progress
+from phases.review import check_safety
+from runner.events import Event, diagnostics
+from runner.outputs import StackOutputs, parse_outputs
+from runner.plan import PlanSummary, summarize
+from runner.redact import Redactor, sensitive_values
+from runner.state import (StateId, backup_state, check_fresh, forget_plan,
+                          load_plan_record, record_plan, state_id)
+from runner.terraform import Terraform, terraform_env
+from runner.workspace import Workspace, init_reason, record_init, sync_copy, workspace_for
+
+DEFAULT_LOCK_TIMEOUT = "60s"
+
+
+@dataclass(frozen=True)
+class Session:
+    ws: Workspace
+    tf: Terraform
+    target_kind: str
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    ran: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    summary: PlanSummary
+    init: InitResult
+    state: StateId
+    synced: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    summary: PlanSummary
+    interrupted: bool
+    returncode: int
+    log_path: Path
+    backup: Path | None
+    completed: tuple[str, ...]
+    errored: tuple[str, ...]
+
+
+def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
+                 sandbox_dir: Path | None = None,
+                 lock_timeout: str | None = DEFAULT_LOCK_TIMEOUT) -> Session:
+    """`target` is a phases.target.Target (kind, token, terraform_env)."""
+    kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
+    ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
+    env = terraform_env(extra=dict(target.terraform_env))
+    return Session(ws, Terraform(ws.workdir, env, lock_timeout=lock_timeout),
+                   target.kind, tuple(s for s in (target.token,) if s))
+
+
+def ensure_init(s: Session) -> InitResult:
+    reason = init_reason(s.ws, s.tf.env)
+    if reason is None:
+        return InitResult(False, None)
+    s.ws.data_dir.mkdir(parents=True, exist_ok=True)
+    s.tf.init(reconfigure=(s.ws.workdir / ".terraform").is_dir())
+    record_init(s.ws, s.tf.env)
+    return InitResult(True, reason)
+
+
+def _summary(s: Session, show_json: dict, config, *, destroy: bool,
+             events: tuple[Event, ...] = ()) -> PlanSummary:
+    warnings = [d.one_line() for d in diagnostics(events, "warning")]
+    summary = summarize(show_json, destroy=destroy, warnings=warnings, secrets=s.secrets)
+    if config is not None:
+        summary = replace(summary, cost=cost_delta(show_json, config, destroy=destroy))
+    return summary
+
+
+def make_plan(s: Session, config=None, *, destroy: bool = False,
+              extra_files: dict[str, str] | None = None) -> PlanResult:
+    """Sync (sandbox), init when due, plan into the saved plan file, record its inputs.
+
+    extra_files are written into the workdir for this plan only (destroy's
+    override lifting prevent_destroy) and removed before the record is taken.
+    """
+    synced = tuple(sync_copy(s.ws))
+    init = ensure_init(s)
+    forget_plan(s.ws)
+    state = state_id(s.ws, s.tf)
+    written = []
+    try:
+        for name, text in (extra_files or {}).items():
+            (s.ws.workdir / name).write_text(text)
+            written.append(s.ws.workdir / name)
+        run = s.tf.plan(s.ws.planfile, destroy=destroy)
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+    show = s.tf.show(s.ws.planfile)
+    record_plan(s.ws, s.tf, destroy=destroy, has_changes=run.has_changes, state=state)
+    return PlanResult(_summary(s, show, config, destroy=destroy, events=run.events),
+                      init, state, synced)
+
+
+def saved_plan(s: Session, config=None) -> tuple[PlanSummary, dict]:
+    """The saved plan's summary and show -json, refusing when stale."""
+    rec = check_fresh(s.ws, s.tf, load_plan_record(s.ws))
+    show = s.tf.show(s.ws.planfile)
+    return _summary(s, show, config, destroy=rec.destroy), show
+
+
+def _log_path(ws: Workspace, kind: str) -> Path:
+    folder = ws.data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return folder / f"{kind}-{stamp}.log"
+
+
+def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
+                progress: Progress | None = None,
+                approve: Callable[[PlanSummary], bool] | None = None) -> ApplyResult:
+    """Apply exactly the saved plan. `approve` is asked after the safety rule, if given."""
+    progress = progress or NullProgress()
+    summary, show = saved_plan(s, config)
+    check_safety(summary, allow_replace)
+    if approve is not None and not approve(summary):
+        raise RefusedError("not applied: the plan was not confirmed")
+    redact = Redactor(s.secrets)
+    redact.add(sensitive_values(show))
+    backup = backup_state(s.ws, s.tf)
+    log_path = _log_path(s.ws, "destroy" if summary.destroy else "apply")
+    completed, errored = [], []
+    with open(log_path, "w", encoding="utf-8") as log:
+        log.write(f"# hetzner-deploy {'destroy' if summary.destroy else 'apply'} "
+                  f"env={s.ws.env_name} target={s.target_kind}\n")
+        log.flush()
+        log_path.chmod(0o600)
+
+        def on_event(event: Event) -> None:
+            if event.type == "apply_complete":
+                completed.append(event.address)
+            elif event.type == "apply_errored":
+                errored.append(event.address)
+            progress.event(_redacted(event, redact))
+
+        try:
+            run = s.tf.apply(s.ws.planfile, on_event=on_event,
+                             on_raw_line=lambda line: _log(log, redact, line))
+        except TerraformError as exc:
+            log.write(f"# failed: {redact(str(exc))}\n")
+            forget_plan(s.ws)
+            exc.message = redact(exc.message)
+            exc.args = (exc.message,)
+            raise
+        log.write(f"# exit {run.returncode}{' (interrupted)' if run.interrupted else ''}\n")
+    forget_plan(s.ws)  # a plan is applied at most once
+    return ApplyResult(summary, run.interrupted, run.returncode, log_path, backup,
+                       tuple(completed), tuple(errored))
+
+
+def _log(log: TextIO, redact: Redactor, line: str) -> None:
+    log.write(redact(line))
+    log.flush()
+
+
+def _redacted(event: Event, redact: Redactor) -> Event:
+    if not redact.contains_secret(event.message):
+        return event
+    return replace(event, message=redact(event.message))
+
+
+def read_outputs(s: Session) -> StackOutputs:
+    if not (s.ws.workdir / "main.tf").is_file():
+        raise TerraformError(f"nothing deployed for {s.ws.env_name} on the {s.target_kind} "
+                             f"target yet (no working directory {s.ws.workdir})")
+    if not (s.ws.workdir / ".terraform").is_dir():
+        ensure_init(s)
+    return parse_outputs(s.tf.output())

@@ -1,0 +1,131 @@
+"""State identity, pre-apply backups and the saved plan's freshness record.
+
+A saved plan is only applied if the stack files and the state are exactly
+what they were when it was made; terraform checks the state too ("Saved plan
+is stale"), we also catch edited stack files, which terraform does not.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from errors import RefusedError
+from runner.terraform import Terraform
+from runner.workspace import Workspace, backend_kind, stack_hash
+
+KEEP_BACKUPS = 10
+
+
+@dataclass(frozen=True)
+class StateId:
+    lineage: str
+    serial: int
+
+    def describe(self) -> str:
+        return f"serial {self.serial}" if self.lineage else "no state yet"
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    stack_hash: str
+    source_hash: str
+    lineage: str
+    serial: int
+    planfile_sha: str
+    destroy: bool
+    has_changes: bool
+    created: str
+
+
+def _local_state(ws: Workspace) -> dict:
+    path = ws.workdir / "terraform.tfstate"
+    if not path.is_file() or path.stat().st_size == 0:
+        return {}
+    return json.loads(path.read_text())
+
+
+def read_state(ws: Workspace, tf: Terraform) -> dict:
+    if backend_kind(ws.workdir) == "local":
+        return _local_state(ws)
+    return tf.state_pull()
+
+
+def state_id(ws: Workspace, tf: Terraform) -> StateId:
+    doc = read_state(ws, tf)
+    return StateId(str(doc.get("lineage", "")), int(doc.get("serial", 0)))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def backup_state(ws: Workspace, tf: Terraform, keep: int = KEEP_BACKUPS) -> Path | None:
+    """Copy the current state aside before an apply; keeps the newest `keep`."""
+    doc = read_state(ws, tf)
+    if not doc:
+        return None
+    folder = ws.data_dir / "state-backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"terraform.tfstate.{_now()}"
+    target.write_text(json.dumps(doc, indent=2) + "\n")
+    target.chmod(0o600)  # state holds sensitive attribute values
+    backups = sorted(folder.glob("terraform.tfstate.*"))
+    for old in backups[:-keep] if keep > 0 else []:
+        old.unlink()
+    return target
+
+
+def _sha_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record_path(ws: Workspace) -> Path:
+    return ws.data_dir / "plan.json"
+
+
+def record_plan(ws: Workspace, tf: Terraform, *, destroy: bool, has_changes: bool,
+                state: StateId | None = None) -> PlanRecord:
+    state = state or state_id(ws, tf)
+    rec = PlanRecord(stack_hash=stack_hash(ws.workdir), source_hash=stack_hash(ws.stack_dir),
+                     lineage=state.lineage, serial=state.serial,
+                     planfile_sha=_sha_file(ws.planfile), destroy=destroy,
+                     has_changes=has_changes, created=_now())
+    _record_path(ws).write_text(json.dumps(asdict(rec), indent=2) + "\n")
+    return rec
+
+
+def load_plan_record(ws: Workspace) -> PlanRecord | None:
+    path = _record_path(ws)
+    if not path.is_file() or not ws.planfile.is_file():
+        return None
+    try:
+        return PlanRecord(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def forget_plan(ws: Workspace) -> None:
+    for path in (ws.planfile, _record_path(ws)):
+        path.unlink(missing_ok=True)
+
+
+def check_fresh(ws: Workspace, tf: Terraform, rec: PlanRecord | None) -> PlanRecord:
+    """The saved plan's record, or RefusedError when it no longer matches reality."""
+    env = ws.env_name
+    if rec is None:
+        raise RefusedError(f"no saved plan for {env}: run `hetzner-deploy plan --env {env}` first")
+    if _sha_file(ws.planfile) != rec.planfile_sha:
+        raise RefusedError(f"the saved plan for {env} was modified after it was made; "
+                           f"run `hetzner-deploy plan --env {env}` again")
+    if stack_hash(ws.stack_dir) != rec.source_hash or stack_hash(ws.workdir) != rec.stack_hash:
+        raise RefusedError(f"the saved plan for {env} is stale: the stack files changed since "
+                           f"it was made; run `hetzner-deploy plan --env {env}` again")
+    now = state_id(ws, tf)
+    if (now.lineage, now.serial) != (rec.lineage, rec.serial):
+        raise RefusedError(f"the saved plan for {env} is stale: the state changed since it "
+                           f"was made ({now.describe()}, plan saw serial {rec.serial}); "
+                           f"run `hetzner-deploy plan --env {env}` again")
+    return rec

@@ -1,0 +1,174 @@
+"""Where terraform runs for a target, and what decides whether `init` is due.
+
+The sandbox and the real target never share a directory, state or lock
+file: the real target runs in terraform/stacks/<env>/ (its lock file holds
+the real provider's hashes and is committed); the sandbox runs on a copy
+under <sandbox>/work/<env>/, so the stand-in provider's hash never reaches
+the committed lock file and a sandbox run can never touch real state.
+Our own records (plan file, hashes, logs, state backups) live in <workdir>/.work/.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ROOT / "terraform" / "stacks"
+STACK_PATTERNS = ("*.tf", "*.tfvars", "*.yaml", "*.yml")
+LOCK_FILE = ".terraform.lock.hcl"
+_BACKEND = re.compile(r'^\s*backend\s+"([A-Za-z0-9_]+)"', re.MULTILINE)
+# Backend settings that come from the environment; hashed (never stored) so a
+# changed connection string triggers `init -reconfigure` without being written down.
+BACKEND_ENV = ("PG_CONN_STR", "PG_SCHEMA_NAME", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL_S3")
+
+
+def sandbox_root(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("HETZNER_DEPLOY_SANDBOX_DIR") or ROOT / ".sandbox")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    env_name: str
+    target_kind: str   # "sandbox" | "hetzner"
+    stack_dir: Path    # the generated, committed stack
+    workdir: Path      # where terraform runs
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / ".work"
+
+    @property
+    def planfile(self) -> Path:
+        return self.data_dir / "plan.tfplan"
+
+    @property
+    def is_copy(self) -> bool:
+        return self.workdir != self.stack_dir
+
+
+def workspace_for(target_kind: str, env_name: str, *, stacks_dir: Path = STACKS,
+                  sandbox_dir: Path | None = None) -> Workspace:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", env_name):
+        raise ConfigError(f"environment name {env_name!r}: use lowercase letters, digits, '-'")
+    stack_dir = stacks_dir / env_name
+    if not (stack_dir / "main.tf").is_file():
+        raise ConfigError(f"no stack in {stack_dir}: run `hetzner-deploy generate "
+                          f"--env {env_name}` first")
+    if target_kind == "sandbox":
+        workdir = (sandbox_dir or sandbox_root()) / "work" / env_name
+    elif target_kind == "hetzner":
+        workdir = stack_dir
+    else:
+        raise ConfigError(f"unknown target kind {target_kind!r}")
+    return Workspace(env_name, target_kind, stack_dir, workdir)
+
+
+def stack_files(directory: Path) -> list[Path]:
+    found = {p for pattern in STACK_PATTERNS for p in directory.glob(pattern) if p.is_file()}
+    return sorted(found)
+
+
+def sync_copy(ws: Workspace) -> list[str]:
+    """Mirror the stack's files into a sandbox workdir; returns names that changed."""
+    if not ws.is_copy:
+        return []
+    ws.workdir.mkdir(parents=True, exist_ok=True)
+    changed = []
+    wanted = {p.name: p.read_bytes() for p in stack_files(ws.stack_dir)}
+    for name, data in wanted.items():
+        dest = ws.workdir / name
+        if not dest.is_file() or dest.read_bytes() != data:
+            tmp = dest.with_name(f".{name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+            changed.append(name)
+    for old in stack_files(ws.workdir):
+        if old.name not in wanted:
+            old.unlink()
+            changed.append(old.name)
+    return sorted(changed)
+
+
+def stack_hash(directory: Path) -> str:
+    h = hashlib.sha256()
+    for path in stack_files(directory):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def backend_kind(directory: Path) -> str:
+    for path in directory.glob("*.tf"):
+        match = _BACKEND.search(path.read_text(encoding="utf-8"))
+        if match:
+            return match.group(1)
+    return "local"
+
+
+def _terraform_blocks(directory: Path) -> str:
+    """The text of every top-level `terraform { ... }` block: backend and providers."""
+    blocks = []
+    for path in sorted(directory.glob("*.tf")):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^terraform\s*\{", text, re.MULTILINE):
+            depth, i = 0, match.end() - 1
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                if depth == 0:
+                    break
+                i += 1
+            blocks.append(text[match.start():i + 1])
+    return "\n".join(blocks)
+
+
+def init_fingerprint(ws: Workspace, env: Mapping[str, str]) -> dict[str, str]:
+    lock = ws.workdir / LOCK_FILE
+    backend_env = "\0".join(f"{k}={env.get(k) or os.environ.get(k, '')}" for k in BACKEND_ENV)
+    return {
+        "lock_file": _sha(lock.read_bytes()) if lock.is_file() else "",
+        "terraform_blocks": _sha(_terraform_blocks(ws.workdir).encode()),
+        "backend_env": _sha(backend_env.encode()),
+        "cli_config": env.get("TF_CLI_CONFIG_FILE", ""),
+    }
+
+
+def _init_record(ws: Workspace) -> Path:
+    return ws.data_dir / "init.json"
+
+
+def init_reason(ws: Workspace, env: Mapping[str, str]) -> str | None:
+    """Why `terraform init` must run now, or None when the last one still holds."""
+    record = _init_record(ws)
+    if not record.is_file():
+        return "first run in this directory"
+    try:
+        old = json.loads(record.read_text())
+    except ValueError:
+        return "init record unreadable"
+    new = init_fingerprint(ws, env)
+    if old.get("dot_terraform") and not (ws.workdir / ".terraform").is_dir():
+        return ".terraform/ is missing"
+    if old.get("lock_file") != new["lock_file"]:
+        return f"{LOCK_FILE} changed"
+    if old.get("terraform_blocks") != new["terraform_blocks"] or \
+            old.get("backend_env") != new["backend_env"]:
+        return "backend or provider requirements changed"
+    if old.get("cli_config") != new["cli_config"]:
+        return "provider source (CLI config) changed"
+    return None
+
+
+def record_init(ws: Workspace, env: Mapping[str, str]) -> None:
+    ws.data_dir.mkdir(parents=True, exist_ok=True)
+    record = dict(init_fingerprint(ws, env), dot_terraform=(ws.workdir / ".terraform").is_dir())
+    _init_record(ws).write_text(json.dumps(record, indent=2) + "\n")

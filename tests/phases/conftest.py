@@ -1,0 +1,33 @@
+"""A terraform_data stack laid out like a generated one, and a fake sandbox target."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phases.target import Target
+from tests.runner.conftest import SECRET, write_stack
+
+ENV = "test"
+
+
+@pytest.fixture
+def stacks_dir(tmp_path: Path) -> Path:
+    write_stack(tmp_path / "stacks" / ENV)
+    return tmp_path / "stacks"
+
+
+@pytest.fixture
+def sandbox_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sandbox"
+
+
+@pytest.fixture
+def target() -> Target:
+    return Target("sandbox", "http://127.0.0.1:9", SECRET, {"TF_VAR_hcloud_token": SECRET})
+
+
+@pytest.fixture
+def session(target, stacks_dir, sandbox_dir):
+    from phases.stack import open_session
+    return open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)

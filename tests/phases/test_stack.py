@@ -1,0 +1,104 @@
+"""plan/apply/outputs on a real terraform working copy (terraform_data stack)."""
+import json
+
+import pytest
+
+from errors import RefusedError, TerraformError
+from phases.progress import RecordingProgress
+from phases.stack import apply_saved, make_plan, saved_plan
+from runner.state import load_plan_record
+from tests.phases.conftest import ENV
+from tests.runner.conftest import SECRET, write_stack
+
+
+def test_sandbox_runs_on_a_copy_and_never_writes_the_stack(session, stacks_dir, sandbox_dir):
+    result = make_plan(session)
+    ws = session.ws
+    assert ws.workdir == sandbox_dir / "work" / ENV and ws.stack_dir == stacks_dir / ENV
+    assert set(result.synced) == {"main.tf", "terraform.tfvars"}
+    apply_saved(session)
+    assert (ws.workdir / "terraform.tfstate").is_file()
+    assert sorted(p.name for p in ws.stack_dir.iterdir()) == ["main.tf", "terraform.tfvars"]
+
+
+def test_init_only_when_needed(session):
+    first = make_plan(session)
+    assert first.init.ran and first.init.reason == "first run in this directory"
+    second = make_plan(session)
+    assert not second.init.ran
+    lock = session.ws.workdir / ".terraform.lock.hcl"
+    lock.write_text("# changed by hand\n")
+    third = make_plan(session)
+    assert third.init.ran and third.init.reason == ".terraform.lock.hcl changed"
+    (session.ws.stack_dir / "versions.tf").write_text('terraform {\n  required_version = ">= 1.5"\n}\n')
+    fourth = make_plan(session)
+    assert fourth.init.ran and fourth.init.reason == "backend or provider requirements changed"
+
+
+def test_apply_streams_events_writes_redacted_log_and_backs_up(session):
+    make_plan(session)
+    progress = RecordingProgress()
+    first = apply_saved(session, progress=progress)
+    assert set(first.completed) == {"terraform_data.server", "terraform_data.volume"}
+    assert first.backup is None  # nothing to back up before the first apply
+    assert [e.type for e in progress.events].count("apply_complete") == 2
+    log = first.log_path.read_text()
+    assert "apply_complete" in log and SECRET not in log
+    write_stack(session.ws.stack_dir, size="large")
+    make_plan(session)
+    second = apply_saved(session)
+    assert second.backup is not None and json.loads(second.backup.read_text())["serial"] >= 1
+    assert not load_plan_record(session.ws)  # a plan is applied at most once
+
+
+def test_applying_twice_or_without_plan_is_refused(session):
+    with pytest.raises(RefusedError, match="no saved plan"):
+        apply_saved(session)
+    make_plan(session)
+    apply_saved(session)
+    with pytest.raises(RefusedError, match="no saved plan"):
+        apply_saved(session)
+
+
+def test_stale_when_stack_changed_after_plan(session):
+    make_plan(session)
+    write_stack(session.ws.stack_dir, size="huge")
+    with pytest.raises(RefusedError, match="stack files changed"):
+        apply_saved(session)
+
+
+def test_stale_when_state_changed_after_plan(session, target, stacks_dir, sandbox_dir):
+    make_plan(session)
+    apply_saved(session)
+    write_stack(session.ws.stack_dir, size="b")
+    make_plan(session)
+    # Someone else applies in between: copy the plan aside, plan+apply, restore the old plan.
+    old_plan = session.ws.planfile.read_bytes()
+    old_record = (session.ws.data_dir / "plan.json").read_text()
+    apply_saved(session)
+    session.ws.planfile.write_bytes(old_plan)
+    (session.ws.data_dir / "plan.json").write_text(old_record)
+    with pytest.raises(RefusedError, match="state changed since it was made"):
+        apply_saved(session)
+
+
+def test_tampered_planfile_is_refused(session):
+    make_plan(session)
+    with open(session.ws.planfile, "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(RefusedError, match="modified after it was made"):
+        saved_plan(session)
+
+
+def test_not_confirmed_is_refused_and_nothing_applied(session):
+    make_plan(session)
+    with pytest.raises(RefusedError, match="not confirmed"):
+        apply_saved(session, approve=lambda summary: False)
+    assert not (session.ws.workdir / "terraform.tfstate").exists()
+
+
+def test_terraform_failure_during_plan_is_typed(session):
+    (session.ws.stack_dir / "bad.tf").write_text('output "x" { value = var.missing }\n')
+    with pytest.raises(TerraformError) as err:
+        make_plan(session)
+    assert "undeclared input variable" in str(err.value)
