@@ -22,6 +22,12 @@ class _Group(click.Group):
         except DeployError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            # One line instead of click's usage block: bad input is one line.
+            hint = f" (see: hetzner-deploy {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
+                if exc.ctx and exc.ctx.parent else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
@@ -43,6 +49,10 @@ from commands.generate import check, generate  # noqa: E402
 
 cli.add_command(generate)
 cli.add_command(check)
+
+from commands.verify import verify  # noqa: E402
+
+cli.add_command(verify)
 
 if __name__ == "__main__":
     sys.exit(cli())

@@ -1,13 +1,20 @@
 """`generate` and `check`: render the stack, and prove it is right."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from commands.common import config_option, env_option, load, warn_ssh_open
 from errors import ValidationError
 from generator.profiles import PROFILE_NAMES
-from generator.render import generate as render_generate
+from generator.render import STACKS, generate as render_generate
 from generator.validate import check_all
+
+
+stacks_option = click.option(
+    "--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=STACKS,
+    show_default="terraform/stacks", help="Where the stacks live.")
 
 
 def _profile_for(config, profile: str | None) -> tuple[str, str]:
@@ -29,23 +36,24 @@ def _profile_for(config, profile: str | None) -> tuple[str, str]:
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--check/--no-check", "run_check", default=False,
               help="Run `check` after generating.")
-def generate(profile, env, config_path, dry_run, run_check):
+@stacks_option
+def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     """Render terraform/stacks/<env>/ from a profile and deploy.toml."""
     config = load(config_path, env)
     warn_ssh_open(config)
     name, why = _profile_for(config, profile)
-    result = render_generate(config, name, dry_run=dry_run)
+    result = render_generate(config, name, stacks_dir=stacks_dir, dry_run=dry_run)
     verb = "would" if dry_run else ""
     click.echo(f"stack {result.environment}: profile {result.profile} ({why})")
     for f in result.files:
         click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
                    + (f" ({verb} write)" if dry_run and f.status != "identical" else ""))
     if run_check and not dry_run:
-        _run_check(config)
+        _run_check(config, stacks_dir)
 
 
-def _run_check(config) -> None:
-    results = check_all(config)
+def _run_check(config, stacks_dir) -> None:
+    results = check_all(config, stacks_dir)
     for r in results:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")
         for problem in r.problems:
@@ -60,6 +68,7 @@ def _run_check(config) -> None:
 
 @click.command("check")
 @config_option
-def check(config_path):
+@stacks_option
+def check(config_path, stacks_dir):
     """Parse, format-check, schema-check and staleness-check every stack."""
-    _run_check(load(config_path))
+    _run_check(load(config_path), stacks_dir)

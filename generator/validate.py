@@ -10,7 +10,6 @@ from pathlib import Path
 
 import hcl2
 
-from errors import CommandError
 from generator import provider_schema
 from generator.config import DeployConfig
 from generator.render import STACKS, stack_profile, stale_files
@@ -116,15 +115,16 @@ def schema_problems(parsed: dict[str, dict], stack_name: str) -> list[str]:
 
 
 def fmt_problems(stacks_dir: Path) -> list[str]:
-    done = run(["terraform", "fmt", "-check", "-recursive", "-list=true", str(stacks_dir)],
-               check=False)
+    done = run(["terraform", "fmt", "-check", "-recursive", "-list=true", "-no-color", "."],
+               cwd=stacks_dir, check=False)
     if done.returncode == 0:
         return []
     if done.stdout.strip():
-        return [f"{Path(line).relative_to(stacks_dir)}: not formatted (run terraform fmt)"
-                for line in done.stdout.split()]
-    raise CommandError(f"terraform fmt -check failed: {done.stderr.strip()[-300:]}",
-                       argv=list(done.argv), returncode=done.returncode, stderr_tail=done.stderr)
+        return [f"{line}: not formatted (run terraform fmt)" for line in done.stdout.split()]
+    # fmt cannot format what it cannot parse; the parse check names the file.
+    summary = next((line.strip("│ ").strip() for line in done.stderr.splitlines()
+                    if line.strip("│ ").startswith("Error:")), done.stderr.strip()[:200])
+    return [f"terraform fmt could not read the stacks: {summary}"]
 
 
 def cloud_init_problems(stack_dir: Path) -> list[str]:

@@ -1,0 +1,58 @@
+"""Fixtures shared across the suite."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+# A fixed key so golden files never depend on the machine.
+TEST_PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgabWgyYOwl5ML0xE+kLrdPGyD8UKpBGnsuY5uCPVi5"
+                   " tests@hetzner-deploy")
+
+BASE_TOML = """\
+[project]
+name = "autoscale-ai"
+environment = "production"
+domain = "app.example.com"
+
+[hetzner]
+location = "nbg1"
+image = "ubuntu-22.04"
+
+[ssh]
+public_key = "id_test.pub"
+allow = ["203.0.113.7/32"]
+
+[storage]
+volume_size_gb = 50
+backups = true
+
+[traffic]
+calls_per_month = 3000
+current_host = "Railway"
+current_host_monthly_eur = 78.00
+"""
+
+
+@pytest.fixture(autouse=True)
+def _quiet_terraform(monkeypatch):
+    # The machine presets TF_CLI_CONFIG_FILE to a missing file; terraform warns on every run.
+    if not os.path.exists(os.environ.get("TF_CLI_CONFIG_FILE", "/nonexistent")):
+        monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/dev/null")
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """Write a deploy.toml (BASE_TOML, optionally replaced/extended) and its key file."""
+    def make(text: str = BASE_TOML, *, key: str | None = TEST_PUBLIC_KEY,
+             name: str = "deploy.toml") -> Path:
+        if key is not None:
+            (tmp_path / "id_test.pub").write_text(key + "\n")
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+    return make
