@@ -28,10 +28,12 @@ def parse_calls(text: str) -> int:
     return calls
 
 
-def _as_json(rec: Recommendation, est: Estimate | None, cost_error: str | None) -> dict:
+def _as_json(rec: Recommendation, est: Estimate | None, cost_error: str | None,
+             pinned: str | None) -> dict:
     h = rec.headroom
     return {
         "profile": rec.profile,
+        "pinned_profile": pinned,
         "calls_per_month": rec.calls_per_month,
         "thresholds": {"ccx33_max_calls": rec.thresholds.ccx33_max_calls,
                        "ccx43_max_calls": rec.thresholds.ccx43_max_calls},
@@ -45,8 +47,11 @@ def _as_json(rec: Recommendation, est: Estimate | None, cost_error: str | None) 
     }
 
 
-def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None) -> list[str]:
+def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None,
+           pinned: str | None) -> list[str]:
     lines = [f"Recommended profile: {rec.profile}", f"Why: {rec.reason}"]
+    if pinned and pinned != rec.profile:
+        lines.append(f"Note: deploy.toml pins profile {pinned}; this volume fits {rec.profile}.")
     h = rec.headroom
     if h is not None:
         lines.append(f"Headroom: {h.calls:,} more calls a month ({h.percent}% of {h.limit:,}) "
@@ -82,6 +87,6 @@ def recommend(calls_text: str | None, as_json: bool, prices_path: Path | None,
         # The table may simply not price this profile (3-tier in the shipped table).
         cost_error = str(exc)
     if as_json:
-        echo_json(_as_json(rec, est, cost_error))
+        echo_json(_as_json(rec, est, cost_error, config.profile))
     else:
-        click.echo("\n".join(_lines(rec, est, cost_error)))
+        click.echo("\n".join(_lines(rec, est, cost_error, config.profile)))

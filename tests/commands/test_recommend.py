@@ -123,3 +123,15 @@ def test_malformed_table_is_an_error_not_a_shrug(run, tmp_path):
     assert result.stdout == ""
     assert result.stderr.startswith("error: bad.toml: invalid TOML")
     assert result.stderr.count("\n") == 1
+
+
+def test_pinned_profile_that_no_longer_fits_is_pointed_out(make_config):
+    config = make_config(BASE_TOML.replace('image = "ubuntu-22.04"',
+                                           'image = "ubuntu-22.04"\nprofile = "ccx33"'))
+    args = ["recommend", "--config", str(config), "--calls-per-month", "9000"]
+    human = CliRunner().invoke(cli, args)
+    assert "Note: deploy.toml pins profile ccx33; this volume fits ccx43." in human.stdout
+    data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
+    assert (data["profile"], data["pinned_profile"]) == ("ccx43", "ccx33")
+    fits = CliRunner().invoke(cli, ["recommend", "--config", str(config), "--calls-per-month", "10"])
+    assert "pins" not in fits.stdout
