@@ -69,6 +69,7 @@ class DeployConfig:
     current_host_monthly_eur: Decimal = Decimal("78.00")
     thresholds: Thresholds = field(default_factory=Thresholds)
     backend: BackendConfig = field(default_factory=BackendConfig)
+    pricing_table: Path | None = None      # overrides generator/prices.toml
 
     @property
     def ssh_open_to_world(self) -> bool:
@@ -85,6 +86,7 @@ def _schema() -> dict[str, dict[str, Any]]:
         "traffic": {"calls_per_month": _calls, "current_host": _str,
                     "current_host_monthly_eur": _money},
         "sizing": {"ccx33_max_calls": _calls, "ccx43_max_calls": _calls},
+        "pricing": {"table": _str},
         "state": {"backend": _backend, "endpoint": _str, "bucket": _str, "key": _str,
                   "region": _str, "schema_name": _name},
     }
@@ -252,6 +254,14 @@ def load_config(path: Path | None = None) -> DeployConfig:
         if missing:
             raise ConfigError(f"{label}: state backend s3 needs state.{missing[0]}")
 
+    pricing_table = None
+    if "pricing.table" in values:
+        pricing_table = Path(values["pricing.table"]).expanduser()
+        if not pricing_table.is_absolute():
+            pricing_table = path.parent / pricing_table
+        if not pricing_table.is_file():
+            raise ConfigError(f"{label}: pricing.table: file not found: {pricing_table}")
+
     given = {
         "project": "project.name", "environment": "project.environment",
         "location": "hetzner.location", "image": "hetzner.image", "profile": "hetzner.profile",
@@ -263,6 +273,7 @@ def load_config(path: Path | None = None) -> DeployConfig:
     return DeployConfig(
         domain=values["project.domain"], ssh_public_key=key_path, source=path,
         from_example=from_example, thresholds=thresholds, backend=backend,
+        pricing_table=pricing_table,
         **{name: values[key] for name, key in given.items() if key in values})
 
 

@@ -64,3 +64,11 @@ def test_missing_key_file(make_config):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_pricing_table_is_resolved_next_to_the_config(make_config, tmp_path):
+    (tmp_path / "prices.toml").write_text("")
+    config = load_config(make_config(BASE_TOML + '\n[pricing]\ntable = "prices.toml"\n'))
+    assert config.pricing_table == tmp_path / "prices.toml"
+    with pytest.raises(ConfigError, match="pricing.table: file not found"):
+        load_config(make_config(BASE_TOML + '\n[pricing]\ntable = "nope.toml"\n'))
