@@ -25,7 +25,7 @@ PRICES_OPTION = click.option(
 
 def load_prices(path: Path | None, config: DeployConfig) -> PriceTable:
     # A [pricing] table key in deploy.toml, once the config loader has one, is the fallback.
-    return load_price_table(path or getattr(config, "pricing_table", None))
+    return load_price_table(path or config.pricing_table)
 
 
 def parse_day(text: str | None) -> dt.date | None:
