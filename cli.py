@@ -54,5 +54,11 @@ from commands.verify import verify  # noqa: E402
 
 cli.add_command(verify)
 
+from commands.terraform import apply, destroy, outputs, plan  # noqa: E402
+from commands.deploy import deploy  # noqa: E402
+
+for _cmd in (plan, apply, outputs, destroy, deploy):
+    cli.add_command(_cmd)
+
 if __name__ == "__main__":
     sys.exit(cli())

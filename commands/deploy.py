@@ -1,0 +1,51 @@
+"""`deploy`: the whole pipeline, what `make deploy PROFILE=ccx33` runs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from commands.common import config_option, echo_json, env_option, json_option, load
+from commands.progress_view import ConsoleProgress
+from commands.terraform import ask_yes, stacks_dir_option, target_banner
+from generator.profiles import PROFILE_NAMES
+from phases.pipeline import DeployOptions, deploy as run_pipeline
+from runner.plan_format import to_dict
+
+
+@click.command("deploy")
+@click.option("--profile", type=click.Choice(PROFILE_NAMES), default=None,
+              help="Profile to deploy (default: the config's, else the stack's current one).")
+@env_option
+@config_option
+@json_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@click.option("--allow-replace", is_flag=True,
+              help="Allow a plan that replaces or deletes a server or volume.")
+@click.option("--fresh", is_flag=True, help="Ignore the checkpoint: plan again even if "
+              "nothing changed locally (finds drift).")
+@stacks_dir_option
+def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, stacks_dir):
+    """preflight -> generate -> plan -> review -> apply -> outputs."""
+    config = load(config_path, env, quiet=as_json)
+    from phases.target import resolve_target
+    target = resolve_target()
+    click.echo(target_banner(target), err=True)
+    interactive = sys.stdin.isatty() and not as_json
+    result = run_pipeline(
+        config, DeployOptions(env=config.environment, profile=profile,
+                              auto_approve=auto_approve, allow_replace=allow_replace,
+                              fresh=fresh, stacks_dir=stacks_dir),
+        target, progress=ConsoleProgress(quiet=as_json),
+        confirm=ask_yes if interactive else None)
+    if as_json:
+        echo_json({"target": result.target_kind, "env": result.env, "profile": result.profile,
+                   "applied": result.applied, "phases": [vars(line) for line in result.lines],
+                   "plan": to_dict(result.summary) if result.summary else None,
+                   "outputs": result.outputs.as_dict()})
+        return
+    click.echo(f"deployed {result.profile} to {result.env} ({result.target_kind}):")
+    for name, value in result.outputs.as_dict().items():
+        if value not in (None, (), []):
+            click.echo(f"  {name:<20} {value}")

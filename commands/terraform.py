@@ -1,0 +1,176 @@
+"""`plan`, `apply`, `outputs` and `destroy`: the stack's lifecycle, one command each."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from commands.common import config_option, echo_json, env_option, json_option, load
+from commands.progress_view import ConsoleProgress
+from errors import RefusedError, TerraformError
+from phases.destroy import plan_destroy
+from phases.review import check_safety
+from phases.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
+from runner.plan import PlanSummary
+from runner.plan_format import to_dict, to_markdown, to_text
+
+stacks_dir_option = click.option(
+    "--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    hidden=True, help="Where the stacks live (default terraform/stacks).")
+
+
+def target_banner(target) -> str:
+    if target.is_sandbox:
+        return (f"target: local sandbox at {target.endpoint} (no HCLOUD_TOKEN set: "
+                "nothing real is created)")
+    return f"target: Hetzner Cloud ({target.endpoint})"
+
+
+def session_for(config, stacks_dir: Path | None, *, quiet: bool = False) -> Session:
+    from phases.target import resolve_target
+    target = resolve_target()
+    click.echo(target_banner(target), err=True)
+    return open_session(target, config.environment, stacks_dir=stacks_dir)
+
+
+def _stale_warning(config, stacks_dir: Path | None) -> None:
+    try:
+        from generator.render import STACKS, stale_files
+        stale = stale_files(config, config.environment, stacks_dir or STACKS)
+    except Exception:  # staleness is advice here; `check` reports it properly
+        return
+    if stale:
+        click.echo(f"warning: the stack differs from what deploy.toml would generate "
+                   f"({', '.join(stale)}); run `hetzner-deploy generate` to update it", err=True)
+
+
+def print_summary(summary: PlanSummary, fmt: str) -> None:
+    if fmt == "json":
+        echo_json(to_dict(summary))
+    elif fmt == "markdown":
+        click.echo(to_markdown(summary), nl=False)
+    else:
+        click.echo(to_text(summary))
+
+
+def interrupted_error(result: ApplyResult, env: str) -> TerraformError:
+    err = TerraformError(f"interrupted: terraform stopped cleanly after "
+                         f"{len(result.completed)} resource(s) and saved its state; run "
+                         f"`hetzner-deploy deploy --env {env}` again to converge "
+                         f"(log: {result.log_path})", returncode=result.returncode)
+    err.exit_code = 130
+    return err
+
+
+def ask_yes(summary: PlanSummary, prompt: str = "Apply this plan? Type 'yes' to go on") -> bool:
+    click.echo(to_text(summary))
+    return click.prompt(prompt, default="", show_default=False).strip() == "yes"
+
+
+@click.command("plan")
+@env_option
+@config_option
+@json_option
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Print the summary as markdown for a pull-request comment.")
+@stacks_dir_option
+def plan(env, config_path, as_json, as_markdown, stacks_dir):
+    """Plan the stack, save the plan, and summarise it (with the cost change)."""
+    config = load(config_path, env, quiet=as_json)
+    session = session_for(config, stacks_dir)
+    _stale_warning(config, stacks_dir)
+    result = make_plan(session, config)
+    init = (f"init: ran ({result.init.reason})" if result.init.ran
+            else "init: skipped (providers, lock file and backend unchanged)")
+    click.echo(init, err=True)
+    print_summary(result.summary, "json" if as_json else "markdown" if as_markdown else "text")
+    if result.summary.has_changes and not as_json:
+        click.echo(f"saved plan: {session.ws.planfile} "
+                   f"(apply it with `hetzner-deploy apply --env {config.environment}`)", err=True)
+
+
+@click.command("apply")
+@env_option
+@config_option
+@json_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@click.option("--allow-replace", is_flag=True,
+              help="Allow a plan that replaces or deletes a server or volume.")
+@stacks_dir_option
+def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
+    """Apply the saved plan (never re-plans); refuses a stale one."""
+    config = load(config_path, env, quiet=as_json)
+    session = session_for(config, stacks_dir)
+    progress = ConsoleProgress(quiet=as_json)
+
+    def approve(summary: PlanSummary) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise RefusedError("no terminal to confirm the plan: rerun with --auto-approve "
+                               "after reviewing `hetzner-deploy plan`")
+        return ask_yes(summary)
+
+    result = apply_saved(session, config, allow_replace=allow_replace, progress=progress,
+                         approve=approve)
+    if result.interrupted:
+        raise interrupted_error(result, config.environment)
+    if as_json:
+        echo_json({"applied": True, "summary": to_dict(result.summary),
+                   "completed": list(result.completed), "log": str(result.log_path)})
+    else:
+        click.echo(f"applied: {len(result.completed)} resource(s); log {result.log_path}")
+
+
+@click.command("outputs")
+@env_option
+@config_option
+@json_option
+@stacks_dir_option
+def outputs(env, config_path, as_json, stacks_dir):
+    """Show the stack's outputs (server IPs, volume, ids)."""
+    config = load(config_path, env, quiet=True)
+    out = read_outputs(session_for(config, stacks_dir))
+    if as_json:
+        echo_json(out.as_dict())
+        return
+    for name, value in out.as_dict().items():
+        if value not in (None, (), []):
+            click.echo(f"{name:<20} {json.dumps(value) if isinstance(value, (list, tuple)) else value}")
+
+
+@click.command("destroy")
+@env_option
+@config_option
+@click.option("--confirm", "confirm_env", metavar="ENV", default=None,
+              help="The environment's name, to confirm without a prompt.")
+@click.option("--destroy-volume", is_flag=True,
+              help="Also destroy the protected data volume (its data is lost).")
+@stacks_dir_option
+def destroy(env, config_path, confirm_env, destroy_volume, stacks_dir):
+    """Destroy every resource of an environment (asks for its name)."""
+    config = load(config_path, env)
+    name = config.environment
+    if confirm_env is None:
+        if not sys.stdin.isatty():
+            raise RefusedError(f"destroy needs confirmation: pass --confirm {name}")
+        confirm_env = click.prompt(f"Type the environment's name ({name}) to destroy it",
+                                   default="", show_default=False).strip()
+    if confirm_env != name:
+        raise RefusedError(f"not destroyed: confirmation {confirm_env!r} does not match "
+                           f"the environment {name!r}")
+    session = session_for(config, stacks_dir)
+    result = plan_destroy(session, config, destroy_volume=destroy_volume)
+    if not result.summary.has_changes:
+        click.echo(f"nothing to destroy in {name}")
+        return
+    click.echo(to_text(result.summary))
+    check_safety(result.summary, allow_replace=True)
+    done = apply_saved(session, config, allow_replace=True, progress=ConsoleProgress())
+    if done.interrupted:
+        raise interrupted_error(done, name)
+    from phases.checkpoint import Checkpoint
+    Checkpoint(session.ws.data_dir / "checkpoint.json").forget()
+    click.echo(f"destroyed: {len(done.completed)} resource(s) in {name}; log {done.log_path}")
