@@ -1,0 +1,134 @@
+"""The API client wrapper: retries with Retry-After within a time limit, one-line errors."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import responses
+from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+from errors import ApiError
+from phases import hetzner_api
+from tests.phases.preflight_support import TOKEN, closed_port, scripted_api
+
+LOCATIONS = {"locations": [], "meta": {"pagination": {"page": 1, "per_page": 1,
+             "previous_page": None, "next_page": None, "last_page": 1, "total_entries": 0}}}
+RATE = {"error": {"code": "rate_limit_exceeded", "message": "limit reached", "details": {}}}
+UNAVAILABLE = {"error": {"code": "unavailable", "message": "maintenance", "details": {}}}
+
+
+def _client(url: str, **kw):
+    return hetzner_api.open_client(url, TOKEN, **kw)
+
+
+def test_429_with_retry_after_then_success_waits_as_told():
+    with scripted_api() as api:
+        api.queue("/locations", 429, RATE, {"Retry-After": "1"})
+        api.answer("/locations", 200, LOCATIONS)
+        client = _client(api.url, deadline_s=10)
+        probe = hetzner_api.probe(client, api.url)
+        assert probe.status == 200
+        (first, t0), (second, t1) = api.hits
+        assert first == second == "/locations"
+        assert t1 - t0 >= 0.95          # honoured Retry-After: 1
+        assert probe.latency_ms >= 950
+
+
+def test_503_twice_then_success_with_backoff():
+    with scripted_api() as api:
+        api.queue("/locations", 503, UNAVAILABLE)
+        api.queue("/locations", 503, UNAVAILABLE)
+        api.answer("/locations", 200, LOCATIONS)
+        hetzner_api.probe(_client(api.url, deadline_s=10), api.url)
+        assert len(api.hits) == 3
+
+
+def test_retry_after_beyond_the_time_limit_gives_up_at_once():
+    with scripted_api() as api:
+        api.answer("/locations", 429, RATE, {"Retry-After": "120"})
+        client = _client(api.url, deadline_s=3)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            hetzner_api.probe(client, api.url)
+        assert time.monotonic() - started < 2
+        assert "429" in str(err.value) and "3s time limit" in str(err.value)
+        assert len(api.hits) == 1      # hcloud's own retry is off: no second layer
+
+
+def test_persistent_500_stops_within_the_time_limit():
+    with scripted_api() as api:
+        api.answer("/locations", 500, {"error": {"code": "server_error", "message": "boom",
+                                                 "details": {}}})
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            hetzner_api.probe(_client(api.url, deadline_s=4), api.url)
+        assert time.monotonic() - started < 5
+        assert "500" in str(err.value)
+        assert len(api.hits) >= 3
+
+
+def test_refused_connection_is_one_line():
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    with pytest.raises(ApiError) as err:
+        hetzner_api.probe(_client(url, deadline_s=5), url)
+    msg = str(err.value)
+    assert "connection refused" in msg and "\n" not in msg and TOKEN not in msg
+
+
+@pytest.mark.parametrize("status,code,expect", [
+    (401, "unauthorized", "401 unauthorized"),
+    (403, "forbidden", "403 forbidden"),
+])
+@responses.activate
+def test_auth_failures(status, code, expect):
+    url = "http://api.test/v1"
+    responses.get(f"{url}/locations", status=status,
+                  json={"error": {"code": code, "message": "nope", "details": {}}})
+    with pytest.raises(ApiError) as err:
+        hetzner_api.probe(_client(url), url)
+    assert expect in str(err.value)
+    assert TOKEN not in str(err.value)
+    assert len(responses.calls) == 1   # never retried
+
+
+@responses.activate
+def test_timeout_is_one_line():
+    url = "http://api.test/v1"
+    responses.get(f"{url}/locations", body=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(ApiError) as err:
+        hetzner_api.probe(_client(url, timeout=(2, 7)), url)
+    assert "did not answer within 7s" in str(err.value)
+
+
+@responses.activate
+def test_dns_failure_is_one_line():
+    url = "http://api.hetzner-deploy.invalid/v1"
+    cause = NameResolutionError("api.hetzner-deploy.invalid", None,
+                                OSError("[Errno -2] Name or service not known"))
+    responses.get(f"{url}/locations", body=requests.exceptions.ConnectionError(
+        MaxRetryError(None, f"{url}/locations", cause)))
+    with pytest.raises(ApiError) as err:
+        hetzner_api.probe(_client(url), url)
+    assert str(err.value) == "API check: cannot resolve the API host api.hetzner-deploy.invalid (DNS failure)"
+
+
+@responses.activate
+def test_non_json_answer_is_one_line():
+    url = "http://api.test/v1"
+    responses.get(f"{url}/locations", status=502, body="<html>bad gateway</html>")
+    with pytest.raises(ApiError) as err:
+        hetzner_api.probe(_client(url, deadline_s=5), url)
+    assert "502" in str(err.value)
+
+
+def test_no_token_refused_before_any_request():
+    with pytest.raises(ApiError, match="no API token"):
+        hetzner_api.open_client("http://127.0.0.1:9/v1", "")
+
+
+def test_token_sent_only_as_bearer_header():
+    with scripted_api() as api:
+        api.answer("/locations", 200, LOCATIONS)
+        hetzner_api.probe(_client(api.url), api.url)
+        assert api.auth_headers == [f"Bearer {TOKEN}"]
