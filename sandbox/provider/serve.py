@@ -1,0 +1,77 @@
+"""Run the stand-in as a Terraform plugin process (go-plugin handshake).
+
+Terraform starts the plugin, reads one handshake line from its stdout
+(core protocol 1, plugin protocol 6, a unix socket and the server's TLS
+certificate) and talks gRPC over that socket until it asks for shutdown.
+The framework's own runner builds its servicer itself; this one installs
+HcloudServicer instead.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import tempfile
+import threading
+from concurrent import futures
+
+import grpc
+from tf.gen import grpc_controller_pb2 as controller_pb
+from tf.gen import grpc_controller_pb2_grpc as controller_rpc
+from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
+from tf.gen import tfplugin_pb2_grpc as rpc
+from tf.runner import _self_signed_cert
+
+from sandbox.provider.servicer import HcloudServicer
+
+_MAGIC_COOKIE = "TF_PLUGIN_MAGIC_COOKIE"
+
+
+class _Controller(controller_rpc.GRPCControllerServicer):
+    def __init__(self, stop: threading.Event):
+        self._stop = stop
+
+    def Shutdown(self, request, context):
+        self._stop.set()
+        return controller_pb.Empty()
+
+
+class _Stdio(stdio_rpc.GRPCStdioServicer):
+    def StreamStdio(self, request, context):
+        return iter(())
+
+
+def serve(provider) -> int:
+    if _MAGIC_COOKIE not in os.environ:
+        print("This is a Terraform provider plugin: Terraform starts it, not you.",
+              file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10))
+    rpc.add_ProviderServicer_to_server(_StoppingServicer(provider, stop), server)
+    controller_rpc.add_GRPCControllerServicer_to_server(_Controller(stop), server)
+    stdio_rpc.add_GRPCStdioServicer_to_server(_Stdio(), server)
+    chain, credentials = _self_signed_cert()
+    with tempfile.TemporaryDirectory(prefix="tf-hcloud-") as tmp:
+        sock = os.path.join(tmp, "plugin.sock")
+        server.add_secure_port(f"unix://{sock}", credentials)
+        server.start()
+        cert = base64.b64encode(chain).decode().rstrip("=")
+        print(f"1|6|unix|{sock}|grpc|{cert}", flush=True)
+        try:
+            while not stop.wait(0.05):
+                pass
+        except KeyboardInterrupt:
+            pass
+        server.stop(grace=0.2)
+    return 0
+
+
+class _StoppingServicer(HcloudServicer):
+    def __init__(self, provider, stop: threading.Event):
+        super().__init__(provider)
+        self._stop_event = stop
+
+    def StopProvider(self, request, context):
+        self._stop_event.set()
+        return super().StopProvider(request, context)

@@ -1,0 +1,109 @@
+"""The gRPC servicer: the framework's, with planning done the real provider's way.
+
+`tf`'s own PlanResourceChange leaves computed attributes inside nested blocks
+null, knows replacement only for top-level attributes and rejects destroy
+plans. This subclass plans creates, updates and destroys for any block
+structure, asks each resource for its own plan adjustments, and shapes read
+and apply results with `state.settle` so a second plan after apply is empty.
+"""
+from __future__ import annotations
+
+from copy import deepcopy
+
+from tf.gen import tfplugin_pb2 as pb
+from tf.iface import (CreateContext, DeleteContext, PlanContext, ReadContext,
+                      UpdateContext)
+from tf.provider import ProviderServicer, _decode_state, _encode_state, _log_errors
+from tf.utils import Diagnostics, _to_attribute_path
+
+from sandbox.provider import state as st
+from sandbox.provider.errors import describe
+
+
+class HcloudServicer(ProviderServicer):
+
+    def _parts(self, type_name: str):
+        klass = self._get_res_cls(type_name)
+        return (klass, klass.get_schema(), self._get_res_attrs(type_name),
+                self._get_res_blocks(type_name))
+
+    @_log_errors
+    def PlanResourceChange(self, request, context):
+        diags = Diagnostics()
+        klass, schema, attrs, blocks = self._parts(request.type_name)
+        _, prior = _decode_state(diags, attrs, blocks, request.prior_state)
+        proposed_enc, proposed = _decode_state(diags, attrs, blocks, request.proposed_new_state)
+        if diags.has_errors():
+            return pb.PlanResourceChange.Response(diagnostics=diags.to_pb())
+        if proposed is None:
+            # Destroy: nothing to plan beyond the null state Terraform proposes.
+            return pb.PlanResourceChange.Response(
+                planned_state=request.proposed_new_state, diagnostics=diags.to_pb())
+        inst = self.app.new_resource(klass)
+        replace: list[str] = []
+        if prior is None:
+            planned = st.mark_computed_unknown(schema, st.complete(schema, proposed))
+            changed = set(planned)
+        else:
+            planned = st.complete(schema, proposed)
+            changed = {k for k in planned if not _same(attrs, blocks, k, prior.get(k), planned[k])}
+            replace = sorted(k for k in changed if k in klass.REPLACE)
+        planned = inst.plan(PlanContext(diags, request.type_name, changed_fields=changed),
+                            deepcopy(prior), planned)
+        return pb.PlanResourceChange.Response(
+            planned_state=_encode_state(attrs, blocks, st.complete(schema, planned), proposed_enc),
+            requires_replace=[_to_attribute_path([k]) for k in replace],
+            diagnostics=diags.to_pb())
+
+    @_log_errors
+    def ReadResource(self, request, context):
+        diags = Diagnostics()
+        klass, schema, attrs, blocks = self._parts(request.type_name)
+        current_enc, current = _decode_state(diags, attrs, blocks, request.current_state)
+        if diags.has_errors() or current is None:
+            return pb.ReadResource.Response(diagnostics=diags.to_pb())
+        inst = self.app.new_resource(klass)
+        try:
+            fresh = inst.read(ReadContext(diags, request.type_name), deepcopy(current))
+        except Exception as exc:  # the API refused: keep the state, report why
+            diags.add_error(f"reading {request.type_name}: {describe(exc)}")
+            fresh = current
+        fresh = st.complete(schema, st.settle(schema, current, fresh))
+        return pb.ReadResource.Response(
+            new_state=_encode_state(attrs, blocks, fresh, current_enc),
+            diagnostics=diags.to_pb())
+
+    @_log_errors
+    def ApplyResourceChange(self, request, context):
+        diags = Diagnostics()
+        type_name = request.type_name
+        klass, schema, attrs, blocks = self._parts(type_name)
+        _, prior = _decode_state(diags, attrs, blocks, request.prior_state)
+        planned_enc, planned = _decode_state(diags, attrs, blocks, request.planned_state)
+        if diags.has_errors():
+            return pb.ApplyResourceChange.Response(diagnostics=diags.to_pb())
+        inst = self.app.new_resource(klass)
+        try:
+            if prior is None:
+                new = inst.create(CreateContext(diags, type_name), deepcopy(planned))
+            elif planned is None:
+                new = inst.delete(DeleteContext(diags, type_name), deepcopy(prior))
+            else:
+                new = inst.update(UpdateContext(diags, type_name), deepcopy(prior),
+                                  deepcopy(planned))
+        except Exception as exc:
+            diags.add_error(f"{type_name}: {describe(exc)}")
+            # On failure Terraform keeps what we return: the old object, or
+            # nothing for a create that did not happen.
+            new = prior
+        if new is not None and planned is not None:
+            new = st.settle(schema, planned, new)
+        return pb.ApplyResourceChange.Response(
+            new_state=_encode_state(attrs, blocks, st.complete(schema, new), planned_enc),
+            diagnostics=diags.to_pb())
+
+
+def _same(attrs, blocks, name, old, new) -> bool:
+    if name in attrs:
+        return attrs[name].type.semantically_equal(old, new)
+    return blocks[name].semantically_equal(old, new)

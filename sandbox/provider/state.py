@@ -1,0 +1,107 @@
+"""Pure helpers that shape resource states against a (framework) block schema.
+
+Terraform holds a provider to strict rules: a planned value that is known must
+come back unchanged after apply, and nested blocks must have as many elements
+as the configuration. These helpers make the stand-in's states obey them the
+way the real provider's SDK does, without each resource repeating the work.
+"""
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from tf.types import Unknown
+
+
+def _parts(schema) -> tuple[dict, dict]:
+    return ({a.name: a for a in schema.attributes},
+            {b.type_name: b for b in schema.block_types})
+
+
+def complete(schema, state: dict | None) -> dict | None:
+    """Every attribute and block present: the wire format wants whole objects."""
+    if state is None:
+        return None
+    attrs, blocks = _parts(schema)
+    out = {name: state.get(name) for name in attrs}
+    for name, block in blocks.items():
+        value = state.get(name)
+        if block.mode == "single":
+            out[name] = value if value is None or value is Unknown \
+                else complete(block.block, value)
+        elif value is Unknown:
+            out[name] = Unknown
+        else:
+            out[name] = [complete(block.block, v) for v in (value or [])]
+    return out
+
+
+def mark_computed_unknown(schema, state: dict) -> dict:
+    """Plan of a create: computed attributes the config leaves null become unknown."""
+    attrs, blocks = _parts(schema)
+    out = dict(state)
+    for name, attr in attrs.items():
+        if out.get(name) is None and attr.computed:
+            out[name] = attr.default  # the framework's default is Unknown
+    for name, block in blocks.items():
+        value = out.get(name)
+        if value is None or value is Unknown:
+            continue
+        if block.mode == "single":
+            out[name] = mark_computed_unknown(block.block, value)
+        else:
+            out[name] = [mark_computed_unknown(block.block, v) for v in value]
+    return out
+
+
+def has_unknown(value: Any) -> bool:
+    if value is Unknown:
+        return True
+    if isinstance(value, dict):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_unknown(v) for v in value)
+    return False
+
+
+def _score(a: dict, b: dict) -> int:
+    return sum(1 for k, v in a.items() if v is not None and b.get(k) == v)
+
+
+def settle(schema, prior: dict | None, fresh: dict | None) -> dict | None:
+    """Reconcile a state read from the API with the prior (or planned) state.
+
+    Attributes that are not computed belong to the configuration: where the
+    prior value is null, the API's value (a default such as `false` or `{}`)
+    must not appear, or Terraform would see a change nobody made. Computed
+    attributes take the API's value.
+    """
+    if fresh is None or prior is None:
+        return fresh
+    attrs, blocks = _parts(schema)
+    out = deepcopy(fresh)
+    for name, attr in attrs.items():
+        if not attr.computed and prior.get(name) is None:
+            out[name] = None
+    for name, block in blocks.items():
+        old, new = prior.get(name), out.get(name)
+        if new is None or old is None or old is Unknown or new is Unknown:
+            continue
+        if block.mode == "single":
+            out[name] = settle(block.block, old, new)
+            continue
+        if block.mode == "list":
+            out[name] = [settle(block.block, old[i] if i < len(old) else None, v)
+                         for i, v in enumerate(new)]
+            continue
+        # Sets have no order: pair each element with the prior one it most
+        # resembles.
+        remaining = list(old)
+        settled = []
+        for item in new:
+            match = max(remaining, key=lambda p: _score(p, item), default=None)
+            if match is not None:
+                remaining.remove(match)
+            settled.append(settle(block.block, match, item))
+        out[name] = settled
+    return out
