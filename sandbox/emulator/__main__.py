@@ -1,0 +1,55 @@
+"""python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR]
+
+Runs in the foreground until SIGTERM/SIGINT. Prints one "listening" line with
+the URL (never the token) once the socket accepts connections.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from .httpserver import make_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.emulator",
+                                     description="Local Hetzner Cloud API emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--token", default=os.environ.get("HCLOUD_SANDBOX_TOKEN"),
+                        help="bearer token (or env HCLOUD_SANDBOX_TOKEN, which keeps it out of `ps`)")
+    parser.add_argument("--ip-range", default=None, help="IPv4 range for public addresses (default 203.0.113.0/24)")
+    parser.add_argument("--verbose", action="store_true", help="log one line per request")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or HCLOUD_SANDBOX_TOKEN) is required")
+    try:
+        server = make_server(args.state_dir, host=args.host, port=args.port, token=args.token,
+                             ip_range=args.ip_range)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
+        return 2
+    server.verbose = args.verbose
+
+    def stop(signum, frame):
+        # shutdown() blocks until serve_forever returns, so call it off the main thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"listening on {server.url} (state in {args.state_dir})", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        with server.store.lock:
+            server.store.save_if_dirty()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Read-only catalogue endpoints: server types, images, locations,
+datacenters, load balancer types, pricing."""
+from __future__ import annotations
+
+from . import catalog
+from .apierrors import not_found
+from .query import listing
+from .routing import Call, Router
+
+
+def _one(items: list[dict], rid: str, what: str) -> dict:
+    match = next((o for o in items if str(o["id"]) == rid), None)
+    if match is None:
+        raise not_found(what)
+    return match
+
+
+def server_types(call: Call) -> list[dict]:
+    return [catalog.server_type(n, call.store.unavailable()) for n in catalog.SERVER_TYPES]
+
+
+def images() -> list[dict]:
+    return [catalog.image(n) for n in catalog.IMAGES]
+
+
+def locations() -> list[dict]:
+    return [catalog.location(n) for n in catalog.LOCATIONS]
+
+
+def datacenters(call: Call) -> list[dict]:
+    return [catalog.datacenter(n, call.store.unavailable()) for n in catalog.LOCATIONS]
+
+
+def lb_types() -> list[dict]:
+    return [catalog.load_balancer_type(n) for n in catalog.LOAD_BALANCER_TYPES]
+
+
+def _image_filters():
+    return {
+        "type": lambda o, vs: o["type"] in vs,
+        "status": lambda o, vs: o["status"] in vs,
+        "architecture": lambda o, vs: o["architecture"] in vs,
+        "os_flavor": lambda o, vs: o["os_flavor"] in vs,
+        "bound_to": lambda o, vs: str(o["bound_to"]) in vs,
+    }
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/server_types", lambda c: listing(c.query, "server_types", server_types(c)))
+    router.add("GET", "/server_types/{id}",
+               lambda c: {"server_type": _one(server_types(c), c.params["id"], "server type")})
+    router.add("GET", "/images", lambda c: listing(c.query, "images", images(), filters=_image_filters()))
+    router.add("GET", "/images/{id}", lambda c: {"image": _one(images(), c.params["id"], "image")})
+    router.add("GET", "/locations", lambda c: listing(c.query, "locations", locations()))
+    router.add("GET", "/locations/{id}", lambda c: {"location": _one(locations(), c.params["id"], "location")})
+    router.add("GET", "/datacenters", lambda c: dict(
+        listing(c.query, "datacenters", datacenters(c)), recommendation=catalog.datacenter("nbg1", set())["id"]))
+    router.add("GET", "/datacenters/{id}",
+               lambda c: {"datacenter": _one(datacenters(c), c.params["id"], "datacenter")})
+    router.add("GET", "/load_balancer_types", lambda c: listing(c.query, "load_balancer_types", lb_types()))
+    router.add("GET", "/load_balancer_types/{id}",
+               lambda c: {"load_balancer_type": _one(lb_types(), c.params["id"], "load balancer type")})
+    router.add("GET", "/isos", lambda c: listing(c.query, "isos", []))
+    router.add("GET", "/pricing", lambda c: {"pricing": catalog.pricing()})

@@ -1,0 +1,192 @@
+"""The emulator's state: every resource, action, id counter and admin switch,
+kept behind one lock and persisted as JSON.
+
+Saving writes a temp file in the same directory, fsyncs it and os.replace()s
+it over state.json, so a reader sees either the old or the new state, never a
+half-written one; leftover temp files from a killed writer are ignored.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .apierrors import not_found
+
+STATE_FILE = "state.json"
+FAMILIES = ("servers", "volumes", "firewalls", "placement_groups", "ssh_keys", "networks",
+            "load_balancers", "floating_ips", "primary_ips", "certificates")
+DEFAULT_IP_RANGE = "203.0.113.0/24"
+IPV6_RANGE = "2001:db8::/32"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _empty(ip_range: str) -> dict:
+    return {"version": 1, "next_id": 1000, "next_action_id": 1, "ip_range": ip_range,
+            "ipv4_cursor": 0, "ipv6_cursor": 0, "unavailable": [],
+            "resources": {f: {} for f in FAMILIES}, "actions": {}}
+
+
+class Store:
+    def __init__(self, state_dir: str | os.PathLike | None, ip_range: str | None = None):
+        self.lock = threading.RLock()
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.data = _empty(ip_range or DEFAULT_IP_RANGE)
+        self.dirty = False
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._load()
+        if ip_range:
+            self._check_range(ip_range)
+            self.data["ip_range"] = ip_range
+
+    # -- persistence -------------------------------------------------------
+    @staticmethod
+    def _check_range(ip_range: str) -> None:
+        net = ipaddress.ip_network(ip_range, strict=False)
+        if net.version != 4 or net.num_addresses < 8:
+            raise ValueError(f"--ip-range must be an IPv4 network of at least 8 addresses: {ip_range}")
+
+    def _load(self) -> None:
+        path = self.state_dir / STATE_FILE
+        if not path.exists():
+            return
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        for family in FAMILIES:  # families added after the file was written
+            loaded.setdefault("resources", {}).setdefault(family, {})
+        self.data = loaded
+
+    def save(self) -> None:
+        if self.state_dir is None:
+            self.dirty = False
+            return
+        text = json.dumps(self.data, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.state_dir / STATE_FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.dirty = False
+
+    def save_if_dirty(self) -> None:
+        if self.dirty:
+            self.save()
+
+    # -- resources ---------------------------------------------------------
+    def new_id(self) -> int:
+        # One counter for every family: an id given to the wrong family is a 404,
+        # which catches mix-ups a per-family counter would hide.
+        self.data["next_id"] += 1
+        self.dirty = True
+        return self.data["next_id"]
+
+    def table(self, family: str) -> dict:
+        return self.data["resources"][family]
+
+    def all(self, family: str) -> list[dict]:
+        return list(self.table(family).values())
+
+    def get(self, family: str, rid, what: str | None = None) -> dict:
+        obj = self.table(family).get(str(rid))
+        if obj is None:
+            raise not_found(what or family.rstrip("s").replace("_", " "))
+        return obj
+
+    def find(self, family: str, rid) -> dict | None:
+        return self.table(family).get(str(rid))
+
+    def by_name(self, family: str, name: str) -> dict | None:
+        return next((o for o in self.all(family) if o.get("name") == name), None)
+
+    def put(self, family: str, obj: dict) -> dict:
+        self.table(family)[str(obj["id"])] = obj
+        self.dirty = True
+        return obj
+
+    def delete(self, family: str, rid) -> None:
+        self.table(family).pop(str(rid), None)
+        self.dirty = True
+
+    def touch(self) -> None:
+        self.dirty = True
+
+    # -- actions -----------------------------------------------------------
+    def action(self, command: str, resources: list[tuple[int, str]]) -> dict:
+        """Record a running action; it turns to success the first time it is read."""
+        aid = self.data["next_action_id"]
+        self.data["next_action_id"] += 1
+        action = {"id": aid, "command": command, "status": "running", "progress": 0,
+                  "started": now(), "finished": None, "error": None,
+                  "resources": [{"id": rid, "type": rtype} for rid, rtype in resources]}
+        self.data["actions"][str(aid)] = action
+        self.dirty = True
+        return dict(action, resources=list(action["resources"]))
+
+    def settle(self, action: dict) -> dict:
+        if action["status"] == "running":
+            action.update(status="success", progress=100, finished=now())
+            self.dirty = True
+        return action
+
+    def actions(self) -> list[dict]:
+        return list(self.data["actions"].values())
+
+    # -- addresses ---------------------------------------------------------
+    def _used_ips(self) -> set[str]:
+        used = {o["ip"] for fam in ("primary_ips", "floating_ips") for o in self.all(fam)}
+        used |= {o["public_net"]["ipv4"]["ip"] for o in self.all("load_balancers")
+                 if o.get("public_net", {}).get("ipv4", {}).get("ip")}
+        used |= {o["public_net"]["ipv6"]["ip"] for o in self.all("load_balancers")
+                 if o.get("public_net", {}).get("ipv6", {}).get("ip")}
+        return used
+
+    def next_ipv4(self) -> str:
+        net = ipaddress.ip_network(self.data["ip_range"], strict=False)
+        hosts = list(net.hosts())[1:]  # the first host is the "gateway"
+        used = self._used_ips()
+        for step in range(len(hosts)):
+            candidate = str(hosts[(self.data["ipv4_cursor"] + step) % len(hosts)])
+            if candidate not in used:
+                self.data["ipv4_cursor"] = (self.data["ipv4_cursor"] + step + 1) % len(hosts)
+                self.dirty = True
+                return candidate
+        from .apierrors import ApiFault
+        raise ApiFault(412, "resource_unavailable", "no free IPv4 address left in the sandbox range")
+
+    def next_ipv6_net(self) -> str:
+        """A fresh /64 out of the documentation prefix (never routed anywhere)."""
+        self.data["ipv6_cursor"] += 1
+        self.dirty = True
+        base = ipaddress.ip_network(IPV6_RANGE)
+        return f"{base.network_address + (self.data['ipv6_cursor'] << 64)}/64"
+
+    # -- admin switches ----------------------------------------------------
+    def unavailable(self) -> set[tuple[str, str]]:
+        return {tuple(pair) for pair in self.data["unavailable"]}
+
+    def set_available(self, server_type: str, location: str, available: bool) -> None:
+        pairs = self.unavailable()
+        if available:
+            pairs.discard((server_type, location))
+        else:
+            pairs.add((server_type, location))
+        self.data["unavailable"] = sorted([list(p) for p in pairs])
+        self.dirty = True
+
+    def summary(self) -> dict:
+        return {"counts": {f: len(self.table(f)) for f in FAMILIES},
+                "actions": len(self.data["actions"]),
+                "unavailable": [list(p) for p in sorted(self.unavailable())],
+                "ip_range": self.data["ip_range"]}
