@@ -6,6 +6,7 @@ Progress interface. Destroy lives in phases/destroy.py.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, TextIO
@@ -23,7 +24,8 @@ from runner.state import (StateId, backup_state, check_fresh, forget_plan,
 from runner.terraform import Terraform, terraform_env
 from runner.workspace import Workspace, init_reason, record_init, sync_copy, workspace_for
 
-DEFAULT_LOCK_TIMEOUT = "60s"
+# Concurrent runs on a shared backend wait this long for the state lock.
+DEFAULT_LOCK_TIMEOUT = os.environ.get("HETZNER_DEPLOY_LOCK_TIMEOUT", "60s")
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,18 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
                              on_raw_line=lambda line: _log(log, redact, line))
         except TerraformError as exc:
             log.write(f"# failed: {redact(str(exc))}\n")
-            forget_plan(s.ws)
-            exc.message = redact(exc.message)
+            if any("Saved plan is stale" in d for d in exc.diagnostics):
+                forget_plan(s.ws)
+                raise RefusedError(f"the saved plan for {s.ws.env_name} is stale: another run "
+                                   f"changed the state; run `hetzner-deploy plan --env "
+                                   f"{s.ws.env_name}` again") from None
+            if any("state lock" in d for d in exc.diagnostics):
+                exc.message = redact(exc.message) + (
+                    " (another plan/apply holds the state lock; wait for it, or raise "
+                    "the lock timeout)")
+            else:
+                forget_plan(s.ws)
+                exc.message = redact(exc.message)
             exc.args = (exc.message,)
             raise
         log.write(f"# exit {run.returncode}{' (interrupted)' if run.interrupted else ''}\n")
