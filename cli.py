@@ -60,5 +60,9 @@ from commands.deploy import deploy  # noqa: E402
 for _cmd in (plan, apply, outputs, destroy, deploy):
     cli.add_command(_cmd)
 
+from commands.sandbox import sandbox  # noqa: E402
+
+cli.add_command(sandbox)
+
 if __name__ == "__main__":
     sys.exit(cli())

@@ -1,4 +1,4 @@
-"""python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR]
+"""python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR] [--port-file F]
 
 Runs in the foreground until SIGTERM/SIGINT. Prints one "listening" line with
 the URL (never the token) once the socket accepts connections.
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("HCLOUD_SANDBOX_TOKEN"),
                         help="bearer token (or env HCLOUD_SANDBOX_TOKEN, which keeps it out of `ps`)")
     parser.add_argument("--ip-range", default=None, help="IPv4 range for public addresses (default 203.0.113.0/24)")
+    parser.add_argument("--port-file", default=None,
+                        help="write the bound port here once listening (for --port 0)")
     parser.add_argument("--verbose", action="store_true", help="log one line per request")
     args = parser.parse_args(argv)
     if not args.token:
@@ -41,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.port_file:
+        tmp = f"{args.port_file}.tmp"
+        with open(tmp, "w") as handle:
+            handle.write(f"{server.port}\n")
+        os.replace(tmp, args.port_file)
     print(f"listening on {server.url} (state in {args.state_dir})", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

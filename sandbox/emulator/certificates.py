@@ -64,7 +64,7 @@ def create(call: Call):
             raise invalid_input("invalid input in field 'private_key'", private_key="not a PEM private key")
         cert.update(_describe(body["certificate"]), certificate=body["certificate"], status=None)
         store.put("certificates", cert)
-        return 201, {"certificate": render(store, cert), "action": None}
+        return 201, {"certificate": render(store, cert)}
     if kind != "managed":
         raise invalid_input("invalid input in field 'type'", type="must be uploaded or managed")
     domains = body.get("domain_names") or []

@@ -53,7 +53,10 @@ def _service(raw: dict, old: dict | None = None) -> dict:
     if svc["protocol"] in ("http", "https"):
         http = dict((old or {}).get("http") or {"cookie_name": "HCLBSTICKY", "cookie_lifetime": 300,
                                                 "certificates": [], "redirect_http": False,
-                                                "sticky_sessions": False})
+                                                "sticky_sessions": False,
+                                                # hcloud-python >= 2.x reads it; newer than
+                                                # the OpenAPI file. 60 s is our guess.
+                                                "timeout_idle": 60})
         http.update({k: v for k, v in (raw.get("http") or {}).items() if v is not None})
         svc["http"] = http
     else:

@@ -68,7 +68,7 @@ def create_placement_group(call: Call):
     pg = {"id": call.store.new_id(), "name": name, "type": "spread",
           "labels": check_labels(call.body), "created": now()}
     call.store.put("placement_groups", pg)
-    return 201, {"placement_group": render_placement_group(call.store, pg), "action": None}
+    return 201, {"placement_group": render_placement_group(call.store, pg)}
 
 
 def update_placement_group(call: Call):

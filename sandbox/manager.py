@@ -1,0 +1,231 @@
+"""Start, find and stop the local sandbox: the API emulator as a detached
+background process, its token, and the stand-in provider's mirror.
+
+Everything lives in one directory (default <repo>/.sandbox, or
+$HETZNER_DEPLOY_SANDBOX_DIR): emulator.pid, emulator.port, emulator.log,
+token (0600), state/ (the emulator's JSON state), mirror/ and terraform.rc.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from errors import SandboxError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DIR_ENV = "HETZNER_DEPLOY_SANDBOX_DIR"
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    directory: Path
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+    endpoint: str | None = None
+    token: str | None = field(default=None, repr=False)
+    cli_config_file: Path | None = None
+    mirror_dir: Path | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)   # resources per family, from the emulator
+
+    def as_dict(self) -> dict:
+        """For `status --json`: everything but the token."""
+        return {"directory": str(self.directory), "running": self.running, "pid": self.pid, "port": self.port,
+                "endpoint": self.endpoint,
+                "cli_config_file": str(self.cli_config_file) if self.cli_config_file else None,
+                "mirror_dir": str(self.mirror_dir) if self.mirror_dir else None, "counts": dict(self.counts)}
+
+
+def sandbox_dir(directory: str | os.PathLike | None = None) -> Path:
+    if directory is not None:
+        return Path(directory).resolve()
+    return Path(os.environ.get(DIR_ENV) or REPO_ROOT / ".sandbox").resolve()
+
+
+def _files(d: Path) -> dict[str, Path]:
+    return {"pid": d / "emulator.pid", "port": d / "emulator.port", "log": d / "emulator.log",
+            "token": d / "token", "state": d / "state"}
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _token(path: Path, create: bool) -> str | None:
+    if path.exists():
+        return path.read_text().strip() or None
+    if not create:
+        return None
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def _alive(pid: int | None) -> bool:
+    """True for a live (not zombie) emulator process with this pid."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path(f"/proc/{pid}")
+    if proc.exists():
+        try:
+            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                _reap(pid)
+                return False
+            # A recycled pid must not be mistaken for (or killed as) the emulator.
+            return b"sandbox.emulator" in proc.joinpath("cmdline").read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _probe(port: int, token: str, timeout: float = 2.0) -> dict | None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_sandbox/state",
+                                 headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _mirror_paths(d: Path) -> tuple[Path | None, Path | None]:
+    mirror, config = d / "mirror", d / "terraform.rc"
+    return (mirror if mirror.is_dir() else None, config if config.is_file() else None)
+
+
+def status(directory: str | os.PathLike | None = None) -> SandboxInfo:
+    d = sandbox_dir(directory)
+    f = _files(d)
+    pid, port = _read_int(f["pid"]), _read_int(f["port"])
+    token = _token(f["token"], create=False)
+    mirror_dir, cli_config = _mirror_paths(d)
+    summary = _probe(port, token) if (_alive(pid) and port and token) else None
+    if summary is None:
+        return SandboxInfo(d, False, token=token, cli_config_file=cli_config, mirror_dir=mirror_dir)
+    return SandboxInfo(d, True, pid, port, f"http://127.0.0.1:{port}/v1", token, cli_config, mirror_dir,
+                       dict(summary.get("counts", {})))
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "no log"
+
+
+def _start(d: Path, port: int | None, token: str) -> None:
+    f = _files(d)
+    f["port"].unlink(missing_ok=True)
+    env = dict(os.environ, HCLOUD_SANDBOX_TOKEN=token,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    argv = [sys.executable, "-m", "sandbox.emulator", "--state-dir", str(f["state"]),
+            "--port", str(port or 0), "--port-file", str(f["port"])]
+    with open(f["log"], "ab") as log:
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    f["pid"].write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            f["pid"].unlink(missing_ok=True)
+            raise SandboxError(f"the sandbox emulator exited at start (exit {proc.returncode}): "
+                               f"{_log_tail(f['log'])} (log: {f['log']})")
+        bound = _read_int(f["port"])
+        if bound and _probe(bound, token, timeout=0.5) is not None:
+            return
+        time.sleep(0.05)
+    _terminate(proc.pid)
+    f["pid"].unlink(missing_ok=True)
+    raise SandboxError(f"the sandbox emulator did not answer within {START_TIMEOUT:.0f}s (log: {f['log']})")
+
+
+def up(directory: str | os.PathLike | None = None, port: int | None = None) -> SandboxInfo:
+    """Start the sandbox unless it already runs; either way return its info."""
+    if port is not None and not 0 < port < 65536:
+        raise SandboxError(f"invalid port {port}: use 1-65535")
+    d = sandbox_dir(directory)
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        token = _token(_files(d)["token"], create=True)
+    except OSError as exc:
+        raise SandboxError(f"cannot use sandbox directory {d}: {exc.strerror}") from None
+    current = status(d)
+    if current.running and port and current.port != port:
+        raise SandboxError(f"the sandbox already runs on port {current.port}; "
+                           f"run `hetzner-deploy sandbox down` first to move it to {port}")
+    if not current.running:
+        _start(d, port, token)
+    try:
+        from sandbox.mirror import build_mirror
+    except ImportError as exc:
+        raise SandboxError(f"the provider mirror builder is missing: {exc}") from None
+    build_mirror(d)
+    info = status(d)
+    if not info.running:
+        raise SandboxError(f"the sandbox emulator stopped right after starting (log: {_files(d)['log']})")
+    return info
+
+
+def _terminate(pid: int) -> bool:
+    """SIGTERM, wait, then SIGKILL; True once the process is gone."""
+    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(pid):
+                return True
+            time.sleep(0.05)
+    return not _alive(pid)
+
+
+def down(directory: str | os.PathLike | None = None) -> SandboxInfo:
+    """Stop the emulator; keeps its state, token and mirror for the next `up`."""
+    d = sandbox_dir(directory)
+    f = _files(d)
+    pid = _read_int(f["pid"])
+    if _alive(pid) and not _terminate(pid):
+        raise SandboxError(f"could not stop the sandbox emulator (pid {pid})")
+    f["pid"].unlink(missing_ok=True)
+    f["port"].unlink(missing_ok=True)
+    return status(d)
+
+
+def shell_env(info: SandboxInfo) -> dict[str, str]:
+    if not info.running or not info.endpoint or not info.token:
+        raise SandboxError("the sandbox is not running: run `hetzner-deploy sandbox up`")
+    env = {"HCLOUD_ENDPOINT": info.endpoint, "HCLOUD_TOKEN": info.token}
+    if info.cli_config_file:
+        env["TF_CLI_CONFIG_FILE"] = str(info.cli_config_file)
+    return env
