@@ -45,7 +45,7 @@ class HcloudServicer(ProviderServicer):
             planned = st.mark_computed_unknown(schema, st.complete(schema, proposed))
             changed = set(planned)
         else:
-            planned = st.complete(schema, proposed)
+            planned = st.carry_computed(schema, prior, st.complete(schema, proposed))
             changed = {k for k in planned if not _same(attrs, blocks, k, prior.get(k), planned[k])}
             replace = sorted(k for k in changed if k in klass.REPLACE)
         planned = inst.plan(PlanContext(diags, request.type_name, changed_fields=changed),

@@ -105,3 +105,58 @@ def settle(schema, prior: dict | None, fresh: dict | None) -> dict | None:
             settled.append(settle(block.block, match, item))
         out[name] = settled
     return out
+
+
+def _matches(attrs: dict, proposed: dict, prior: dict) -> bool:
+    for name in attrs:
+        value = proposed.get(name)
+        if value is None:
+            if not attrs[name].computed and prior.get(name) is not None:
+                return False
+        elif value != prior.get(name):
+            return False
+    return True
+
+
+def _fill(schema, proposed: dict, prior: dict) -> dict:
+    attrs, _ = _parts(schema)
+    out = dict(proposed)
+    for name, attr in attrs.items():
+        if attr.computed and out.get(name) is None:
+            out[name] = prior.get(name)
+    return carry_computed(schema, prior, out)
+
+
+def carry_computed(schema, prior: dict | None, proposed: dict) -> dict:
+    """Plan of an update: computed values inside nested blocks come from the prior state.
+
+    Terraform does this itself for top-level attributes, not for elements of
+    nested sets. An element is matched to the prior element that agrees on
+    everything the configuration sets.
+    """
+    if prior is None:
+        return proposed
+    _, blocks = _parts(schema)
+    out = dict(proposed)
+    for name, block in blocks.items():
+        new, old = out.get(name), prior.get(name)
+        if not new or not old or new is Unknown or old is Unknown:
+            continue
+        inner_attrs, _ = _parts(block.block)
+        if block.mode == "single":
+            out[name] = _fill(block.block, new, old)
+            continue
+        remaining = list(old)
+        filled = []
+        for item in new:
+            if has_unknown(item):
+                filled.append(item)
+                continue
+            match = next((p for p in remaining if _matches(inner_attrs, item, p)), None)
+            if match is None:
+                filled.append(item)
+                continue
+            remaining.remove(match)
+            filled.append(_fill(block.block, item, match))
+        out[name] = filled
+    return out

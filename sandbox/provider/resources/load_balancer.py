@@ -76,7 +76,10 @@ class LoadBalancer(HcloudResource):
         if lb is not None:
             if protection(lb):
                 wait(lb.change_protection(delete=False))
-            self.api.load_balancers.delete(lb)
+            # Older API descriptions answer 204, newer ones an action: take both.
+            answer = self.api.request("DELETE", f"/load_balancers/{lb.id}") or {}
+            if answer.get("action"):
+                wait(self.api.actions.get_by_id(answer["action"]["id"]))
         return None
 
 
