@@ -48,4 +48,4 @@ class ConsoleProgress:
                         "red" if event.diagnostic.severity == "error" else "yellow")
 
     def note(self, text: str) -> None:
-        self._print(text, "yellow")
+        self._print(text)

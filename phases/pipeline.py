@@ -20,7 +20,7 @@ from phases.review import decide
 from phases.stack import apply_saved, make_plan, open_session, read_outputs
 from runner.outputs import StackOutputs
 from runner.plan import PlanSummary
-from runner.plan_format import counts_line
+from runner.plan_format import counts_line, to_text
 from runner.state import state_id
 from runner.workspace import stack_hash
 
@@ -150,6 +150,8 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
             ph.report("apply", "skipped", "nothing to apply")
         else:
             approve = confirm if decision.action == "ask" else None
+            if approve is None:
+                ph.progress.note(to_text(summary))
             ph.report("review", "done", decision.reason if approve is None else "asking")
             started = time.monotonic()
             result = apply_saved(session, config, allow_replace=options.allow_replace,
@@ -168,7 +170,15 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
             ph.report("apply", "done", f"{len(result.completed)} resource(s) in "
                       f"{time.monotonic() - started:.1f}s; log {result.log_path.name}")
         cp.record("infra", infra_key())
-    outputs = read_outputs(session)
-    ph.report("outputs", "done", f"{outputs.server_name} {outputs.server_ipv4}")
+    key = infra_key()
+    cached = cp.done("outputs", key)
+    if cached:
+        outputs = StackOutputs.from_dict(cached)
+        source = "unchanged since the last deploy"
+    else:
+        outputs = read_outputs(session)
+        cp.record("outputs", key, outputs.as_dict())
+        source = "read from terraform"
+    ph.report("outputs", "done", f"{outputs.server_name} {outputs.server_ipv4} ({source})")
     return DeployResult(target.kind, options.env, profile, applied, summary, outputs,
                         tuple(ph.lines))

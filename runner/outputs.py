@@ -37,6 +37,13 @@ class StackOutputs:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StackOutputs":
+        """Inverse of as_dict (the deploy checkpoint keeps outputs this way)."""
+        fields = dict(data)
+        fields["servers"] = tuple(ServerOutput(**s) for s in fields.get("servers") or ())
+        return cls(**fields)
+
 
 def _int(name: str, value: Any) -> int:
     try:
