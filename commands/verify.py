@@ -19,6 +19,7 @@ from rich.table import Table
 from commands.common import config_option, echo_json, env_option, json_option, load
 from errors import ApiError, ConfigError
 from generator.config import DeployConfig
+from generator.pricing import cents, plain
 from generator.profiles import PROFILE_NAMES, Profile, get_profile
 from phases.checks import FAIL, NOT_CHECKED, OK, WARN
 from phases.preflight import VerifyReport, run_preflight
@@ -111,14 +112,12 @@ def render(report: VerifyReport, console: Console) -> None:
         est = cost.estimate
         console.print(f"Cost ({cost.label}):", highlight=False)
         for item in est.items:
-            console.print(f"  {item.name}: {item.quantity} x {item.unit_eur} = "
-                          f"€{item.monthly_eur.quantize(item.monthly_eur.__class__('0.01'))}",
-                          highlight=False)
-        console.print(f"  total €{est.total_monthly_eur.quantize(est.total_monthly_eur.__class__('0.01'))}"
-                      f"/month; {est.current_host} today €{est.current_host_monthly_eur}/month",
-                      highlight=False)
+            console.print(f"  {item.name}: {item.quantity} x {plain(item.unit_eur)} = "
+                          f"€{cents(item.monthly_eur)}", highlight=False)
+        console.print(f"  total €{cents(est.total_monthly_eur)}/month; {est.current_host} "
+                      f"today €{cents(est.current_host_monthly_eur)}/month", highlight=False)
         if cost.problem:
-            console.print(f"  note: {cost.problem}", highlight=False)
+            console.print(f"  note: {cost.problem}", highlight=False, markup=False)
     if report.ready:
         console.print("[bold green]Verdict: ready[/]" + (
             " (with warnings)" if report.warnings else ""))
@@ -127,7 +126,8 @@ def render(report: VerifyReport, console: Console) -> None:
     if report.next_actions:
         console.print("Next actions:")
         for i, action in enumerate(report.next_actions, 1):
-            console.print(f"  {i}. {action}", highlight=False, markup=False)
+            # soft_wrap: a command in an action must stay copy-pasteable on one line.
+            console.print(f"  {i}. {action}", highlight=False, markup=False, soft_wrap=True)
 
 
 @click.command()

@@ -116,14 +116,28 @@ def local_checks(config: DeployConfig, profile: Profile, target: Target,
     return checks
 
 
-def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str) -> list[Check]:
+# Where each family lives in the single-server stack, for a ready-to-run import command.
+STACK_ADDRESSES = {"servers": "hcloud_server.main", "volumes": "hcloud_volume.data",
+                   "firewalls": "hcloud_firewall.main", "ssh_keys": "hcloud_ssh_key.main",
+                   "placement_groups": "hcloud_placement_group.main"}
+
+
+def _conflict_action(c: Conflict, single_server: bool) -> str:
+    what = c.family[:-1].replace("_", " ")
+    address = STACK_ADDRESSES.get(c.family) if single_server else None
+    adopt = (f"terraform import {address} {c.resource_id}" if address
+             else "import it into the stack's state")
+    return (f"rename or delete the existing {what} '{c.name}' (id {c.resource_id}), "
+            f"or adopt it if it is really this stack's: {adopt}")
+
+
+def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str,
+                     single_server: bool = True) -> list[Check]:
     if not conflicts:
         return [Check("conflicts", "Planned names free", OK,
                       f"no planned name is taken (ownership by {ownership})")]
     return [Check("conflicts", f"{c.family}: {c.name}", FAIL,
-                  f"id {c.resource_id} {c.reason}",
-                  f"rename or delete the existing {c.family[:-1].replace('_', ' ')} "
-                  f"'{c.name}' (id {c.resource_id}), or import it: terraform import")
+                  f"id {c.resource_id} {c.reason}", _conflict_action(c, single_server))
             for c in conflicts]
 
 
@@ -234,7 +248,7 @@ def _before_api_checks(client, endpoint: str, config: DeployConfig, profile: Pro
                                project=config.project, environment=config.environment,
                                owned_ids=owned)
     extra.update(conflicts=conflicts, ownership=ownership)
-    checks += _conflict_checks(conflicts, ownership)
+    checks += _conflict_checks(conflicts, ownership, profile.single_server)
 
     availability = check_availability(
         client, server_types=profile.server_types,
