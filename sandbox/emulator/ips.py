@@ -74,7 +74,9 @@ def _where(body: dict) -> str | None:
 # -- primary IPs -------------------------------------------------------------
 def create_primary(call: Call):
     store, body = call.store, call.body
-    require(body, "name", "type", "assignee_type")
+    require(body, "name", "type")
+    if body.get("assignee_type", "server") != "server":
+        raise invalid_input("invalid input in field 'assignee_type'", assignee_type="must be server")
     name = check_name(store, "primary_ips", body["name"])
     kind = body["type"]
     server = None

@@ -304,8 +304,11 @@ def update(call: Call):
 def delete(call: Call):
     lb = _lb(call)
     ensure_unprotected(lb, "load balancer")
+    action = call.store.action("delete_load_balancer", [(lb["id"], "load_balancer")])
     call.store.delete("load_balancers", lb["id"])
-    return 204, None
+    # The OpenAPI file (Feb 2026) says 204, but the current API and hcloud-python
+    # 2.27 answer with the delete action, as for servers.
+    return 200, {"action": action}
 
 
 def register(router: Router) -> None:
