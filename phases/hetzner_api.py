@@ -172,9 +172,11 @@ def api_errors(endpoint: str, timeout=DEFAULT_TIMEOUT_S, what: str = "") -> Iter
                        "limit") from None
     except requests.exceptions.RequestException as exc:
         raise ApiError(prefix + describe_transport_error(exc, host, timeout)) from None
-    except ValueError as exc:  # a non-JSON or malformed answer
-        raise ApiError(f"{prefix}API at {host} sent an unreadable answer "
-                       f"({type(exc).__name__})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        # A non-JSON answer, or one the hcloud library cannot map (API and
+        # library out of step): still one line, naming what broke.
+        raise ApiError(f"{prefix}API at {host} sent an answer this tool cannot read "
+                       f"({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 @dataclass(frozen=True)
