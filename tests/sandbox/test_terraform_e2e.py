@@ -1,0 +1,199 @@
+"""Terraform 1.11 really runs offline: stand-in provider + emulator, end to end.
+
+Every test works on a copy of a stack in tmp_path, never in the committed
+directory, so no `.terraform.lock.hcl` with the stand-in's checksum can land
+next to the real stack.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.sandbox.tfharness import FIXTURES, STACK, Terraform, copy_stack, strip_prevent_destroy
+
+pytestmark = pytest.mark.e2e
+
+
+def _set_tfvar(stack, name: str, value: str) -> None:
+    tfvars = stack / "terraform.tfvars"
+    lines = tfvars.read_text().splitlines()
+    hits = [i for i, line in enumerate(lines) if line.split("=")[0].strip() == name]
+    assert hits, f"{name} not in terraform.tfvars"
+    lines[hits[0]] = f'{name} = "{value}"'
+    tfvars.write_text("\n".join(lines) + "\n")
+
+
+def _lock_hashes(lock_file) -> set[str]:
+    if not lock_file.exists():
+        return set()
+    return set(re.findall(r'"(h1:[^"]+|zh:[^"]+)"', lock_file.read_text()))
+
+
+@pytest.fixture
+def stack_tf(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack")
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    return tf
+
+
+def test_single_server_stack_round_trip(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack")
+    strip_prevent_destroy(stack)
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.run("validate")
+    actions = tf.planned_actions()
+    assert set(actions) == {
+        "hcloud_ssh_key.main", "hcloud_firewall.main", "hcloud_placement_group.main",
+        "hcloud_volume.data", "hcloud_server.main", "hcloud_volume_attachment.data"}
+    assert all(a == ["create"] for a in actions.values())
+    tf.run("apply", "-input=false", "check.tfplan")
+
+    out = tf.outputs()
+    assert out["server_name"] == "autoscale-ai-production"
+    assert out["server_ipv4"].count(".") == 3
+    assert ":" in out["server_ipv6"]
+    assert out["volume_linux_device"].endswith(out["volume_id"])
+
+    second = tf.plan_exitcode()
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
+
+    # The official client sees what Terraform built.
+    client = emulator.client()
+    server = client.servers.get_by_id(int(out["server_id"]))
+    assert server.server_type.name == "ccx33"
+    assert server.status == "running"
+    assert server.backup_window is not None  # backups = true in the tfvars
+    assert server.placement_group.id == int(out["placement_group_id"])
+    volume = client.volumes.get_by_id(int(out["volume_id"]))
+    assert volume.server is not None and volume.server.id == server.id
+    assert volume.protection["delete"] is True
+    assert [f.firewall.id for f in server.public_net.firewalls] == [int(out["firewall_id"])]
+    firewall = client.firewalls.get_by_id(int(out["firewall_id"]))
+    assert {r.port for r in firewall.rules} == {"22", "80", "443"}
+    assert server.id in {r.server.id for r in firewall.applied_to if r.type == "server"}
+
+    # And so does the Debian hcloud CLI.
+    listed = tf.hcloud_cli("server", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["autoscale-ai-production"]
+    described = tf.hcloud_cli("server", "describe", "autoscale-ai-production")
+    assert described.returncode == 0, described.stderr
+    assert "ccx33" in described.stdout and out["server_ipv4"] in described.stdout
+
+    # Destroy lifts the volume's delete protection, as the real provider does.
+    tf.run("destroy", "-auto-approve", "-input=false")
+    assert client.servers.get_all() == []
+    assert client.volumes.get_all() == []
+    assert client.firewalls.get_all() == []
+    assert client.ssh_keys.get_all() == []
+    # The stand-in's checksum stays in the working copy, never the committed stack.
+    assert not (STACK / ".terraform").exists()
+    stand_in_hashes = _lock_hashes(stack / ".terraform.lock.hcl")
+    assert stand_in_hashes
+    assert not stand_in_hashes & _lock_hashes(STACK / ".terraform.lock.hcl")
+
+
+def test_prevent_destroy_guards_the_data_volume(stack_tf):
+    stack_tf.apply()
+    refused = stack_tf.run("destroy", "-auto-approve", "-input=false", check=False)
+    assert refused.returncode != 0
+    assert "prevent_destroy" in refused.stderr
+
+
+def test_server_type_change_rescales_in_place(stack_tf, emulator):
+    stack_tf.apply()
+    server_id = int(stack_tf.outputs()["server_id"])
+    _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
+
+    actions = stack_tf.planned_actions()
+    assert actions["hcloud_server.main"] == ["update"]
+    assert all(a == ["no-op"] for addr, a in actions.items() if addr != "hcloud_server.main")
+
+    stack_tf.run("apply", "-input=false", "check.tfplan")
+    server = emulator.client().servers.get_by_id(server_id)
+    assert server.server_type.name == "ccx43"
+    assert server.status == "running"
+    assert server.primary_disk_size == server.server_type.disk  # upgraded disk
+    assert stack_tf.plan_exitcode().returncode == 0
+
+
+def test_downgrade_needs_keep_disk(stack_tf):
+    _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
+    stack_tf.apply()
+    _set_tfvar(stack_tf.workdir, "server_type", "ccx33")
+    refused = stack_tf.plan_exitcode()
+    assert refused.returncode == 1
+    assert "keep_disk" in refused.stderr
+
+
+def test_user_data_and_image_changes_replace_the_server(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "replace")
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.apply()
+    first_id = tf.outputs()["server_id"]
+    for var, value in (("user_data", "#cloud-config\nruncmd: [echo two]\n"),
+                       ("image", "debian-12")):
+        actions = tf.planned_actions("-var", f"{var}={value}")
+        assert actions["hcloud_server.web"] in (["delete", "create"], ["create", "delete"]), var
+    tf.apply("-var", "image=debian-12")
+    assert tf.outputs()["server_id"] != first_id
+    assert tf.plan_exitcode("-var", "image=debian-12").returncode == 0
+
+
+def test_unequal_protection_flags_fail_validation(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "replace")
+    main = stack / "main.tf"
+    main.write_text(main.read_text().replace("delete_protection  = false",
+                                             "delete_protection  = true"))
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    refused = tf.run("validate", check=False)
+    assert refused.returncode == 1
+    assert "delete_protection and rebuild_protection must be equal" in refused.stderr
+
+
+def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "three_tier")
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.run("validate")
+    actions = tf.planned_actions()
+    assert len(actions) == 10 and all(a == ["create"] for a in actions.values())
+    tf.run("apply", "-input=false", "check.tfplan")
+    assert tf.plan_exitcode().returncode == 0
+
+    out = tf.outputs()
+    assert out["app_private_ips"] == ["10.0.1.10", "10.0.1.11"]
+    client = emulator.client()
+    lb = client.load_balancers.get_all()[0]
+    assert lb.public_net.ipv4.ip == out["lb_ipv4"]
+    assert lb.algorithm.type == "least_connections"
+    service = lb.services[0]
+    assert (service.listen_port, service.destination_port) == (80, 8080)
+    assert service.health_check.http.path == "/healthz"
+    assert service.health_check.http.status_codes == ["200"]
+    assert service.http.sticky_sessions is True and service.http.cookie_name == "E2E"
+    targets = {t.server.id for t in lb.targets}
+    assert targets == {s.id for s in client.servers.get_all()}
+    assert all(t.use_private_ip for t in lb.targets)
+    assert [p.ip for p in lb.private_net] == ["10.0.1.5"]
+
+    # A change inside a list block is an in-place update of the service.
+    main = stack / "main.tf"
+    main.write_text(main.read_text().replace('path         = "/healthz"',
+                                             'path         = "/ready"'))
+    assert tf.planned_actions()["hcloud_load_balancer_service.http"] == ["update"]
+    tf.run("apply", "-input=false", "check.tfplan")
+    lb = client.load_balancers.get_by_id(lb.id)
+    assert lb.services[0].health_check.http.path == "/ready"
+    assert tf.plan_exitcode().returncode == 0
+
+    tf.run("destroy", "-auto-approve", "-input=false")
+    assert client.load_balancers.get_all() == []
+    assert client.servers.get_all() == []
+    assert client.networks.get_all() == []
