@@ -139,6 +139,8 @@ def test_an_answer_the_library_cannot_map_is_one_api_error():
     # A location entry without the fields hcloud 2.27 requires.
     responses.get(f"{URL}/server_types", json={"server_types": [server_type([{"id": 2}])],
                                                "meta": PAGE})
+    responses.get(f"{URL}/datacenters", status=404,
+                  json={"error": {"code": "not_found", "message": "gone", "details": {}}})
     with pytest.raises(ApiError) as err:
         with api_errors(URL):
             availability()
