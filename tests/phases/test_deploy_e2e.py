@@ -1,0 +1,108 @@
+"""The whole path in the sandbox: deploy, no-op, rescale in place, verify, destroy."""
+import json
+
+import pytest
+
+from tests.phases import sandbox_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sb(tmp_path, make_config):
+    box = sandbox_env.start(tmp_path, make_config)
+    yield box
+    sandbox_env.stop(box)
+
+
+def _ok(done):
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def test_deploy_noop_rescale_verify_destroy(sb):
+    first = _ok(sb.cli("deploy", "--profile", "ccx33"))
+    assert "local sandbox" in first.stderr
+    for phase in ("preflight", "generate", "plan", "review", "apply", "outputs"):
+        assert f"[{phase}]" in first.stdout
+    assert "6 to create" in first.stdout and "[apply] done: 6 resource(s)" in first.stdout
+    assert "server_ipv4" in first.stdout
+    assert sb.token not in first.stdout + first.stderr
+
+    outputs = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    client = sb.client()
+    server = client.servers.get_by_id(outputs["server_id"])
+    assert server.server_type.name == "ccx33"
+    assert server.public_net.ipv4.ip == outputs["server_ipv4"]
+    assert client.volumes.get_by_id(outputs["volume_id"]).server.id == outputs["server_id"]
+    state = json.loads((sb.workdir() / "terraform.tfstate").read_text())
+
+    # Second deploy with nothing changed: nothing planned, nothing applied, same state.
+    second = _ok(sb.cli("deploy", "--profile", "ccx33"))
+    assert "[plan] skipped" in second.stdout and "[apply] skipped" in second.stdout
+    assert json.loads((sb.workdir() / "terraform.tfstate").read_text())["serial"] == state["serial"]
+    # ...and a real plan agrees there is nothing to do.
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+
+    # Rescale: regenerate as ccx43, the plan is an in-place update of the server only.
+    _ok(sb.cli("generate", "--profile", "ccx43"))
+    plan = json.loads(_ok(sb.cli("plan", "--json")).stdout)
+    by = {c["address"]: c for c in plan["changes"]}
+    assert {c["action"] for c in plan["changes"]} == {"update"}   # nothing replaced or deleted
+    attrs = {a["name"]: (a["before"], a["after"]) for a in by["hcloud_server.main"]["attributes"]}
+    assert attrs["server_type"] == ('"ccx33"', '"ccx43"')
+    assert not any(a["forces_replacement"] for a in by["hcloud_server.main"]["attributes"])
+    # The stack labels every resource with its profile, so other resources may
+    # only see their labels rewritten: never the volume's size, location or data.
+    for address, change in by.items():
+        if address != "hcloud_server.main":
+            assert [a["name"] for a in change["attributes"]] == ["labels"], address
+    assert plan["counts"]["replace"] == 0 and plan["counts"]["delete"] == 0
+    assert float(plan["cost"]["delta_eur"]) > 0
+    markdown = _ok(sb.cli("plan", "--markdown")).stdout
+    assert "| update in place | `hcloud_server.main` |" in markdown and sb.token not in markdown
+
+    applied = _ok(sb.cli("apply", "--auto-approve"))
+    assert "hcloud_server.main" in applied.stdout
+    server = client.servers.get_by_id(outputs["server_id"])
+    assert server.server_type.name == "ccx43"          # same server, rescaled
+    assert json.loads(_ok(sb.cli("outputs", "--json")).stdout)["volume_id"] == outputs["volume_id"]
+
+    after = sb.cli("verify", "--after", "--profile", "ccx43", "--config", str(sb.config),
+                   "--workdir", str(sb.workdir()))
+    assert after.returncode == 0, after.stdout + after.stderr
+
+    # Destroy: refused while the volume is protected, with the exact way out.
+    refused = sb.cli("destroy", "--confirm", "production")
+    assert refused.returncode == 7
+    assert ("To destroy it too, on purpose, run: hetzner-deploy destroy --env production "
+            "--confirm production --destroy-volume") in refused.stderr
+    assert len(client.servers.get_all()) == 1          # nothing was destroyed
+    _ok(sb.cli("destroy", "--confirm", "production", "--destroy-volume"))
+    assert client.servers.get_all() == []
+    assert client.volumes.get_all() == []
+    assert client.firewalls.get_all() == []
+    assert client.ssh_keys.get_all() == []
+    logs = list((sb.workdir() / ".work" / "logs").glob("*.log"))
+    assert logs and all(sb.token not in p.read_text() for p in logs)
+
+
+def test_apply_refuses_stale_plan_and_replacement(sb):
+    _ok(sb.cli("deploy", "--profile", "ccx33"))
+    _ok(sb.cli("generate", "--profile", "ccx43"))
+    _ok(sb.cli("plan"))
+    _ok(sb.cli("generate", "--profile", "ccx33"))   # stack changes after the plan
+    stale = sb.cli("apply", "--auto-approve")
+    assert stale.returncode == 7 and "stale" in stale.stderr
+    assert len(stale.stderr.strip().splitlines()) <= 3  # banner, note, one error line
+
+    # A change that replaces the server (image) is refused, naming the attribute.
+    main_tf = sb.stacks / "production" / "terraform.tfvars"
+    main_tf.write_text(main_tf.read_text().replace('"ubuntu-22.04"', '"ubuntu-24.04"'))
+    _ok(sb.cli("plan"))
+    refused = sb.cli("apply", "--auto-approve")
+    assert refused.returncode == 7
+    assert "hcloud_server.main would be replaced because image changed" in refused.stderr
+    assert "--allow-replace" in refused.stderr
+    no_tty = sb.cli("apply")
+    assert no_tty.returncode == 7
