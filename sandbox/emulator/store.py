@@ -55,6 +55,9 @@ class Store:
             raise ValueError(f"--ip-range must be an IPv4 network of at least 8 addresses: {ip_range}")
 
     def _load(self) -> None:
+        # Temp files left by a killed writer were never renamed into place: drop them.
+        for stale in self.state_dir.glob(".state.*.tmp"):
+            stale.unlink(missing_ok=True)
         path = self.state_dir / STATE_FILE
         if not path.exists():
             return

@@ -34,12 +34,15 @@ class RunningEmulator:
         return self.url[: -len("/v1")]
 
     def request(self, method: str, path: str, body: dict | None = None,
-                token: str | None = None) -> tuple[int, dict | None, dict]:
+                token: str | None = None, auth: str | None = None) -> tuple[int, dict | None, dict]:
         """Raw HTTP call; path is relative to the host (e.g. "/v1/servers").
+        `auth` replaces the whole Authorization header ("" sends none).
         Returns (status, json body or None, headers)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token if token is None else token}")
+        header = f"Bearer {self.token if token is None else token}" if auth is None else auth
+        if header:
+            req.add_header("Authorization", header)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
