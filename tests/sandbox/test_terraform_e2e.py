@@ -197,3 +197,61 @@ def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
     assert client.load_balancers.get_all() == []
     assert client.servers.get_all() == []
     assert client.networks.get_all() == []
+
+
+def test_every_other_resource_type_applies_and_destroys(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "extras")
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.apply()
+    assert tf.plan_exitcode().returncode == 0
+
+    out = tf.outputs()
+    client = emulator.client()
+    server = client.servers.get_by_id(int(out["server_id"]))
+    assert server.public_net.ipv4.ip == out["primary_ip"] == out["server_ipv4"]
+    assert server.public_net.ipv6 is None
+    assert server.public_net.ipv4.dns_ptr == "box.example.com"
+    (private,) = server.private_net
+    assert (private.ip, private.alias_ips) == ("10.1.1.20", ["10.1.1.21"])
+    network = client.networks.get_by_id(private.network.id)
+    assert [(r.destination, r.gateway) for r in network.routes] == [("10.100.1.0/24", "10.1.1.2")]
+    assert network.protection["delete"] is True
+    assert [f.firewall.name for f in server.public_net.firewalls] == ["extras-ssh"]
+    (vip,) = client.floating_ips.get_all()
+    assert vip.server.id == server.id and vip.ip == out["floating_ip"]
+    assert vip.dns_ptr[0]["dns_ptr"] == "vip.example.com"
+    (cert,) = client.certificates.get_all()
+    assert sorted(cert.domain_names) == ["example.com", "www.example.com"]
+    assert out["certificate_type"] == "managed"
+
+    # Drift is seen: an alias IP changed behind Terraform's back is put back.
+    client.servers.change_alias_ips(server, network, []).wait_until_finished()
+    assert tf.planned_actions()["hcloud_server_network.box"] == ["update"]
+    tf.run("apply", "-input=false", "check.tfplan")
+    assert client.servers.get_by_id(server.id).private_net[0].alias_ips == ["10.1.1.21"]
+
+    tf.run("destroy", "-auto-approve", "-input=false")  # lifts the network's protection
+    for family in ("servers", "networks", "primary_ips", "floating_ips", "firewalls",
+                   "certificates"):
+        assert getattr(client, family).get_all() == [], family
+
+
+def test_import_by_id(tmp_path, emulator):
+    client = emulator.client()
+    key = client.ssh_keys.create(
+        name="imported", public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIImportMe000000000000000")
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    hcloud = {\n'
+        '      source  = "hetznercloud/hcloud"\n      version = "~> 1.68"\n    }\n  }\n}\n\n'
+        'resource "hcloud_ssh_key" "old" {\n  name       = "imported"\n'
+        f'  public_key = "{key.public_key}"\n}}\n')
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.run("import", "-input=false", "hcloud_ssh_key.old", str(key.id))
+    assert tf.plan_exitcode().returncode == 0
+    state = json.loads(tf.run("show", "-json").stdout)
+    (resource,) = state["values"]["root_module"]["resources"]
+    assert resource["values"]["fingerprint"] == key.fingerprint

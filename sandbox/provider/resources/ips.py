@@ -202,16 +202,16 @@ class RDNS(HcloudResource):
 
 def _find_ptr(owner, ip: str) -> str | None:
     """The PTR record the API holds for ip on a server, IP or load balancer."""
-    if getattr(owner, "ip", None) is not None:  # floating or primary IP
-        if owner.ip == ip:
-            return owner.dns_ptr if isinstance(owner.dns_ptr, str) else None
-        entries = owner.dns_ptr or []
-    else:
-        public = owner.public_net
+    public = getattr(owner, "public_net", None)
+    if public is not None:  # server or load balancer
         if public.ipv4 is not None and public.ipv4.ip == ip:
             return public.ipv4.dns_ptr
-        entries = (public.ipv6.dns_ptr if public.ipv6 is not None else None) or []
-    for entry in entries if isinstance(entries, list) else []:
-        if entry.get("ip") == ip:
+        entries = public.ipv6.dns_ptr if public.ipv6 is not None else None
+    else:  # floating or primary IP: a string or a list of {ip, dns_ptr}
+        entries = owner.dns_ptr
+        if isinstance(entries, str):
+            return entries if owner.ip == ip else None
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("ip") == ip:
             return entry.get("dns_ptr")
     return None
