@@ -31,7 +31,8 @@ SECTIONS = (("api", "API"), ("prerequisites", "Prerequisites"), ("security", "Se
             ("cost", "Cost"), ("after", "After deploy"))
 
 
-def choose_profile(config: DeployConfig, wanted: str | None) -> Profile:
+def choose_profile(config: DeployConfig, wanted: str | None,
+                   stacks_dir: Path | None = None) -> Profile:
     """--profile, else deploy.toml's, else the one the stack was generated for, else sizing."""
     if wanted:
         return get_profile(wanted)
@@ -39,7 +40,7 @@ def choose_profile(config: DeployConfig, wanted: str | None) -> Profile:
         return get_profile(config.profile)
     try:
         from generator.render import STACKS, stack_profile
-        generated = stack_profile(STACKS / config.environment)
+        generated = stack_profile((stacks_dir or STACKS) / config.environment)
     except ImportError:
         generated = None
     if generated in PROFILE_NAMES:
@@ -63,12 +64,14 @@ def read_outputs(path: Path | None):
     return doc
 
 
-def workdir_outputs(target, config: DeployConfig, workdir: Path | None):
+def workdir_outputs(target, config: DeployConfig, workdir: Path | None,
+                    stacks_dir: Path | None = None):
     """`terraform output -json` of this target's work dir, parsed by the runner."""
     from runner.outputs import parse_outputs
     from runner.terraform import Terraform, terraform_env
     from runner.workspace import workspace_for
-    directory = workdir or workspace_for(target.kind, config.environment).workdir
+    kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
+    directory = workdir or workspace_for(target.kind, config.environment, **kw).workdir
     if not directory.is_dir():
         raise ConfigError(f"no work dir {directory}: deploy this environment first "
                           "(or pass --outputs FILE)")
@@ -143,20 +146,23 @@ def render(report: VerifyReport, console: Console) -> None:
               help="Terraform work dir (default: the target's own).")
 @click.option("--timeout", "deadline_s", type=click.FloatRange(1, 600), default=30.0,
               show_default=True, help="Give up on the API after this many seconds, retries included.")
+@click.option("--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              hidden=True, help="Where the stacks live (default terraform/stacks).")
 def verify(config_path, env, as_json, profile_name, after, outputs_path, workdir,
-           deadline_s) -> None:
+           deadline_s, stacks_dir) -> None:
     """Check that a deploy can go ahead (or, with --after, that it went right)."""
     from phases.target import resolve_target
     config = load(config_path, env, quiet=as_json)
-    profile = choose_profile(config, profile_name)
+    profile = choose_profile(config, profile_name, stacks_dir)
     target = resolve_target()
     outputs = None
     if after:
         outputs = read_outputs(outputs_path)
         if outputs is None:
-            outputs = workdir_outputs(target, config, workdir)
+            outputs = workdir_outputs(target, config, workdir, stacks_dir)
     report = run_preflight(config, profile, target, after=after, outputs=outputs,
-                           workdir=workdir, deadline_s=deadline_s, environ=os.environ)
+                           workdir=workdir, stacks_dir=stacks_dir, deadline_s=deadline_s,
+                           environ=os.environ)
     if as_json:
         echo_json(report.as_json())
     else:

@@ -89,12 +89,14 @@ def _next_actions(checks: tuple[Check, ...]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _stale_callable(config: DeployConfig, profile: Profile) -> Callable[[], list[str]] | None:
+def _stale_callable(config: DeployConfig, profile: Profile,
+                    stacks_dir: Path | None) -> Callable[[], list[str]] | None:
     try:
-        from generator.render import stale_files
+        from generator.render import STACKS, stale_files
     except ImportError:
         return None
-    return lambda: stale_files(config, config.environment, profile_name=profile.name)
+    return lambda: stale_files(config, config.environment, stacks_dir or STACKS,
+                               profile_name=profile.name)
 
 
 def _token_check(target: Target) -> Check:
@@ -106,11 +108,13 @@ def _token_check(target: Target) -> Check:
 
 
 def local_checks(config: DeployConfig, profile: Profile, target: Target,
-                 environ: Mapping[str, str], env_file: Path | None) -> list[Check]:
+                 environ: Mapping[str, str], env_file: Path | None,
+                 stacks_dir: Path | None = None) -> list[Check]:
     checks = [prerequisites.check_terraform(environ.get("TERRAFORM_BIN", "terraform"))]
     checks += prerequisites.check_ssh_key(config.ssh_public_key)
     checks += prerequisites.check_env_file(env_file or config.source.parent / ".env")
-    checks.append(prerequisites.check_stack(_stale_callable(config, profile), config.environment))
+    checks.append(prerequisites.check_stack(_stale_callable(config, profile, stacks_dir),
+                                            config.environment))
     checks.append(security.check_ssh_allow(config.ssh_allow))
     checks.append(security.check_token_age(environ, sandbox=target.kind == "sandbox"))
     return checks
@@ -164,8 +168,8 @@ def _cost_check(cost: CostReport) -> Check:
     return Check("cost", "Monthly estimate", OK, f"€{total}/month ({cost.label})")
 
 
-def _read_state(target: Target, config: DeployConfig,
-                workdir: Path | None) -> tuple[Mapping[str, Any] | None, str]:
+def _read_state(target: Target, config: DeployConfig, workdir: Path | None,
+                stacks_dir: Path | None = None) -> tuple[Mapping[str, Any] | None, str]:
     """This target's Terraform state (None and why not when it cannot be read).
 
     A local state file is read directly; a remote backend needs an
@@ -181,7 +185,8 @@ def _read_state(target: Target, config: DeployConfig,
         if workdir is not None:
             ws = Workspace(config.environment, target.kind, Path(workdir), Path(workdir))
         else:
-            ws = workspace_for(target.kind, config.environment)
+            kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
+            ws = workspace_for(target.kind, config.environment, **kw)
         if not ws.workdir.is_dir():
             return None, f"no work dir {ws.workdir}"
         local = ws.workdir / "terraform.tfstate"
@@ -198,6 +203,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                   after: bool = False, outputs: Any = None,
                   environ: Mapping[str, str] | None = None,
                   env_file: Path | None = None, workdir: Path | None = None,
+                  stacks_dir: Path | None = None,
                   state: Mapping[str, Any] | None = None,
                   deadline_s: float = hetzner_api.DEFAULT_DEADLINE_S) -> VerifyReport:
     """The verify report. `state` (terraform show -json) may be given or read from `workdir`."""
@@ -205,7 +211,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
     host = hetzner_api._host(target.endpoint)
     checks: list[Check] = [_token_check(target)]
     if not after:
-        checks += local_checks(config, profile, target, environ, env_file)
+        checks += local_checks(config, profile, target, environ, env_file, stacks_dir)
     base = dict(mode="after" if after else "before", target_kind=target.kind,
                 endpoint_host=host, profile=profile.name, environment=config.environment,
                 location=config.location)
@@ -214,7 +220,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
         return VerifyReport(checks=done, next_actions=_next_actions(done), **base)
 
     if state is None:
-        state, _why = _read_state(target, config, workdir)
+        state, _why = _read_state(target, config, workdir, stacks_dir)
     extra: dict[str, Any] = {}
     try:
         client = hetzner_api.open_client(target.endpoint, target.token, deadline_s=deadline_s)
