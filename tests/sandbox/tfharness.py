@@ -39,7 +39,9 @@ class Terraform:
         }
 
     def run(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
-        argv = ["terraform", args[0], "-no-color", *args[1:]]
+        # -no-color goes right after the (one- or two-word) subcommand.
+        words = 2 if args[0] == "providers" and len(args) > 1 else 1
+        argv = ["terraform", *args[:words], "-no-color", *args[words:]]
         proc = subprocess.run(argv, cwd=self.workdir, env=self.env, capture_output=True, text=True,
                               timeout=timeout)
         if check and proc.returncode != 0:
