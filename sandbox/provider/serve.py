@@ -63,7 +63,9 @@ def serve(provider) -> int:
                 pass
         except KeyboardInterrupt:
             pass
-        server.stop(grace=0.2)
+        # In-flight calls (an apply terraform is waiting on after Ctrl-C) get
+        # time to finish, so what they created reaches the state.
+        server.stop(grace=30)
     return 0
 
 
@@ -73,5 +75,7 @@ class _StoppingServicer(HcloudServicer):
         self._stop_event = stop
 
     def StopProvider(self, request, context):
-        self._stop_event.set()
+        # StopProvider asks to cancel in-flight work (terraform sends it on
+        # Ctrl-C), not to exit: terraform still waits for those calls' replies
+        # and ends the plugin later through GRPCController.Shutdown.
         return super().StopProvider(request, context)
