@@ -35,6 +35,8 @@ class Router:
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         self._routes.append((method, re.compile(f"^{regex}/?$"), handler))
+        # Literal segments win over parameters: /servers/actions is not /servers/{id}.
+        self._routes.sort(key=lambda route: route[1].groups)
 
     def get(self, pattern):
         return lambda fn: (self.add("GET", pattern, fn), fn)[1]

@@ -168,3 +168,97 @@ def test_actions_and_errors_validate(check, emulator):
     # deletes: 204 without a body, servers return their action
     check("DELETE", "/servers/{id}", f"/servers/{sid}", expect=200)
     check("DELETE", "/ssh_keys/{id}", f"/ssh_keys/{ids['ssh_key']}", expect=204)
+
+
+def _action_sequence(ids: dict) -> list[tuple[str, dict | None]]:
+    """(template, body) for every action endpoint, in an order the state allows."""
+    s, v, n, f, lb = ids["server"], ids["volume"], ids["network"], ids["firewall"], ids["load_balancer"]
+    fip, pip, cert, pg = ids["floating_ip"], ids["primary_ip"], ids["certificate"], ids["placement_group"]
+    return [
+        ("/servers/{id}/actions/poweroff", None), ("/servers/{id}/actions/poweron", None),
+        ("/servers/{id}/actions/reboot", None), ("/servers/{id}/actions/reset", None),
+        ("/servers/{id}/actions/shutdown", None),
+        ("/servers/{id}/actions/change_type", {"server_type": "ccx43", "upgrade_disk": False}),
+        ("/servers/{id}/actions/enable_backup", None), ("/servers/{id}/actions/disable_backup", None),
+        ("/servers/{id}/actions/change_protection", {"delete": True, "rebuild": True}),
+        ("/servers/{id}/actions/change_protection", {"delete": False, "rebuild": False}),
+        ("/servers/{id}/actions/change_dns_ptr", {"ip": "203.0.113.2", "dns_ptr": "x.example.com"}),
+        ("/servers/{id}/actions/remove_from_placement_group", None),
+        ("/servers/{id}/actions/add_to_placement_group", {"placement_group": pg}),
+        ("/servers/{id}/actions/detach_from_network", {"network": n}),
+        ("/servers/{id}/actions/attach_to_network", {"network": n, "ip": "10.0.1.50"}),
+        ("/servers/{id}/actions/change_alias_ips", {"network": n, "alias_ips": ["10.0.1.51"]}),
+        ("/servers/{id}/actions/rebuild", {"image": "ubuntu-24.04"}),
+        ("/volumes/{id}/actions/detach", None), ("/volumes/{id}/actions/attach", {"server": s, "automount": False}),
+        ("/volumes/{id}/actions/resize", {"size": 80}), ("/volumes/{id}/actions/change_protection", {"delete": False}),
+        ("/firewalls/{id}/actions/set_rules", {"rules": [
+            {"direction": "out", "protocol": "udp", "port": "53", "destination_ips": ["0.0.0.0/0"]}]}),
+        ("/firewalls/{id}/actions/apply_to_resources", {"apply_to": [
+            {"type": "label_selector", "label_selector": {"selector": "role=web"}}]}),
+        ("/firewalls/{id}/actions/remove_from_resources", {"remove_from": [{"type": "server", "server": {"id": s}}]}),
+        ("/networks/{id}/actions/add_subnet", {"type": "cloud", "network_zone": "eu-central"}),
+        ("/networks/{id}/actions/delete_subnet", {"ip_range": "10.0.0.0/24"}),
+        ("/networks/{id}/actions/add_route", {"destination": "10.100.0.0/24", "gateway": "10.0.1.1"}),
+        ("/networks/{id}/actions/delete_route", {"destination": "10.100.0.0/24", "gateway": "10.0.1.1"}),
+        ("/networks/{id}/actions/change_ip_range", {"ip_range": "10.0.0.0/15"}),
+        ("/networks/{id}/actions/change_protection", {"delete": False}),
+        ("/floating_ips/{id}/actions/unassign", None), ("/floating_ips/{id}/actions/assign", {"server": s}),
+        ("/floating_ips/{id}/actions/change_dns_ptr", {"ip": "203.0.113.4", "dns_ptr": None}),
+        ("/floating_ips/{id}/actions/change_protection", {"delete": False}),
+        ("/primary_ips/{id}/actions/change_dns_ptr", {"ip": "203.0.113.5", "dns_ptr": "p.example.com"}),
+        ("/primary_ips/{id}/actions/change_protection", {"delete": False}),
+        ("/certificates/{id}/actions/retry", None),
+        ("/load_balancers/{id}/actions/add_service", {"protocol": "tcp", "listen_port": 22, "destination_port": 22,
+                                                      "proxyprotocol": False}),
+        ("/load_balancers/{id}/actions/update_service", {"listen_port": 22, "destination_port": 2222}),
+        ("/load_balancers/{id}/actions/delete_service", {"listen_port": 22}),
+        ("/load_balancers/{id}/actions/add_target", {"type": "ip", "ip": {"ip": "198.51.100.10"}}),
+        ("/load_balancers/{id}/actions/remove_target", {"type": "ip", "ip": {"ip": "198.51.100.10"}}),
+        ("/load_balancers/{id}/actions/change_algorithm", {"type": "least_connections"}),
+        ("/load_balancers/{id}/actions/change_type", {"load_balancer_type": "lb21"}),
+        ("/load_balancers/{id}/actions/change_protection", {"delete": False}),
+        ("/load_balancers/{id}/actions/change_dns_ptr", {"ip": "203.0.113.6", "dns_ptr": "lb.example.com"}),
+        ("/load_balancers/{id}/actions/detach_from_network", {"network": n}),
+        ("/load_balancers/{id}/actions/attach_to_network", {"network": n, "ip": "10.0.1.60"}),
+        ("/load_balancers/{id}/actions/disable_public_interface", None),
+        ("/load_balancers/{id}/actions/enable_public_interface", None),
+    ], {"servers": s, "volumes": v, "firewalls": f, "networks": n, "floating_ips": fip, "primary_ips": pip,
+        "certificates": cert, "load_balancers": lb}
+
+
+def test_every_action_endpoint_validates(check, emulator):
+    ids = _create_all(check)
+    sequence, by_family = _action_sequence(ids)
+    ips = {o["id"]: o["ip"] for o in emulator.api("GET", "/primary_ips")[1]["primary_ips"]}
+    fip_ip = emulator.api("GET", f"/floating_ips/{ids['floating_ip']}")[1]["floating_ip"]["ip"]
+    lb_ip = emulator.api("GET", f"/load_balancers/{ids['load_balancer']}")[1]["load_balancer"]["public_net"]["ipv4"]["ip"]
+    server_ip = emulator.api("GET", f"/servers/{ids['server']}")[1]["server"]["public_net"]["ipv4"]["ip"]
+    fixups = {"/servers/{id}/actions/change_dns_ptr": server_ip, "/floating_ips/{id}/actions/change_dns_ptr": fip_ip,
+              "/primary_ips/{id}/actions/change_dns_ptr": ips[ids["primary_ip"]],
+              "/load_balancers/{id}/actions/change_dns_ptr": lb_ip}
+    seen = set()
+    for template, body in sequence:
+        family = template.split("/")[1]
+        if template in fixups:
+            body = dict(body, ip=fixups[template])
+        if template == "/servers/{id}/actions/add_to_placement_group":
+            check("POST", "/servers/{id}/actions/poweroff", f"/servers/{by_family['servers']}/actions/poweroff")
+        path = template.replace("{id}", str(by_family[family]))
+        check("POST", template, path, body, expect=201)
+        seen.add(template)
+    # Primary IPs move only between stopped servers: swap the server's own IPv4 for the spare one.
+    server = emulator.api("GET", f"/servers/{ids['server']}")[1]["server"]
+    assert server["status"] == "off"
+    own = server["public_net"]["ipv4"]["id"]
+    check("POST", "/primary_ips/{id}/actions/unassign", f"/primary_ips/{own}/actions/unassign", expect=201)
+    check("POST", "/primary_ips/{id}/actions/assign", f"/primary_ips/{ids['primary_ip']}/actions/assign",
+          {"assignee_id": ids["server"], "assignee_type": "server"}, expect=201)
+    seen |= {"/primary_ips/{id}/actions/unassign", "/primary_ips/{id}/actions/assign"}
+    implemented = {p.replace("(?P<id>[^/]+)", "{id}").strip("^$").removesuffix("/?")
+                   for p in (r[1].pattern for r in emulator.server.router._routes if r[0] == "POST")
+                   if "/actions/" in p}
+    assert implemented - seen == set(), "action endpoints without a validation check"
+    for family, rid in by_family.items():
+        listed = check("GET", f"/{family}/{{id}}/actions", f"/{family}/{rid}/actions", expect=200)
+        assert listed["actions"], family
+        check("GET", f"/{family}/actions", f"/{family}/actions?sort=id:desc&status=success", expect=200)
