@@ -134,7 +134,8 @@ def _attribute_changes(change: dict, action: str, replace_roots: set[str],
         if action in ("update", "replace") and b == a and not is_unknown:
             continue
         out.append(AttrChange(key, None if action == "create" else _mask(b, sensitive),
-                              UNKNOWN if is_unknown and a is None else _mask(a, sensitive),
+                              # partly unknown values (a list of ids yet to exist) too
+                              UNKNOWN if is_unknown else _mask(a, sensitive),
                               key in replace_roots))
     return out
 

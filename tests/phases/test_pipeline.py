@@ -1,0 +1,68 @@
+"""The deploy pipeline on a terraform_data stack (real terraform, no provider)."""
+import pytest
+
+from errors import RefusedError
+from generator.config import load_config
+from phases.pipeline import DeployOptions, deploy
+from phases.progress import RecordingProgress
+from phases.target import Target
+from tests.runner.conftest import SECRET, write_full_stack
+
+ENV = "production"
+
+
+@pytest.fixture
+def setup(tmp_path, make_config):
+    stacks = tmp_path / "stacks"
+    write_full_stack(stacks / ENV)
+    options = DeployOptions(env=ENV, profile="ccx33", stacks_dir=stacks,
+                            sandbox_dir=tmp_path / "sb", run_preflight=False)
+    return load_config(make_config()), options, stacks
+
+
+def _target(kind):
+    return Target(kind, "http://127.0.0.1:9", SECRET, {"TF_VAR_hcloud_token": SECRET})
+
+
+def _run(config, options, kind="sandbox", **kw):
+    progress = RecordingProgress()
+    result = deploy(config, options, _target(kind), progress=progress, generate_stack=False, **kw)
+    return result, {l.phase: l.status for l in result.lines}, progress
+
+
+def test_first_deploy_applies_then_rerun_is_a_no_op(setup):
+    config, options, _ = setup
+    first, phases, progress = _run(config, options)
+    assert phases == {"plan": "done", "review": "done", "apply": "done", "outputs": "done"}
+    assert first.applied and first.outputs.server_name == "demo-small"
+    assert any("Plan: 2 to create" in n for n in progress.notes)   # shown before applying
+    second, phases, progress = _run(config, options)
+    assert not second.applied and progress.events == []
+    assert phases == {"plan": "skipped", "review": "skipped", "apply": "skipped",
+                      "outputs": "done"}
+    assert second.outputs == first.outputs
+    fresh, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "fresh": True}))
+    assert phases["plan"] == "done" and phases["apply"] == "skipped" and not fresh.applied
+
+
+def test_stack_change_is_planned_and_applied(setup):
+    config, options, stacks = setup
+    _run(config, options)
+    write_full_stack(stacks / ENV, size="large")
+    result, phases, _ = _run(config, options)
+    assert result.applied and result.summary.counts["update"] == 1
+    assert result.outputs.server_name == "demo-large"
+
+
+def test_real_target_without_terminal_refuses_and_applies_nothing(setup):
+    config, options, stacks = setup
+    with pytest.raises(RefusedError, match="--auto-approve"):
+        _run(config, options, kind="hetzner")
+    assert not (stacks / ENV / "terraform.tfstate").exists()
+    with pytest.raises(RefusedError, match="not confirmed"):
+        _run(config, options, kind="hetzner", confirm=lambda summary: False)
+    asked = []
+    result, _, _ = _run(config, options, kind="hetzner",
+                        confirm=lambda summary: asked.append(summary) or True)
+    assert result.applied and asked and asked[0].counts["create"] == 2
+    assert (stacks / ENV / "terraform.tfstate").exists()   # the real target works in place

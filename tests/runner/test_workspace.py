@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from errors import ConfigError
+from runner.workspace import (LOCK_FILE, backend_kind, stack_hash, sync_copy, workspace_for)
+
+
+def _stack(root: Path, env: str = "production") -> Path:
+    d = root / "stacks" / env
+    d.mkdir(parents=True)
+    (d / "main.tf").write_text('resource "terraform_data" "a" {}\n')
+    (d / "terraform.tfvars").write_text('x = "1"\n')
+    (d / "user-data.yaml").write_text("#cloud-config\n")
+    (d / LOCK_FILE).write_text("# the real provider's hashes\n")
+    return root / "stacks"
+
+
+def test_sandbox_and_real_target_never_share_a_directory(tmp_path):
+    stacks = _stack(tmp_path)
+    sandbox = workspace_for("sandbox", "production", stacks_dir=stacks, sandbox_dir=tmp_path / "sb")
+    real = workspace_for("hetzner", "production", stacks_dir=stacks)
+    assert sandbox.workdir == tmp_path / "sb" / "work" / "production" and sandbox.is_copy
+    assert real.workdir == stacks / "production" and not real.is_copy
+    assert sandbox.data_dir != real.data_dir and sandbox.planfile != real.planfile
+
+
+def test_sandbox_dir_from_environment(tmp_path, monkeypatch):
+    stacks = _stack(tmp_path)
+    monkeypatch.setenv("HETZNER_DEPLOY_SANDBOX_DIR", str(tmp_path / "elsewhere"))
+    ws = workspace_for("sandbox", "production", stacks_dir=stacks)
+    assert ws.workdir == tmp_path / "elsewhere" / "work" / "production"
+
+
+@pytest.mark.parametrize("env", ["Prod", "../x", "", "a b"])
+def test_bad_env_names(tmp_path, env):
+    with pytest.raises(ConfigError):
+        workspace_for("hetzner", env, stacks_dir=_stack(tmp_path))
+
+
+def test_missing_stack_says_how_to_make_it(tmp_path):
+    with pytest.raises(ConfigError, match="hetzner-deploy generate --env staging"):
+        workspace_for("hetzner", "staging", stacks_dir=tmp_path)
+
+
+def test_sync_copies_stack_files_but_never_the_lock_file(tmp_path):
+    stacks = _stack(tmp_path)
+    ws = workspace_for("sandbox", "production", stacks_dir=stacks, sandbox_dir=tmp_path / "sb")
+    assert sync_copy(ws) == ["main.tf", "terraform.tfvars", "user-data.yaml"]
+    assert not (ws.workdir / LOCK_FILE).exists()
+    assert sync_copy(ws) == []
+    assert stack_hash(ws.workdir) == stack_hash(ws.stack_dir)
+    (ws.stack_dir / "user-data.yaml").unlink()
+    (ws.stack_dir / "main.tf").write_text('resource "terraform_data" "b" {}\n')
+    assert sync_copy(ws) == ["main.tf", "user-data.yaml"]
+    assert not (ws.workdir / "user-data.yaml").exists()
+    assert sync_copy(workspace_for("hetzner", "production", stacks_dir=stacks)) == []
+
+
+def test_backend_kind(tmp_path):
+    (tmp_path / "versions.tf").write_text('terraform {\n  backend "pg" {}\n}\n')
+    assert backend_kind(tmp_path) == "pg"
+    assert backend_kind(tmp_path / "nothing") == "local"
