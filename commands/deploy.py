@@ -1,13 +1,11 @@
 """`deploy`: the whole pipeline, what `make deploy PROFILE=ccx33` runs."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
 from commands.common import config_option, echo_json, env_option, json_option, load
 from commands.progress_view import ConsoleProgress
+from commands import terraform as tf_commands
 from commands.terraform import ask_yes, stacks_dir_option, target_banner
 from generator.profiles import PROFILE_NAMES
 from phases.pipeline import DeployOptions, deploy as run_pipeline
@@ -32,7 +30,7 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fres
     from phases.target import resolve_target
     target = resolve_target()
     click.echo(target_banner(target), err=True)
-    interactive = sys.stdin.isatty() and not as_json
+    interactive = tf_commands.stdin_is_tty() and not as_json
     result = run_pipeline(
         config, DeployOptions(env=config.environment, profile=profile,
                               auto_approve=auto_approve, allow_replace=allow_replace,

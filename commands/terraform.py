@@ -21,6 +21,11 @@ stacks_dir_option = click.option(
     hidden=True, help="Where the stacks live (default terraform/stacks).")
 
 
+def stdin_is_tty() -> bool:
+    """Whether a human can answer a prompt (tests patch this)."""
+    return sys.stdin.isatty()
+
+
 def target_banner(target) -> str:
     if target.is_sandbox:
         return (f"target: local sandbox at {target.endpoint} (no HCLOUD_TOKEN set: "
@@ -108,7 +113,7 @@ def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
     def approve(summary: PlanSummary) -> bool:
         if auto_approve:
             return True
-        if not sys.stdin.isatty():
+        if not stdin_is_tty():
             raise RefusedError("no terminal to confirm the plan: rerun with --auto-approve "
                                "after reviewing `hetzner-deploy plan`")
         return ask_yes(summary)
@@ -154,7 +159,7 @@ def destroy(env, config_path, confirm_env, destroy_volume, stacks_dir):
     config = load(config_path, env)
     name = config.environment
     if confirm_env is None:
-        if not sys.stdin.isatty():
+        if not stdin_is_tty():
             raise RefusedError(f"destroy needs confirmation: pass --confirm {name}")
         confirm_env = click.prompt(f"Type the environment's name ({name}) to destroy it",
                                    default="", show_default=False).strip()
