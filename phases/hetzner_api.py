@@ -69,6 +69,28 @@ class DeadlineRetry(Retry):
             time.sleep(wait)
 
 
+class DeadlineAdapter(HTTPAdapter):
+    """Shortens each request's timeouts to what is left before the deadline."""
+
+    def __init__(self, retry: DeadlineRetry):
+        super().__init__(max_retries=retry)
+        self.deadline = retry.deadline
+        self.budget_s = retry.budget_s
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise RetryBudgetExceeded(None, 0.0, self.budget_s)
+        if timeout is None:
+            timeout = (left, left)
+        elif isinstance(timeout, (int, float)):
+            timeout = min(timeout, left)
+        else:
+            timeout = tuple(min(t, left) if t is not None else left for t in timeout)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify,
+                            cert=cert, proxies=proxies)
+
+
 def make_retry(deadline_s: float = DEFAULT_DEADLINE_S) -> DeadlineRetry:
     return DeadlineRetry(
         total=10, connect=2, read=1, status=8, redirect=0,
@@ -95,7 +117,7 @@ def open_client(endpoint: str, token: str, *, deadline_s: float = DEFAULT_DEADLI
         raise ApiError("unsupported hcloud library version: cannot configure retries")
     base._retry_max_retries = 0
     client.hd_timeout = timeout  # read back by api_errors() for its message
-    adapter = HTTPAdapter(max_retries=make_retry(deadline_s))
+    adapter = DeadlineAdapter(make_retry(deadline_s))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return client
@@ -166,6 +188,9 @@ def api_errors(endpoint: str, timeout=DEFAULT_TIMEOUT_S, what: str = "") -> Iter
     except APIException as exc:
         raise ApiError(prefix + describe_api_exception(exc, host)) from None
     except RetryBudgetExceeded as exc:
+        if exc.status is None and exc.wait_s == 0:
+            raise ApiError(f"{prefix}API at {host}: the {exc.budget_s:g}s time limit "
+                           "ran out before all answers came") from None
         why = f"HTTP {exc.status}" if exc.status else "errors"
         raise ApiError(f"{prefix}API at {host} kept answering {why}; the next retry "
                        f"(in {exc.wait_s:.0f}s) would pass the {exc.budget_s:g}s time "

@@ -132,3 +132,27 @@ def test_token_sent_only_as_bearer_header():
         api.answer("/locations", 200, LOCATIONS)
         hetzner_api.probe(_client(api.url), api.url)
         assert api.auth_headers == [f"Bearer {TOKEN}"]
+
+
+def test_slow_answers_are_cut_at_the_deadline():
+    import socket
+    # A server that accepts and then never answers: only the deadline ends the wait.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    try:
+        client = _client(url, deadline_s=2, timeout=(5, 60))
+        started = time.monotonic()
+        with pytest.raises(ApiError) as err:
+            hetzner_api.probe(client, url)
+        elapsed = time.monotonic() - started
+        assert elapsed < 4.5, elapsed
+        assert "\n" not in str(err.value) and TOKEN not in str(err.value)
+        # Once the budget is spent, the next call fails without waiting at all.
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="time limit ran out"):
+            hetzner_api.probe(client, url)
+        assert time.monotonic() - started < 0.5
+    finally:
+        listener.close()
