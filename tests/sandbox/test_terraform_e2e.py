@@ -114,9 +114,14 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
     assert all(a == ["no-op"] for addr, a in actions.items() if addr != "hcloud_server.main")
 
     stack_tf.run("apply", "-input=false", "check.tfplan")
-    server = emulator.client().servers.get_by_id(server_id)
+    client = emulator.client()
+    server = client.servers.get_by_id(server_id)
     assert server.server_type.name == "ccx43"
     assert server.status == "running"
+    # Real API command names: power off, change type, power on again.
+    commands = [a.command for a in sorted(client.servers.get_actions(server), key=lambda a: a.id)]
+    at = commands.index("change_server_type")
+    assert commands[at - 1: at + 2] == ["stop_server", "change_server_type", "start_server"]
     assert server.primary_disk_size == server.server_type.disk  # upgraded disk
     assert stack_tf.plan_exitcode().returncode == 0
 
@@ -137,7 +142,8 @@ def test_user_data_and_image_changes_replace_the_server(tmp_path, emulator):
     tf.apply()
     first_id = tf.outputs()["server_id"]
     for var, value in (("user_data", "#cloud-config\nruncmd: [echo two]\n"),
-                       ("image", "debian-12")):
+                       ("image", "debian-12"), ("location", "nbg1"),
+                       ("ssh_keys", '["ops-key"]')):
         actions = tf.planned_actions("-var", f"{var}={value}")
         assert actions["hcloud_server.web"] in (["delete", "create"], ["create", "delete"]), var
     tf.apply("-var", "image=debian-12")
