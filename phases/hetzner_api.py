@@ -123,7 +123,7 @@ def open_client(endpoint: str, token: str, *, deadline_s: float = DEFAULT_DEADLI
     return client
 
 
-def _host(endpoint: str) -> str:
+def host_of(endpoint: str) -> str:
     parts = urlsplit(endpoint)
     return parts.netloc or endpoint
 
@@ -181,7 +181,7 @@ def timeout_of(client: Client) -> float | tuple[float, float]:
 @contextmanager
 def api_errors(endpoint: str, timeout=DEFAULT_TIMEOUT_S, what: str = "") -> Iterator[None]:
     """Turn every failure of an API call inside the block into one ApiError line."""
-    host = _host(endpoint)
+    host = host_of(endpoint)
     prefix = f"{what}: " if what else ""
     try:
         yield
@@ -216,4 +216,4 @@ def probe(client: Client, endpoint: str) -> Probe:
     started = time.perf_counter()
     with api_errors(endpoint, timeout_of(client), what="API check"):
         client.request("GET", "/locations", params={"per_page": 1})
-    return Probe(_host(endpoint), 200, round((time.perf_counter() - started) * 1000, 1))
+    return Probe(host_of(endpoint), 200, round((time.perf_counter() - started) * 1000, 1))

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from errors import ApiError, DeployError
 from generator.config import DeployConfig
 from generator.naming import resource_names
+from generator.pricing import cents
 from generator.profiles import Profile
 from phases import after_checks as after_mod
 from phases import hetzner_api, prerequisites, security
@@ -157,14 +158,14 @@ def _availability_checks(av: Availability) -> list[Check]:
     img = av.image
     checks.append(Check("availability", f"image {img.name}", OK if img.found else FAIL,
                         img.detail, None if img.found else
-                        f"set hetzner.image in deploy.toml to an existing image (e.g. ubuntu-24.04)"))
+                        "set hetzner.image in deploy.toml to an existing image (e.g. ubuntu-24.04)"))
     return checks
 
 
 def _cost_check(cost: CostReport) -> Check:
     if cost.estimate is None:
         return Check("cost", "Monthly estimate", NOT_CHECKED, cost.problem)
-    total = cost.estimate.total_monthly_eur.quantize(type(cost.estimate.total_monthly_eur)("0.01"))
+    total = cents(cost.estimate.total_monthly_eur)
     return Check("cost", "Monthly estimate", OK, f"€{total}/month ({cost.label})")
 
 
@@ -208,7 +209,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                   deadline_s: float = hetzner_api.DEFAULT_DEADLINE_S) -> VerifyReport:
     """The verify report. `state` (terraform show -json) may be given or read from `workdir`."""
     environ = os.environ if environ is None else environ
-    host = hetzner_api._host(target.endpoint)
+    host = hetzner_api.host_of(target.endpoint)
     checks: list[Check] = [_token_check(target)]
     if not after:
         checks += local_checks(config, profile, target, environ, env_file, stacks_dir)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 from hcloud import Client
-from hcloud.firewalls import FirewallResource
 from hcloud.images import Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
