@@ -41,6 +41,19 @@ class _Stdio(stdio_rpc.GRPCStdioServicer):
         return iter(())
 
 
+def _ensure_cert_cache() -> None:
+    """tf caches its TLS certificate under ~/.cache; without a writable HOME
+    it would crash, so fall back to a private temporary HOME for this process."""
+    try:
+        cache = os.path.join(os.path.expanduser("~"), ".cache", "tf-python-provider")
+        os.makedirs(cache, exist_ok=True)
+        if os.access(cache, os.W_OK):
+            return
+    except OSError:
+        pass
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="tf-hcloud-home-")
+
+
 def serve(provider) -> int:
     if _MAGIC_COOKIE not in os.environ:
         print("This is a Terraform provider plugin: Terraform starts it, not you.",
@@ -51,6 +64,7 @@ def serve(provider) -> int:
     rpc.add_ProviderServicer_to_server(_StoppingServicer(provider, stop), server)
     controller_rpc.add_GRPCControllerServicer_to_server(_Controller(stop), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(_Stdio(), server)
+    _ensure_cert_cache()
     chain, credentials = _self_signed_cert()
     with tempfile.TemporaryDirectory(prefix="tf-hcloud-") as tmp:
         sock = os.path.join(tmp, "plugin.sock")

@@ -71,3 +71,11 @@ def test_server_protections_must_be_equal():
 def test_unknown_arguments_and_computed_only_values_are_rejected():
     assert _validate(HcloudServer, {"name": "a", "no_such": 1}).has_errors()
     assert _validate(HcloudServer, {"name": "a", "ipv4_address": "1.2.3.4"}).has_errors()
+
+
+def test_remote_firewalls_are_ignored_only_when_asked():
+    from types import SimpleNamespace as NS
+    server = NS(public_net=NS(firewalls=[NS(firewall=NS(id=1)), NS(firewall=NS(id=2))]))
+    assert HcloudServer._firewall_ids(server, {"firewall_ids": [1]}) == [1, 2]
+    assert HcloudServer._firewall_ids(server, {"firewall_ids": [1],
+                                               "ignore_remote_firewall_ids": True}) == [1]

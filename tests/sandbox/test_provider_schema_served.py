@@ -64,3 +64,18 @@ def test_terraform_reads_our_schema(tmp_path, emulator):
             provider_schema.resource_schema(name), name
     lock = (stack / ".terraform.lock.hcl").read_text()
     assert f'version     = "{provider_schema.PROVIDER_VERSION}"' in lock
+
+
+@pytest.mark.e2e
+def test_plugin_starts_without_a_writable_home(tmp_path, emulator):
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    hcloud = {\n'
+        '      source  = "hetznercloud/hcloud"\n      version = "~> 1.68"\n    }\n  }\n}\n\n'
+        'resource "hcloud_placement_group" "pg" {\n  name = "pg"\n  type = "spread"\n}\n')
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.env["HOME"] = str(tmp_path / "no-such-home" / "file-not-dir")
+    (tmp_path / "no-such-home").write_text("a file, so nothing can be created below it")
+    tf.init()
+    assert tf.planned_actions() == {"hcloud_placement_group.pg": ["create"]}

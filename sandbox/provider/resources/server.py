@@ -141,10 +141,18 @@ class HcloudServer(HcloudResource):
             "delete_protection": protection(server, "delete"),
             "rebuild_protection": protection(server, "rebuild"),
             "placement_group_id": server.placement_group.id if server.placement_group else None,
-            "firewall_ids": sorted(f.firewall.id for f in getattr(net, "firewalls", None) or []),
+            "firewall_ids": self._firewall_ids(server, current),
             "public_net": public,
             "network": networks_state(self.api, server, current.get("network") or []),
         }
+
+    @staticmethod
+    def _firewall_ids(server, current) -> list[int]:
+        applied = {f.firewall.id for f in getattr(server.public_net, "firewalls", None) or []}
+        if current.get("ignore_remote_firewall_ids"):
+            # Firewalls applied from elsewhere (label selectors, attachments) are not drift.
+            applied &= {int(f) for f in known(current.get("firewall_ids")) or []}
+        return sorted(applied)
 
     def update(self, ctx, current, planned):
         server = self.api.servers.get_by_id(int(current["id"]))
