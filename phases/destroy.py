@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hcl2
-
 from errors import RefusedError
 from phases.stack import PlanResult, Session, make_plan
 from runner.state import read_state
@@ -21,6 +19,7 @@ OVERRIDE_FILE = "zz_destroy_volume_override.tf"
 
 def protected_resources(workdir: Path) -> list[tuple[str, str]]:
     """(type, name) of every resource whose lifecycle has prevent_destroy = true."""
+    import hcl2  # parser import is slow; only destroy needs it
     found = []
     for path in sorted(workdir.glob("*.tf")):
         if path.name.endswith("_override.tf"):

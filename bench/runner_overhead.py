@@ -1,0 +1,108 @@
+"""What our runner costs on top of bare terraform, measured in one run in the sandbox.
+
+1. plan through our runner (init when needed, plan -json -out, show -json when
+   something changes, summary) / bare `terraform init && terraform plan -out`
+   on the same ccx33 stack: for a creation plan and a no-change plan, both
+   in-process (the runner alone) and as the CLI (adds Python start-up/imports).
+2. a no-op `deploy` / the first `deploy`, both as the CLI, wall clock.
+Each figure is the median of REPEAT runs (the first deploy is measured once).
+
+    .venv/bin/python bench/runner_overhead.py
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from runner.process import run  # noqa: E402
+from sandbox import manager  # noqa: E402
+
+PLAN_GOAL, NOOP_GOAL, REPEAT = 1.05, 0.10, 3
+
+
+def _median(fn) -> float:
+    times = []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _cli(base: Path, *args: str) -> None:
+    argv = [sys.executable, "-m", "cli", *args, "--stacks-dir", str(base / "stacks")]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.strip()}")
+
+
+def main() -> int:
+    rows: list[tuple[str, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="hd-overhead-") as tmp:
+        base = Path(tmp)
+        shutil.copytree(REPO / "terraform" / "stacks", base / "stacks",
+                        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", ".work"))
+        os.environ["HETZNER_DEPLOY_SANDBOX_DIR"] = str(base / "sandbox")
+        for var in ("HCLOUD_TOKEN", "TARGET"):
+            os.environ.pop(var, None)
+        info = manager.up(base / "sandbox")
+        try:
+            env = {**manager.shell_env(info), "TF_VAR_hcloud_token": info.token,
+                   "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0"}
+
+            def bare_in(directory: Path):
+                def go():
+                    run(["terraform", "init", "-input=false"], cwd=directory, env=env)
+                    run(["terraform", "plan", "-input=false", "-out=p.tfplan"],
+                        cwd=directory, env=env)
+                return go
+
+            from generator.config import load_config
+            from phases.stack import make_plan, open_session
+            from phases.target import resolve_target
+            config = load_config()
+            session = open_session(resolve_target(), "production", stacks_dir=base / "stacks")
+
+            bare1 = base / "bare1"
+            shutil.copytree(base / "stacks" / "production", bare1)
+            b = _median(bare_in(bare1))
+            rows.append(("plan (create), runner in-process",
+                         _median(lambda: make_plan(session, config)), b))
+            rows.append(("plan (create), CLI", _median(lambda: _cli(base, "plan")), b))
+
+            t = time.perf_counter()
+            _cli(base, "deploy", "--profile", "ccx33")
+            first = time.perf_counter() - t
+            noop = _median(lambda: _cli(base, "deploy", "--profile", "ccx33"))
+
+            bare2 = base / "bare2"  # the deployed state, planned by bare terraform
+            shutil.copytree(session.ws.workdir, bare2,
+                            ignore=shutil.ignore_patterns(".terraform", ".work"))
+            b2 = _median(bare_in(bare2))
+            rows.append(("plan (no change), runner in-process",
+                         _median(lambda: make_plan(session, config)), b2))
+            rows.append(("plan (no change), CLI", _median(lambda: _cli(base, "plan")), b2))
+        finally:
+            manager.down(base / "sandbox")
+
+    print("plan through the runner / bare `terraform init && terraform plan`"
+          f" (goal <= {PLAN_GOAL}), median of {REPEAT}:")
+    for name, ours, bare in rows:
+        print(f"  {name:<38} {ours:5.2f}s / {bare:5.2f}s = {ours / bare:4.2f}")
+    print(f"no-op deploy / first deploy (goal <= {NOOP_GOAL}):")
+    print(f"  {'CLI wall clock':<38} {noop:5.2f}s / {first:5.2f}s = {noop / first:5.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
