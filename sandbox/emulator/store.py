@@ -62,9 +62,13 @@ class Store:
         if not path.exists():
             return
         loaded = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("resources", {}), dict):
+            raise ValueError(f"{path} is not an emulator state file")
+        data = _empty(loaded.get("ip_range") or self.data["ip_range"])
+        data.update(loaded)
         for family in FAMILIES:  # families added after the file was written
-            loaded.setdefault("resources", {}).setdefault(family, {})
-        self.data = loaded
+            data["resources"].setdefault(family, {})
+        self.data = data
 
     def save(self) -> None:
         if self.state_dir is None:
