@@ -112,6 +112,8 @@ def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
 
     def approve(summary: PlanSummary) -> bool:
         if auto_approve:
+            if not as_json:
+                click.echo(to_text(summary))
             return True
         if not stdin_is_tty():
             raise RefusedError("no terminal to confirm the plan: rerun with --auto-approve "

@@ -68,8 +68,9 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
     env = terraform_env(extra=dict(target.terraform_env))
-    return Session(ws, Terraform(ws.workdir, env, lock_timeout=lock_timeout),
-                   target.kind, tuple(s for s in (target.token,) if s))
+    tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
+    tf.version()  # missing binary or < 1.5: one clear error before any work
+    return Session(ws, tf, target.kind, tuple(s for s in (target.token,) if s))
 
 
 def ensure_init(s: Session) -> InitResult:

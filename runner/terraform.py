@@ -127,19 +127,20 @@ class Terraform:
     def _argv(self, op: str, **kw) -> list[str]:
         return build_argv(op, binary=self.binary, **kw)
 
-    def _run(self, argv: Sequence[str], *, check: bool = True) -> process.Completed:
+    def _run(self, argv: Sequence[str], *, in_workdir: bool = True) -> process.Completed:
         if process.which(self.binary) is None and not os.path.isfile(self.binary):
             raise TerraformError(f"terraform not found: '{self.binary}' is not on PATH "
                                  "(install Terraform >= 1.5 or set TERRAFORM_BIN)",
                                  argv=list(argv))
-        return process.run(argv, cwd=self.workdir, env=self.env, check=False)
+        return process.run(argv, cwd=self.workdir if in_workdir else None, env=self.env,
+                           check=False)
 
     def _fail(self, what: str, done: process.Completed) -> TerraformError:
         return terraform_error(what, list(done.argv), done.returncode,
                                parse_stream(done.stdout), done.stderr)
 
     def version(self) -> tuple[int, int, int]:
-        done = self._run(self._argv("version"))
+        done = self._run(self._argv("version"), in_workdir=False)  # before the dir exists
         if done.returncode != 0:
             raise self._fail("version", done)
         try:

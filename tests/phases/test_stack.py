@@ -102,3 +102,32 @@ def test_terraform_failure_during_plan_is_typed(session):
     with pytest.raises(TerraformError) as err:
         make_plan(session)
     assert "undeclared input variable" in str(err.value)
+
+
+def test_state_backups_keep_the_newest(session):
+    from runner.state import backup_state
+    make_plan(session)
+    apply_saved(session)
+    made = [backup_state(session.ws, session.tf, keep=2) for _ in range(4)]
+    kept = sorted((session.ws.data_dir / "state-backups").iterdir())
+    assert kept == sorted(made[-2:])
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
+
+
+def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path):
+    from phases.stack import open_session
+    fake = tmp_path / "terraform"
+    fake.write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.3.9\"}'\n")
+    fake.chmod(0o755)
+    import os
+    old = os.environ.get("TERRAFORM_BIN")
+    os.environ["TERRAFORM_BIN"] = str(fake)
+    try:
+        with pytest.raises(TerraformError, match="1.3.9 is too old"):
+            open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
+    finally:
+        if old is None:
+            os.environ.pop("TERRAFORM_BIN")
+        else:
+            os.environ["TERRAFORM_BIN"] = old
+    assert not sandbox_dir.exists()
