@@ -16,12 +16,12 @@ from tests.sandbox.tfharness import FIXTURES, STACK, Terraform, copy_stack, stri
 pytestmark = pytest.mark.e2e
 
 
-def _set_tfvar(stack, name: str, value: str) -> None:
+def _set_tfvar(stack, name: str, value: str, raw: bool = False) -> None:
     tfvars = stack / "terraform.tfvars"
     lines = tfvars.read_text().splitlines()
     hits = [i for i, line in enumerate(lines) if line.split("=")[0].strip() == name]
     assert hits, f"{name} not in terraform.tfvars"
-    lines[hits[0]] = f'{name} = "{value}"'
+    lines[hits[0]] = f"{name} = {value}" if raw else f'{name} = "{value}"'
     tfvars.write_text("\n".join(lines) + "\n")
 
 
@@ -126,6 +126,19 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
     assert stack_tf.plan_exitcode().returncode == 0
 
 
+def test_ssh_allow_list_change_updates_the_firewall_in_place(stack_tf, emulator):
+    stack_tf.apply()
+    firewall_id = int(stack_tf.outputs()["firewall_id"])
+    _set_tfvar(stack_tf.workdir, "ssh_allow_cidrs", '["198.51.100.7/32"]', raw=True)
+    actions = stack_tf.planned_actions()
+    assert actions["hcloud_firewall.main"] == ["update"]
+    assert actions["hcloud_server.main"] == ["no-op"]
+    stack_tf.run("apply", "-input=false", "check.tfplan")
+    rules = emulator.client().firewalls.get_by_id(firewall_id).rules
+    assert [r.source_ips for r in rules if r.port == "22"] == [["198.51.100.7/32"]]
+    assert stack_tf.plan_exitcode().returncode == 0
+
+
 def test_downgrade_needs_keep_disk(stack_tf):
     _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
     stack_tf.apply()
@@ -135,8 +148,25 @@ def test_downgrade_needs_keep_disk(stack_tf):
     assert "keep_disk" in refused.stderr
 
 
+def test_keep_disk_allows_a_later_downgrade_in_place(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "server")
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    tf.apply("-var", "keep_disk=true")
+    server_id = int(tf.outputs()["server_id"])
+    client = emulator.client()
+    for server_type in ("cx32", "cx22"):
+        args = ("-var", "keep_disk=true", "-var", f"server_type={server_type}")
+        assert tf.planned_actions(*args)["hcloud_server.web"] == ["update"]
+        tf.run("apply", "-input=false", "check.tfplan")
+        server = client.servers.get_by_id(server_id)
+        assert server.server_type.name == server_type
+        assert server.primary_disk_size == 40  # the cx22 disk, kept
+        assert tf.plan_exitcode(*args).returncode == 0
+
+
 def test_user_data_and_image_changes_replace_the_server(tmp_path, emulator):
-    stack = copy_stack(tmp_path / "stack", FIXTURES / "replace")
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "server")
     tf = Terraform(stack, tmp_path, emulator)
     tf.init()
     tf.apply()
@@ -152,7 +182,7 @@ def test_user_data_and_image_changes_replace_the_server(tmp_path, emulator):
 
 
 def test_unequal_protection_flags_fail_validation(tmp_path, emulator):
-    stack = copy_stack(tmp_path / "stack", FIXTURES / "replace")
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "server")
     main = stack / "main.tf"
     main.write_text(main.read_text().replace("delete_protection  = false",
                                              "delete_protection  = true"))
