@@ -6,7 +6,11 @@ Progress interface. Destroy lives in phases/destroy.py.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
+import re
+import urllib.parse
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, TextIO
@@ -25,6 +29,7 @@ from runner.terraform import Terraform, terraform_env
 from runner.workspace import Workspace, init_reason, record_init, sync_copy, workspace_for
 
 # Concurrent runs on a shared backend wait this long for the state lock.
+SECRET_ENV = ("PG_CONN_STR", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 DEFAULT_LOCK_TIMEOUT = os.environ.get("HETZNER_DEPLOY_LOCK_TIMEOUT", "60s")
 
 
@@ -70,9 +75,49 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     env = terraform_env(extra=dict(target.terraform_env))
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     tf.version()  # missing binary or < 1.5: one clear error before any work
-    return Session(ws, tf, target.kind, tuple(s for s in (target.token,) if s))
+    # Backend credentials can surface in terraform's errors; mask them with the token.
+    backend_secrets = [env.get(k) or os.environ.get(k) for k in SECRET_ENV]
+    backend_secrets.append(conn_password(env.get("PG_CONN_STR") or os.environ.get("PG_CONN_STR")))
+    return Session(ws, tf, target.kind,
+                   tuple(v for v in (target.token, *backend_secrets) if v))
 
 
+def conn_password(conn: str | None) -> str | None:
+    """The password inside a PostgreSQL URL or keyword/value connection string."""
+    if not conn:
+        return None
+    match = re.search(r"(?:^|\s)password\s*=\s*'?([^'\s]+)", conn)
+    if match:
+        return match.group(1)
+    try:
+        return urllib.parse.urlsplit(conn).password
+    except ValueError:
+        return None
+
+
+@contextmanager
+def redacted_errors(s: Session):
+    """Terraform's diagnostics can quote secrets (a bad PG_CONN_STR): mask them."""
+    try:
+        yield
+    except TerraformError as exc:
+        redact = Redactor(s.secrets)
+        exc.message = redact(exc.message)
+        exc.args = (exc.message,)
+        exc.diagnostics = [redact(d) for d in exc.diagnostics]
+        exc.stderr_tail = redact(exc.stderr_tail)
+        raise
+
+
+def _masking(fn):
+    @functools.wraps(fn)
+    def wrapper(s: Session, *args, **kwargs):
+        with redacted_errors(s):
+            return fn(s, *args, **kwargs)
+    return wrapper
+
+
+@_masking
 def ensure_init(s: Session) -> InitResult:
     reason = init_reason(s.ws, s.tf.env)
     if reason is None:
@@ -92,6 +137,7 @@ def _summary(s: Session, show_json: dict, config, *, destroy: bool,
     return summary
 
 
+@_masking
 def make_plan(s: Session, config=None, *, destroy: bool = False,
               extra_files: dict[str, str] | None = None) -> PlanResult:
     """Sync (sandbox), init when due, plan into the saved plan file, record its inputs.
@@ -120,6 +166,7 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
                       init, state, synced)
 
 
+@_masking
 def saved_plan(s: Session, config=None) -> tuple[PlanSummary, dict]:
     """The saved plan's summary and show -json, refusing when stale."""
     rec = check_fresh(s.ws, s.tf, load_plan_record(s.ws))
@@ -134,6 +181,7 @@ def _log_path(ws: Workspace, kind: str) -> Path:
     return folder / f"{kind}-{stamp}.log"
 
 
+@_masking
 def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
                 progress: Progress | None = None,
                 approve: Callable[[PlanSummary], bool] | None = None) -> ApplyResult:
@@ -197,6 +245,7 @@ def _redacted(event: Event, redact: Redactor) -> Event:
     return replace(event, message=redact(event.message))
 
 
+@_masking
 def read_outputs(s: Session) -> StackOutputs:
     if not (s.ws.workdir / "main.tf").is_file():
         raise TerraformError(f"nothing deployed for {s.ws.env_name} on the {s.target_kind} "

@@ -131,3 +131,28 @@ def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_di
         else:
             os.environ["TERRAFORM_BIN"] = old
     assert not sandbox_dir.exists()
+
+
+def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_dir, monkeypatch):
+    from phases.stack import open_session
+    conn = "hunter2-very-secret"  # terraform quotes a malformed connection string
+    monkeypatch.setenv("PG_CONN_STR", conn)
+    (stacks_dir / ENV / "versions.tf").write_text('terraform {\n  backend "pg" {}\n}\n')
+    session = open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
+    with pytest.raises(TerraformError) as err:
+        make_plan(session)
+    e = err.value
+    text = str(e) + " ".join(e.diagnostics) + e.stderr_tail
+    assert "hunter2-very-secret" not in text and conn not in text
+
+
+@pytest.mark.parametrize("conn, password", [
+    ("postgres://tf:s3cr3t-pw@127.0.0.1:5432/db?sslmode=disable", "s3cr3t-pw"),
+    ("host=127.0.0.1 user=tf password=s3cr3t-pw dbname=db", "s3cr3t-pw"),
+    ("host=127.0.0.1 password='s3cr3t-pw'", "s3cr3t-pw"),
+    ("postgres://tf@127.0.0.1/db", None),
+    (None, None),
+])
+def test_conn_password(conn, password):
+    from phases.stack import conn_password
+    assert conn_password(conn) == password
