@@ -199,7 +199,7 @@ def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
     tf.init()
     tf.run("validate")
     actions = tf.planned_actions()
-    assert len(actions) == 10 and all(a == ["create"] for a in actions.values())
+    assert len(actions) == 12 and all(a == ["create"] for a in actions.values())
     tf.run("apply", "-input=false", "check.tfplan")
     assert tf.plan_exitcode().returncode == 0
 
@@ -209,11 +209,16 @@ def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
     lb = client.load_balancers.get_all()[0]
     assert lb.public_net.ipv4.ip == out["lb_ipv4"]
     assert lb.algorithm.type == "least_connections"
-    service = lb.services[0]
-    assert (service.listen_port, service.destination_port) == (80, 8080)
-    assert service.health_check.http.path == "/healthz"
-    assert service.health_check.http.status_codes == ["200"]
-    assert service.http.sticky_sessions is True and service.http.cookie_name == "E2E"
+    services = {s.listen_port: s for s in lb.services}
+    assert set(services) == {443, 8081}
+    plain, tls = services[8081], services[443]
+    assert plain.destination_port == 8080
+    assert plain.health_check.http.path == "/healthz"
+    assert plain.health_check.http.status_codes == ["200"]
+    assert plain.http.sticky_sessions is True and plain.http.cookie_name == "E2E"
+    (cert,) = client.certificates.get_all()
+    assert tls.protocol == "https" and tls.http.redirect_http is True
+    assert [c.id for c in tls.http.certificates] == [cert.id]
     targets = {t.server.id for t in lb.targets}
     assert targets == {s.id for s in client.servers.get_all()}
     assert all(t.use_private_ip for t in lb.targets)
@@ -226,7 +231,8 @@ def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
     assert tf.planned_actions()["hcloud_load_balancer_service.http"] == ["update"]
     tf.run("apply", "-input=false", "check.tfplan")
     lb = client.load_balancers.get_by_id(lb.id)
-    assert lb.services[0].health_check.http.path == "/ready"
+    ready = {s.listen_port: s for s in lb.services}[8081]
+    assert ready.health_check.http.path == "/ready"
     assert tf.plan_exitcode().returncode == 0
 
     tf.run("destroy", "-auto-approve", "-input=false")
