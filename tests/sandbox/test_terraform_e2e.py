@@ -297,3 +297,18 @@ def test_import_by_id(tmp_path, emulator):
     state = json.loads(tf.run("show", "-json").stdout)
     (resource,) = state["values"]["root_module"]["resources"]
     assert resource["values"]["fingerprint"] == key.fingerprint
+
+
+def test_api_failure_is_a_terraform_error_and_a_retry_recovers(stack_tf, emulator):
+    emulator.admin("POST", "/_sandbox/faults",
+                   {"count": 1, "status": 503, "path_prefix": "/servers"})
+    failed = stack_tf.run("apply", "-input=false", "-auto-approve", check=False)
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, failed.stderr
+    assert errors[0].startswith("Error: hcloud_server: API error unavailable: "), errors
+    assert emulator.client().servers.get_all() == []
+    # Everything else was created; the next apply adds the server and is then clean.
+    assert stack_tf.planned_actions()["hcloud_server.main"] == ["create"]
+    stack_tf.run("apply", "-input=false", "check.tfplan")
+    assert stack_tf.plan_exitcode().returncode == 0
