@@ -215,6 +215,14 @@ class _Handler(BaseHTTPRequestHandler):
                     return 200, {"faults": None}
                 if method == "GET":
                     return 200, {"faults": self.server.faults.plan}
+        if path == "/_sandbox/action_failures" and method == "POST":
+            count = body.get("count", 1)
+            if not isinstance(count, int) or count < 0:
+                raise invalid_input("count must be a non-negative integer", count="invalid")
+            with store.lock:
+                store.failing_actions = {"count": count, "code": str(body.get("code", "action_failed")),
+                                         "message": str(body.get("message", "failed (injected by the sandbox)"))}
+                return 200, {"action_failures": dict(store.failing_actions)}
         if path == "/_sandbox/availability" and method == "POST":
             stype, loc = body.get("server_type"), body.get("location")
             if catalog.server_type_by(stype) is None or loc not in catalog.LOCATIONS:

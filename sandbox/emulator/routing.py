@@ -128,13 +128,30 @@ def require(body: dict, *names: str) -> None:
                             **{n: "Missing data for required field." for n in missing})
 
 
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _label_key_ok(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    return bool(_LABEL_NAME.match(name)) and (not prefix or bool(_LABEL_PREFIX.match(prefix)))
+
+
 def check_labels(body: dict) -> dict:
+    """Labels follow the API's rules: `[prefix/]name` keys and values of at
+    most 63 alphanumerics, `-`, `_` and `.`, starting and ending alphanumeric."""
     labels = body.get("labels")
     if labels is None:
         return {}
     if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                for k, v in labels.items()):
         raise invalid_input("invalid input in field 'labels'", labels="labels must map strings to strings")
+    for key, value in labels.items():
+        if not _label_key_ok(key):
+            raise invalid_input(f"invalid label key {key!r}", labels=f"invalid label key {key!r}")
+        if value and not _LABEL_NAME.match(value):
+            raise invalid_input(f"invalid label value {value!r} for key {key!r}",
+                                labels=f"invalid label value {value!r}")
     return dict(labels)
 
 

@@ -40,6 +40,9 @@ class Store:
         self.state_dir = Path(state_dir) if state_dir else None
         self.data = _empty(ip_range or DEFAULT_IP_RANGE)
         self.dirty = False
+        # Admin switch, not persisted: the next N actions finish with this error.
+        self.failing_actions = {"count": 0, "code": "action_failed", "message": "failed (injected by the sandbox)"}
+        self._doomed: set[int] = set()
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self._load()
@@ -138,12 +141,20 @@ class Store:
                   "started": now(), "finished": None, "error": None,
                   "resources": [{"id": rid, "type": rtype} for rid, rtype in resources]}
         self.data["actions"][str(aid)] = action
+        if self.failing_actions["count"] > 0:
+            self.failing_actions["count"] -= 1
+            self._doomed.add(aid)
         self.dirty = True
         return dict(action, resources=list(action["resources"]))
 
     def settle(self, action: dict) -> dict:
         if action["status"] == "running":
-            action.update(status="success", progress=100, finished=now())
+            if action["id"] in self._doomed:
+                self._doomed.discard(action["id"])
+                action.update(status="error", finished=now(), error={
+                    "code": self.failing_actions["code"], "message": self.failing_actions["message"]})
+            else:
+                action.update(status="success", progress=100, finished=now())
             self.dirty = True
         return action
 

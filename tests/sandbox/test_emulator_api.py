@@ -220,3 +220,33 @@ def test_change_type_needs_a_stopped_server_and_refuses_shrinking_the_disk(emula
     status, err, _ = emulator.api("POST", f"/servers/{sid}/actions/change_type",
                                   {"server_type": "ccx33", "upgrade_disk": False})
     assert status == 422 and err["error"]["code"] == "invalid_server_type"
+
+
+@pytest.mark.parametrize("labels,ok", [
+    ({"managed-by": "hetzner-deploy", "env": "production"}, True),
+    ({"hetzner-deploy.example/role": "web", "empty": ""}, True),
+    ({"bad key": "x"}, False),
+    ({"role": "has space"}, False),
+    ({"role": "-leading-dash"}, False),
+    ({"k": "x" * 64}, False),
+    ({"Bad_Prefix.example/role": "web"}, False),
+])
+def test_label_rules(emulator, labels, ok):
+    status, body, _ = emulator.api("POST", "/ssh_keys", {"name": "k", "public_key": _key(1), "labels": labels})
+    if ok:
+        assert status == 201 and body["ssh_key"]["labels"] == labels
+    else:
+        assert status == 400 and body["error"]["code"] == "invalid_input"
+
+
+def test_injected_action_failure_reaches_the_client(emulator, hcloud_client):
+    from hcloud.actions import ActionFailedException
+    emulator.admin("POST", "/_sandbox/action_failures", {"count": 1, "code": "placement_error",
+                                                         "message": "no host has room"})
+    result = hcloud_client.servers.create(name="doomed", server_type=ServerType(name="cx22"),
+                                          image=Image(name="debian-12"))
+    with pytest.raises(ActionFailedException) as caught:
+        result.action.wait_until_finished(max_retries=3)
+    assert caught.value.action.error == {"code": "placement_error", "message": "no host has room"}
+    for action in result.next_actions:  # only the first action was doomed
+        action.wait_until_finished(max_retries=3)
