@@ -48,8 +48,12 @@ class HcloudServicer(ProviderServicer):
             planned = st.carry_computed(schema, prior, st.complete(schema, proposed))
             changed = {k for k in planned if not _same(attrs, blocks, k, prior.get(k), planned[k])}
             replace = sorted(k for k in changed if k in klass.REPLACE)
-        planned = inst.plan(PlanContext(diags, request.type_name, changed_fields=changed),
-                            deepcopy(prior), planned)
+        try:
+            planned = inst.plan(PlanContext(diags, request.type_name, changed_fields=changed),
+                                deepcopy(prior), planned)
+        except Exception as exc:  # a plan-time API lookup failed
+            diags.add_error(f"planning {request.type_name}: {describe(exc)}")
+            return pb.PlanResourceChange.Response(diagnostics=diags.to_pb())
         return pb.PlanResourceChange.Response(
             planned_state=_encode_state(attrs, blocks, st.complete(schema, planned), proposed_enc),
             requires_replace=[_to_attribute_path([k]) for k in replace],

@@ -50,6 +50,8 @@ class HcloudServer(HcloudResource):
                                           path=["image"])
             return planned
         changed = ctx.changed_fields
+        if changed & self.REPLACE:
+            return planned  # a new server: Terraform plans its creation next
         if "public_net" in changed:
             ctx.diagnostics.add_error(
                 "changing public_net in place is not supported by the sandbox provider",
