@@ -78,25 +78,33 @@ def _token(path: Path, create: bool) -> str | None:
     return token
 
 
-def _alive(pid: int | None) -> bool:
-    """True for a live (not zombie) emulator process with this pid."""
-    if not pid:
-        return False
+def _gone(pid: int) -> bool:
+    """True once the process no longer exists or is only a zombie (reaped here if ours)."""
     try:
         os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
+        return True
+    except PermissionError:
         return False
-    proc = Path(f"/proc/{pid}")
-    if proc.exists():
-        try:
-            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                _reap(pid)
-                return False
-            # A recycled pid must not be mistaken for (or killed as) the emulator.
-            return b"sandbox.emulator" in proc.joinpath("cmdline").read_bytes()
-        except OSError:
-            return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state in ("Z", "X"):
+        _reap(pid)
+        return True
+    return False
+
+
+def _alive(pid: int | None) -> bool:
+    """True for a live emulator process with this pid. A recycled pid must not
+    be mistaken for (or killed as) the emulator, hence the command-line check."""
+    if not pid or _gone(pid):
+        return False
+    try:
+        return b"sandbox.emulator" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _reap(pid: int) -> None:
@@ -203,11 +211,12 @@ def _terminate(pid: int) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            _reap(pid)
-            if not _alive(pid):
+            # Liveness only: an exiting process has an empty cmdline but still
+            # holds its port until it is fully gone.
+            if _gone(pid):
                 return True
-            time.sleep(0.05)
-    return not _alive(pid)
+            time.sleep(0.02)
+    return _gone(pid)
 
 
 def down(directory: str | os.PathLike | None = None) -> SandboxInfo:

@@ -139,3 +139,33 @@ def test_cli_up_status_env_down(sandbox_dir):
     result = runner.invoke(cli, ["sandbox", "down"])
     assert result.exit_code == 0 and "stopped" in result.output
     assert not manager.status(sandbox_dir).running
+
+
+def test_down_falls_back_to_sigkill(sandbox_dir, monkeypatch):
+    import subprocess
+    import sys
+    import time
+    # A stand-in that ignores SIGTERM; "sandbox.emulator" in its argv makes it look like ours.
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, "sandbox.emulator"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        sandbox_dir.mkdir(parents=True)
+        (sandbox_dir / "emulator.pid").write_text(f"{proc.pid}\n")
+        monkeypatch.setattr(manager, "STOP_TIMEOUT", 0.3)
+        started = time.monotonic()
+        manager.down(sandbox_dir)
+        elapsed = time.monotonic() - started
+        # down() reaped its status already; the pid being gone after the TERM
+        # grace period means SIGKILL did it.
+        with pytest.raises(ProcessLookupError):
+            os.kill(proc.pid, 0)
+        assert 0.3 <= elapsed < 4
+        assert not (sandbox_dir / "emulator.pid").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
