@@ -107,11 +107,15 @@ def test_prevent_destroy_guards_the_data_volume(stack_tf):
 def test_server_type_change_rescales_in_place(stack_tf, emulator):
     stack_tf.apply()
     server_id = int(stack_tf.outputs()["server_id"])
+    # What `generate --profile ccx43` changes: the type, and the profile label
+    # on every resource.
     _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
+    _set_tfvar(stack_tf.workdir, "profile", "ccx43")
 
     actions = stack_tf.planned_actions()
     assert actions["hcloud_server.main"] == ["update"]
-    assert all(a == ["no-op"] for addr, a in actions.items() if addr != "hcloud_server.main")
+    assert actions["hcloud_volume_attachment.data"] == ["no-op"]
+    assert all(a == ["update"] for a in actions.values() if a != ["no-op"])
 
     stack_tf.run("apply", "-input=false", "check.tfplan")
     client = emulator.client()
@@ -123,6 +127,8 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
     at = commands.index("change_server_type")
     assert commands[at - 1: at + 2] == ["stop_server", "change_server_type", "start_server"]
     assert server.primary_disk_size == server.server_type.disk  # upgraded disk
+    assert server.labels["profile"] == "ccx43"
+    assert client.volumes.get_all()[0].labels["profile"] == "ccx43"
     assert stack_tf.plan_exitcode().returncode == 0
 
 
