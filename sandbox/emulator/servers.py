@@ -74,7 +74,7 @@ def resolve_type(store: Store, key, location: str, field: str = "server_type") -
                             **{field: f"unsupported location {location}"})
     if (name, location) in store.unavailable():
         raise ApiFault(412, "resource_unavailable",
-                       f"server type {name} is currently unavailable in location {location}")
+                       f"error during placement: server type {name} is currently unavailable in {location}")
     return name
 
 
