@@ -154,6 +154,8 @@ def _start(d: Path, port: int | None, token: str) -> None:
     f["port"].unlink(missing_ok=True)
     env = dict(os.environ, HCLOUD_SANDBOX_TOKEN=token,
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    for secret in ("HCLOUD_TOKEN", "TF_VAR_hcloud_token"):  # a real token has no business in there
+        env.pop(secret, None)
     argv = [sys.executable, "-m", "sandbox.emulator", "--state-dir", str(f["state"]),
             "--port", str(port or 0), "--port-file", str(f["port"])]
     with open(f["log"], "ab") as log:
@@ -190,6 +192,9 @@ def up(directory: str | os.PathLike | None = None, port: int | None = None) -> S
         raise SandboxError(f"the sandbox already runs on port {current.port}; "
                            f"run `hetzner-deploy sandbox down` first to move it to {port}")
     if not current.running:
+        stale = _read_int(_files(d)["pid"])
+        if _alive(stale):  # ours, but deaf (hung, or its token file was replaced): replace it
+            _terminate(stale)
         _start(d, port, token)
     try:
         from sandbox.mirror import build_mirror

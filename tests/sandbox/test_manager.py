@@ -169,3 +169,22 @@ def test_down_falls_back_to_sigkill(sandbox_dir, monkeypatch):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.e2e
+def test_an_emulator_that_no_longer_answers_is_replaced(sandbox_dir):
+    first = manager.up(sandbox_dir)
+    (sandbox_dir / "token").unlink()  # its token is gone: it can no longer be reached
+    second = manager.up(sandbox_dir)
+    assert second.running and second.pid != first.pid and second.token != first.token
+    with pytest.raises(ProcessLookupError):
+        os.kill(first.pid, 0)
+
+
+@pytest.mark.e2e
+def test_a_real_token_is_not_handed_to_the_emulator(sandbox_dir, monkeypatch):
+    monkeypatch.setenv("HCLOUD_TOKEN", "real-token-must-not-leak")
+    info = manager.up(sandbox_dir)
+    environ = open(f"/proc/{info.pid}/environ", "rb").read()
+    assert b"real-token-must-not-leak" not in environ
+    assert b"real-token-must-not-leak" not in (sandbox_dir / "emulator.log").read_bytes()
