@@ -149,13 +149,17 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
             ph.report("review", "skipped", "no changes")
             ph.report("apply", "skipped", "nothing to apply")
         else:
-            approve = confirm if decision.action == "ask" else None
-            if approve is None:
+            if decision.action == "ask":
+                if not confirm(summary):
+                    ph.report("review", "refused", "not confirmed")
+                    raise RefusedError("not applied: the plan was not confirmed")
+                ph.report("review", "done", "confirmed")
+            else:
                 ph.progress.note(to_text(summary))
-            ph.report("review", "done", decision.reason if approve is None else "asking")
+                ph.report("review", "done", decision.reason)
             started = time.monotonic()
             result = apply_saved(session, config, allow_replace=options.allow_replace,
-                                 progress=ph.progress, approve=approve)
+                                 progress=ph.progress)
             if result.interrupted:
                 ph.report("apply", "failed", f"interrupted after {len(result.completed)} "
                           "resource(s); state saved")

@@ -22,6 +22,7 @@ from phases.review import check_safety
 from runner.events import Event, diagnostics
 from runner.outputs import StackOutputs, parse_outputs
 from runner.plan import PlanSummary, summarize
+from runner.plan_format import to_text
 from runner.redact import Redactor, sensitive_values
 from runner.state import (StateId, backup_state, check_fresh, forget_plan,
                           load_plan_record, record_plan, state_id)
@@ -199,6 +200,7 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
     with open(log_path, "w", encoding="utf-8") as log:
         log.write(f"# hetzner-deploy {'destroy' if summary.destroy else 'apply'} "
                   f"env={s.ws.env_name} target={s.target_kind}\n")
+        log.write("".join(f"# {line}\n" for line in redact(to_text(summary)).splitlines()))
         log.flush()
         log_path.chmod(0o600)
 

@@ -167,6 +167,10 @@ def summarize(show_json: dict, *, destroy: bool = False, warnings: Iterable[str]
         if c.action in counts:
             counts[c.action] += 1
     all_warnings = list(warnings)
+    for drift in show_json.get("resource_drift") or []:
+        what = _action(list((drift.get("change") or {}).get("actions") or [])) or "changed"
+        what = "deleted" if what == "delete" else "changed"
+        all_warnings.append(f"{drift.get('address')} was {what} outside Terraform")
     for c in changes:
         if c.destructive and c.type in PROTECTED_TYPES:
             why = f" (forced by {', '.join(c.replace_paths)})" if c.replace_paths else ""

@@ -94,3 +94,12 @@ def test_protected_types_warned():
     assert [c.address for c in s.destructive_on()] == ["hcloud_server.main", "hcloud_volume.data"]
     assert s.warnings == ("hcloud_server.main will be replaced (forced by user_data)",
                           "hcloud_volume.data will be deleted")
+
+
+def test_drift_is_a_warning():
+    doc = {"resource_drift": [
+        {"address": "hcloud_firewall.main", "change": {"actions": ["update"]}},
+        {"address": "hcloud_server.main", "change": {"actions": ["delete"]}}]}
+    assert summarize(doc).warnings == (
+        "hcloud_firewall.main was changed outside Terraform",
+        "hcloud_server.main was deleted outside Terraform")
