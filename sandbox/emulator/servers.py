@@ -103,17 +103,25 @@ def _ssh_keys(store: Store, keys) -> list[int]:
     return ids
 
 
+def _given_ip(store: Store, body_net: dict, kind: str, location: str) -> dict | None:
+    """The existing primary IP the request names for `kind`, checked; None if none."""
+    given = body_net.get(kind)
+    if given is None:
+        return None
+    pip = store.get("primary_ips", given, "primary ip")
+    if pip["type"] != kind:
+        raise ApiFault(422, "primary_ip_version_mismatch", f"primary IP {given} is not {kind}")
+    if pip["assignee_id"] is not None:
+        raise ApiFault(409, "primary_ip_assigned", f"primary IP {given} is already assigned")
+    if pip["location"] != location:
+        raise ApiFault(422, "primary_ip_datacenter_mismatch", "primary IP is in another location")
+    return pip
+
+
 def _public_ip(store: Store, body_net: dict, kind: str, location: str, sid: int) -> int | None:
     from . import ips
-    given = body_net.get(kind)
-    if given is not None:
-        pip = store.get("primary_ips", given, "primary ip")
-        if pip["type"] != kind:
-            raise ApiFault(422, "primary_ip_version_mismatch", f"primary IP {given} is not {kind}")
-        if pip["assignee_id"] is not None:
-            raise ApiFault(409, "primary_ip_assigned", f"primary IP {given} is already assigned")
-        if pip["location"] != location:
-            raise ApiFault(422, "primary_ip_datacenter_mismatch", "primary IP is in another location")
+    pip = _given_ip(store, body_net, kind, location)
+    if pip is not None:
         pip["assignee_id"] = sid
         store.touch()
         return pip["id"]
@@ -152,6 +160,12 @@ def create(call: Call):
     public_net = body.get("public_net") or {}
     if not nets and not public_net.get("enable_ipv4", True) and not public_net.get("enable_ipv6", True):
         raise invalid_input("a server needs a public IP or a network", public_net="no network")
+    zone = catalog.LOCATIONS[location][6]
+    # Everything that can fail is checked before anything is stored: a refused
+    # create leaves no half-made server or orphan primary IP behind.
+    private_ips = [networks.allocate_ip(store, net, zone) for net in nets]
+    for kind in ("ipv4", "ipv6"):
+        _given_ip(store, public_net, kind, location)
     sid = store.new_id()
     server = {"id": sid, "name": name, "status": "running" if body.get("start_after_create", True) else "off",
               "created": now(), "server_type": stype, "image": image, "location": location,
@@ -160,11 +174,10 @@ def create(call: Call):
               "ssh_keys": ssh_keys, "primary_disk_size": int(catalog.SERVER_TYPES[stype][3])}
     server["ipv4"] = _public_ip(store, public_net, "ipv4", location, sid)
     server["ipv6"] = _public_ip(store, public_net, "ipv6", location, sid)
-    zone = catalog.LOCATIONS[location][6]
     store.put("servers", server)
-    for net in nets:
-        server["private_net"].append({"network": net["id"], "ip": networks.allocate_ip(store, net, zone),
-                                      "alias_ips": [], "mac_address": _mac(sid, net["id"])})
+    for net, ip in zip(nets, private_ips):
+        server["private_net"].append({"network": net["id"], "ip": ip, "alias_ips": [],
+                                      "mac_address": _mac(sid, net["id"])})
     for volume in volumes:
         volume["server"] = sid
     for fw in fws:

@@ -250,3 +250,35 @@ def test_injected_action_failure_reaches_the_client(emulator, hcloud_client):
     assert caught.value.action.error == {"code": "placement_error", "message": "no host has room"}
     for action in result.next_actions:  # only the first action was doomed
         action.wait_until_finished(max_retries=3)
+
+
+def test_concurrent_creates_get_distinct_ids_and_addresses(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: emulator.api("POST", "/servers", server_body(f"p{i}")), range(40)))
+    assert [r[0] for r in results] == [201] * 40
+    servers = [r[1]["server"] for r in results]
+    assert len({s["id"] for s in servers}) == 40
+    assert len({s["public_net"]["ipv4"]["ip"] for s in servers}) == 40
+    assert len({s["public_net"]["ipv6"]["ip"] for s in servers}) == 40
+    assert emulator.api("GET", "/servers?per_page=50")[1]["meta"]["pagination"]["total_entries"] == 40
+
+
+def test_exhausted_ip_range_is_a_clear_error_and_freed_addresses_return(tmp_path):
+    running = start_emulator(tmp_path / "s", ip_range="192.0.2.0/29")  # 5 usable addresses
+    try:
+        ids = [running.api("POST", "/servers", server_body(f"s{i}"))[1]["server"]["id"] for i in range(5)]
+        status, err, _ = running.api("POST", "/servers", server_body("one-too-many"))
+        assert status == 412 and "IPv4" in err["error"]["message"]
+        running.api("DELETE", f"/servers/{ids[0]}")
+        assert running.api("POST", "/servers", server_body("fits-again"))[0] == 201
+    finally:
+        running.server.close()
+
+
+def test_a_refused_create_leaves_nothing_behind(emulator):
+    net = emulator.api("POST", "/networks", {"name": "n", "ip_range": "10.0.0.0/16"})[1]["network"]  # no subnet
+    status, err, _ = emulator.api("POST", "/servers", server_body("s", networks=[net["id"]]))
+    assert status == 409 and err["error"]["code"] == "no_subnet_available"
+    counts = emulator.admin("GET", "/_sandbox/state")["counts"]
+    assert counts["servers"] == 0 and counts["primary_ips"] == 0

@@ -271,3 +271,18 @@ def test_catalogue_through_the_client(hcloud_client):
     pricing = hcloud_client.request("GET", "/pricing")["pricing"]
     assert pricing["volume"]["price_per_gb_month"]["net"] == "0.0580"
     assert pricing["server_backup"]["percentage"] == "20.0000"
+
+
+def test_server_on_an_existing_primary_ip(hcloud_client):
+    from hcloud.servers import ServerCreatePublicNetwork
+    pip = hcloud_client.primary_ips.create(type="ipv4", name="fixed", location=Location(name="nbg1"),
+                                           assignee_type="server").primary_ip
+    server = make_server(hcloud_client, public_net=ServerCreatePublicNetwork(ipv4=pip, enable_ipv6=False))
+    assert server.public_net.ipv4.ip == pip.ip and server.public_net.ipv6 is None
+    assert hcloud_client.primary_ips.get_by_id(pip.id).assignee_id == server.id
+    with pytest.raises(APIException) as err:  # already taken
+        make_server(hcloud_client, name="second", public_net=ServerCreatePublicNetwork(ipv4=pip))
+    assert err.value.code == "primary_ip_assigned"
+    assert [s.name for s in hcloud_client.servers.get_all()] == ["web"]
+    wait(hcloud_client.servers.delete(server))
+    assert hcloud_client.primary_ips.get_by_id(pip.id).assignee_id is None  # auto_delete was off: kept
