@@ -151,9 +151,7 @@ def create(call: Call):
           "created": now(), "private_net": [], "services": [], "targets": [],
           "public_net": {"enabled": bool(public), "ipv4": {"ip": None, "dns_ptr": None},
                          "ipv6": {"ip": None, "dns_ptr": None}}}
-    store.put("load_balancers", lb)
-    lb["public_net"]["ipv4"]["ip"] = store.next_ipv4()
-    lb["public_net"]["ipv6"]["ip"] = store.next_ipv6_net().split("/")[0] + "1"
+    # Validate everything before storing, so a refused create leaves nothing behind.
     if body.get("network"):
         net = store.get("networks", body["network"], "network")
         lb["private_net"].append({"network": net["id"],
@@ -161,8 +159,13 @@ def create(call: Call):
     for raw in body.get("services") or []:
         svc = _service(raw)
         _check_certs(store, svc)
+        if any(s["listen_port"] == svc["listen_port"] for s in lb["services"]):
+            raise ApiFault(409, "source_port_already_used", f"listen port {svc['listen_port']} is already used")
         lb["services"].append(svc)
     lb["targets"] = [_target(store, lb, raw) for raw in body.get("targets") or []]
+    lb["public_net"]["ipv4"]["ip"] = store.next_ipv4()
+    lb["public_net"]["ipv6"]["ip"] = store.next_ipv6_net().split("/")[0] + "1"
+    store.put("load_balancers", lb)
     action = store.action("create_load_balancer", [(lid, "load_balancer")])
     return 201, {"load_balancer": render(store, lb), "action": action}
 

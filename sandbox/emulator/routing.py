@@ -167,10 +167,9 @@ def check_name(store: Store, family: str, name, current_id: int | None = None) -
 
 def update_common(store: Store, family: str, obj: dict, body: dict) -> None:
     """PUT semantics shared by every family: name and labels (labels replace)."""
-    if "name" in body:
-        obj["name"] = check_name(store, family, body["name"], obj["id"])
-    if "labels" in body:
-        obj["labels"] = check_labels(body)
+    name = check_name(store, family, body["name"], obj["id"]) if "name" in body else obj["name"]
+    labels = check_labels(body) if "labels" in body else obj["labels"]
+    obj["name"], obj["labels"] = name, labels  # only once both are valid
     store.touch()
 
 

@@ -282,3 +282,15 @@ def test_a_refused_create_leaves_nothing_behind(emulator):
     assert status == 409 and err["error"]["code"] == "no_subnet_available"
     counts = emulator.admin("GET", "/_sandbox/state")["counts"]
     assert counts["servers"] == 0 and counts["primary_ips"] == 0
+
+
+def test_a_refused_update_changes_nothing(emulator):
+    sid = emulator.api("POST", "/servers", server_body("s", labels={"a": "1"}))[1]["server"]["id"]
+    status, _, _ = emulator.api("PUT", f"/servers/{sid}", {"name": "renamed", "labels": {"bad key": "x"}})
+    assert status == 400
+    server = emulator.api("GET", f"/servers/{sid}")[1]["server"]
+    assert server["name"] == "s" and server["labels"] == {"a": "1"}
+    status, _, _ = emulator.api("POST", "/load_balancers", {
+        "name": "lb", "load_balancer_type": "lb11", "location": "fsn1",
+        "services": [{"protocol": "https", "listen_port": 443, "destination_port": 80}]})  # no certificate
+    assert status == 400 and emulator.admin("GET", "/_sandbox/state")["counts"]["load_balancers"] == 0
