@@ -157,7 +157,8 @@ def _start(d: Path, port: int | None, token: str) -> None:
     for secret in ("HCLOUD_TOKEN", "TF_VAR_hcloud_token"):  # a real token has no business in there
         env.pop(secret, None)
     argv = [sys.executable, "-m", "sandbox.emulator", "--state-dir", str(f["state"]),
-            "--port", str(port or 0), "--port-file", str(f["port"])]
+            "--port", str(port or 0), "--port-file", str(f["port"]),
+            "--verbose"]  # one line per request in emulator.log; the token is never in it
     with open(f["log"], "ab") as log:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -14,6 +14,8 @@ from cli import cli
 from errors import SandboxError
 from sandbox import manager
 
+REPO = manager.REPO_ROOT
+
 
 @pytest.fixture
 def sandbox_dir(tmp_path, monkeypatch):
@@ -187,4 +189,7 @@ def test_a_real_token_is_not_handed_to_the_emulator(sandbox_dir, monkeypatch):
     info = manager.up(sandbox_dir)
     environ = open(f"/proc/{info.pid}/environ", "rb").read()
     assert b"real-token-must-not-leak" not in environ
-    assert b"real-token-must-not-leak" not in (sandbox_dir / "emulator.log").read_bytes()
+    _post(info, "/ssh_keys", {"name": "k", "public_key": (REPO / "examples" / "example_ed25519.pub").read_text()})
+    log = (sandbox_dir / "emulator.log").read_bytes()
+    assert b"POST /v1/ssh_keys" in log  # requests are logged ...
+    assert b"real-token-must-not-leak" not in log and info.token.encode() not in log  # ... tokens are not
