@@ -262,3 +262,20 @@ def test_every_action_endpoint_validates(check, emulator):
         listed = check("GET", f"/{family}/{{id}}/actions", f"/{family}/{rid}/actions", expect=200)
         assert listed["actions"], family
         check("GET", f"/{family}/actions", f"/{family}/actions?sort=id:desc&status=success", expect=200)
+
+
+def test_error_bodies_validate(spec, emulator, check):
+    status, body, _ = emulator.request("GET", "/v1/servers", token="wrong")
+    assert status == 401
+    validate(spec, "GET", "/servers", status, body)
+    emulator.admin("POST", "/_sandbox/faults", {"count": 1, "status": 429})
+    check("GET", "/volumes", "/volumes", expect=429)
+    emulator.admin("POST", "/_sandbox/faults", {"count": 1, "status": 503})
+    check("GET", "/volumes", "/volumes", expect=503)
+    emulator.admin("POST", "/_sandbox/availability", {"server_type": "cx22", "location": "fsn1", "available": False})
+    check("POST", "/servers", "/servers", {"name": "x", "server_type": "cx22", "image": "debian-12",
+                                           "location": "fsn1"}, expect=412)
+    vid = check("POST", "/volumes", "/volumes", {"name": "v", "size": 10, "location": "fsn1"}, expect=201)["volume"]["id"]
+    check("POST", "/volumes/{id}/actions/change_protection", f"/volumes/{vid}/actions/change_protection",
+          {"delete": True}, expect=201)
+    check("DELETE", "/volumes/{id}", f"/volumes/{vid}", expect=423)
