@@ -11,7 +11,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from tf.gen import tfplugin_pb2 as pb
-from tf.iface import (CreateContext, DeleteContext, PlanContext, ReadContext,
+from tf.iface import (CreateContext, DeleteContext, ImportContext, PlanContext, ReadContext,
                       UpdateContext)
 from tf.provider import ProviderServicer, _decode_state, _encode_state, _log_errors
 from tf.utils import Diagnostics, _to_attribute_path
@@ -105,6 +105,26 @@ class HcloudServicer(ProviderServicer):
         return pb.ApplyResourceChange.Response(
             new_state=_encode_state(attrs, blocks, st.complete(schema, new), planned_enc),
             diagnostics=diags.to_pb())
+
+
+    @_log_errors
+    def ImportResourceState(self, request, context):
+        diags = Diagnostics()
+        klass, schema, attrs, blocks = self._parts(request.type_name)
+        inst = self.app.new_resource(klass)
+        try:
+            found = inst.import_(ImportContext(diags, request.type_name), request.id)
+        except Exception as exc:
+            diags.add_error(f"importing {request.type_name} {request.id}: {describe(exc)}")
+            found = None
+        if found is None and not diags.has_errors():
+            diags.add_error(f"{request.type_name} {request.id} does not exist")
+        imported = [] if found is None else [pb.ImportResourceState.ImportedResource(
+            type_name=request.type_name,
+            state=_encode_state(attrs, blocks,
+                                st.complete(schema, st.blank_zeroes(schema, found)), None))]
+        return pb.ImportResourceState.Response(imported_resources=imported,
+                                               diagnostics=diags.to_pb())
 
 
 def _same(attrs, blocks, name, old, new) -> bool:

@@ -81,8 +81,11 @@ def settle(schema, prior: dict | None, fresh: dict | None) -> dict | None:
     attrs, blocks = _parts(schema)
     out = deepcopy(fresh)
     for name, attr in attrs.items():
-        if not attr.computed and prior.get(name) is None:
+        before = prior.get(name)
+        if not attr.computed and before is None:
             out[name] = None
+        elif not attr.computed and before in ([], {}) and out.get(name) is None:
+            out[name] = before  # empty and unset are the same to the API
     for name, block in blocks.items():
         old, new = prior.get(name), out.get(name)
         if new is None or old is None or old is Unknown or new is Unknown:
@@ -104,6 +107,29 @@ def settle(schema, prior: dict | None, fresh: dict | None) -> dict | None:
                 remaining.remove(match)
             settled.append(settle(block.block, match, item))
         out[name] = settled
+    return out
+
+
+def _is_zero(value: Any) -> bool:
+    return value is False or (isinstance(value, (str, list, dict)) and not value)
+
+
+def blank_zeroes(schema, state: dict | None) -> dict | None:
+    """Import: a non-computed `false`/`""`/`[]`/`{}` reads as unset, as SDKv2 does."""
+    if state is None:
+        return None
+    attrs, blocks = _parts(schema)
+    out = dict(state)
+    for name, attr in attrs.items():
+        value = out.get(name)
+        if not attr.computed and _is_zero(value):
+            out[name] = None
+    for name, block in blocks.items():
+        value = out.get(name)
+        if block.mode == "single" and isinstance(value, dict):
+            out[name] = blank_zeroes(block.block, value)
+        elif isinstance(value, list):
+            out[name] = [blank_zeroes(block.block, v) for v in value]
     return out
 
 

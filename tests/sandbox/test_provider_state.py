@@ -81,3 +81,14 @@ def test_update_plan_carries_computed_values_of_set_elements():
 def test_has_unknown_looks_inside():
     assert st.has_unknown({"a": [{"b": Unknown}]})
     assert not st.has_unknown({"a": [{"b": 1}]})
+
+
+def test_import_reads_zero_values_of_arguments_as_unset():
+    state = st.blank_zeroes(SERVER, {"name": "a", "delete_protection": False, "labels": {},
+                                     "primary_disk_size": 0, "placement_group_id": 0,
+                                     "status": "", "public_net": [{"ipv4_enabled": False,
+                                                                   "ipv4": 5}]})
+    assert state["delete_protection"] is None and state["labels"] is None
+    assert state["placement_group_id"] == 0  # a number is never "unset"
+    assert state["status"] == ""  # computed: the API's value stands
+    assert state["public_net"] == [{"ipv4_enabled": None, "ipv4": 5}]

@@ -60,6 +60,11 @@ class HcloudResource(Resource):
             raise
 
 
+def importing(current: dict) -> bool:
+    """A read for `terraform import`: only the id is known, nothing to shape by."""
+    return set(k for k, v in current.items() if v is not None) <= {"id"}
+
+
 def known(value: Any) -> Any:
     """A planned value, with unknowns read as absent."""
     return None if value is Unknown else value

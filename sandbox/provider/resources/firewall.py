@@ -16,9 +16,10 @@ def _rule(spec: dict) -> FirewallRule:
 
 
 def _rule_state(rule) -> dict:
+    # An empty address list is reported as null, the way an unset argument reads.
     return {"direction": rule.direction, "protocol": rule.protocol, "port": rule.port,
-            "source_ips": sorted(rule.source_ips or []),
-            "destination_ips": sorted(rule.destination_ips or []),
+            "source_ips": sorted(rule.source_ips) if rule.source_ips else None,
+            "destination_ips": sorted(rule.destination_ips) if rule.destination_ips else None,
             "description": rule.description}
 
 

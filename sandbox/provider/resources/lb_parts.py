@@ -9,7 +9,7 @@ from hcloud.load_balancers.domain import (LoadBalancerTargetIP,
                                           LoadBalancerTargetLabelSelector)
 from hcloud.servers import Server
 
-from sandbox.provider.resources.base import HcloudResource, first, known, wait
+from sandbox.provider.resources.base import HcloudResource, first, importing, known, wait
 
 
 def _health_check(block: dict | None) -> LoadBalancerHealthCheck | None:
@@ -91,12 +91,14 @@ class LoadBalancerServiceResource(HcloudResource):
                         if s.listen_port == int(port)), None)
         if service is None:
             return None
+        # On import there is no configuration to follow: report every block.
+        everything = [{"http": [{}]}] if importing(current) else None
         return {**current, "load_balancer_id": str(lb.id), "protocol": service.protocol,
                 "listen_port": service.listen_port, "destination_port": service.destination_port,
                 "proxyprotocol": bool(service.proxyprotocol),
                 "health_check": _health_state(service.health_check,
-                                              current.get("health_check") or []),
-                "http": _http_state(service.http, current.get("http") or [])}
+                                              everything or current.get("health_check") or []),
+                "http": _http_state(service.http, everything or current.get("http") or [])}
 
     def update(self, ctx, current, planned):
         lb = self.api.load_balancers.get_by_id(int(current["load_balancer_id"]))

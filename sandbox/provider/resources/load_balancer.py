@@ -6,8 +6,8 @@ from hcloud.load_balancers import LoadBalancerAlgorithm
 from hcloud.locations import Location
 from hcloud.networks import Network
 
-from sandbox.provider.resources.base import (HcloudResource, first, known, labels, protection,
-                                             wait)
+from sandbox.provider.resources.base import (HcloudResource, first, importing, known, labels,
+                                             protection, wait)
 
 
 def _split(ident: str) -> tuple[int, int]:
@@ -55,7 +55,8 @@ class LoadBalancer(HcloudResource):
                 "ipv6": public.ipv6.ip if public and public.ipv6 else None,
                 "network_id": private.network.id if private else None,
                 "network_ip": private.ip if private else None,
-                "algorithm": [{"type": lb.algorithm.type} for _ in current.get("algorithm") or []],
+                "algorithm": [{"type": lb.algorithm.type}]
+                if current.get("algorithm") or importing(current) else [],
                 "target": []}
 
     def update(self, ctx, current, planned):

@@ -13,8 +13,8 @@ from hcloud.servers import Server, ServerCreatePublicNetwork
 from hcloud.ssh_keys import SSHKey
 from tf.types import Unknown
 
-from sandbox.provider.resources.base import (HcloudResource, first, known, labels, protection,
-                                             wait, wait_all)
+from sandbox.provider.resources.base import (HcloudResource, first, importing, known, labels,
+                                             protection, wait, wait_all)
 from sandbox.provider.resources.server_parts import networks_state, sync_networks
 
 
@@ -119,7 +119,10 @@ class HcloudServer(HcloudResource):
         ipv4 = getattr(net, "ipv4", None)
         ipv6 = getattr(net, "ipv6", None)
         public = []
-        for block in current.get("public_net") or []:
+        blocks = current.get("public_net") or []
+        if importing(current):
+            blocks = [{"ipv4_enabled": ipv4 is not None, "ipv6_enabled": ipv6 is not None}]
+        for block in blocks:
             public.append({
                 "ipv4_enabled": block.get("ipv4_enabled"),
                 "ipv6_enabled": block.get("ipv6_enabled"),
@@ -145,7 +148,9 @@ class HcloudServer(HcloudResource):
             "placement_group_id": server.placement_group.id if server.placement_group else None,
             "firewall_ids": self._firewall_ids(server, current),
             "public_net": public,
-            "network": networks_state(self.api, server, current.get("network") or []),
+            "network": networks_state(self.api, server, current.get("network") or [
+                {"network_id": p.network.id} for p in server.private_net or []
+                if importing(current)]),
         }
 
     @staticmethod
