@@ -236,7 +236,9 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                 checks += _before_api_checks(client, target.endpoint, config, profile,
                                              state, extra)
     except ApiError as exc:
-        checks.append(Check("api", "API reachable", FAIL, exc.message,
+        # After a good probe the failure is a later request's: name it so.
+        name = "API answered every request" if "api_latency_ms" in extra else "API reachable"
+        checks.append(Check("api", name, FAIL, exc.message,
                             "fix API access, then run hetzner-deploy verify again"))
         extra = {k: v for k, v in extra.items() if k == "api_latency_ms"}
         extra["api_error"] = exc.message

@@ -213,3 +213,12 @@ def test_after_with_missing_outputs_and_vanished_resources(config, emu):
     assert statuses["output placement_group_id"] == FAIL
     assert statuses["Firewall exists"] == FAIL
     assert not report.ready
+
+
+def test_api_failing_after_the_probe_is_named_as_such(config, emu):
+    admin(emu, "POST", "/_sandbox/faults",
+          {"count": 50, "status": 503, "path_prefix": "/servers"})
+    report = preflight(config, emu, deadline_s=3)
+    assert by_name(report, "API reachable").status == OK
+    failed = by_name(report, "API answered every request")
+    assert failed.status == FAIL and "503" in failed.detail and not report.ready
