@@ -10,6 +10,7 @@ import pytest
 from hcloud.firewalls import FirewallRule
 from hcloud.images import Image
 from hcloud.load_balancer_types import LoadBalancerType
+from hcloud.load_balancers import LoadBalancerService, LoadBalancerTarget, LoadBalancerTargetLabelSelector
 from hcloud.locations import Location
 from hcloud.networks import NetworkSubnet
 from hcloud.server_types import ServerType
@@ -48,7 +49,12 @@ def populated(hcloud_client):
                               labels={"role": "web"}).server
     c.volumes.create(size=10, name="vol", server=server, automount=True, format="ext4")
     c.floating_ips.create(type="ipv4", home_location=Location(name="nbg1"), server=server, name="fip")
-    c.load_balancers.create(name="lb", load_balancer_type=LoadBalancerType(name="lb11"), location=Location(name="nbg1"))
+    c.load_balancers.create(name="lb", load_balancer_type=LoadBalancerType(name="lb11"), location=Location(name="nbg1"),
+                            services=[LoadBalancerService(protocol="http", listen_port=80, destination_port=8080,
+                                                          proxyprotocol=False)],
+                            targets=[LoadBalancerTarget(type="server", server=server),
+                                     LoadBalancerTarget(type="label_selector",
+                                                        label_selector=LoadBalancerTargetLabelSelector("role=web"))])
     c.certificates.create_managed(name="cert", domain_names=["app.example.com"])
     c.ssh_keys.create(name="key", public_key=PUBKEY_FILE.read_text())
     return server
@@ -96,3 +102,23 @@ def test_wrong_token_is_reported(hcloud_cli, emulator, tmp_path):
                env={"HCLOUD_ENDPOINT": emulator.url, "HCLOUD_TOKEN": "x" * 64,
                     "HCLOUD_CONFIG": str(tmp_path / "other.toml")})
     assert done.returncode != 0 and "unauthorized" in done.stderr
+
+
+@pytest.mark.parametrize("resource,name", [
+    ("volume", "vol"), ("firewall", "fw"), ("ssh-key", "key"), ("network", "net"), ("placement-group", "pg"),
+    ("load-balancer", "lb"), ("floating-ip", "fip"), ("certificate", "cert"), ("server-type", "ccx33"),
+    ("image", "ubuntu-22.04"), ("location", "nbg1"), ("datacenter", "nbg1-dc3"), ("load-balancer-type", "lb11"),
+])
+def test_describe_every_family(hcloud_cli, populated, resource, name):
+    text = hcloud_cli(resource, "describe", name).stdout
+    assert "ID:" in text and name in text
+    if resource == "placement-group":
+        # hcloud-cli 1.30 answers "got invalid JSON response" to `-o json` here even
+        # though the body ({"placement_group": ...}) validates against the OpenAPI file.
+        return
+    assert json.loads(hcloud_cli(resource, "describe", name, "-o", "json").stdout)["id"]
+
+
+def test_load_balancer_describe_shows_services_and_label_targets(hcloud_cli, populated):
+    text = hcloud_cli("load-balancer", "describe", "lb").stdout
+    assert "Listen Port:\t\t80" in text and "Label Selector:\t\trole=web" in text and "Targets: (1)" in text
