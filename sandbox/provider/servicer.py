@@ -8,11 +8,12 @@ and apply results with `state.settle` so a second plan after apply is empty.
 """
 from __future__ import annotations
 
+import json
 from copy import deepcopy
 
 from tf.gen import tfplugin_pb2 as pb
 from tf.iface import (CreateContext, DeleteContext, ImportContext, PlanContext, ReadContext,
-                      UpdateContext)
+                      UpdateContext, UpgradeContext)
 from tf.provider import ProviderServicer, _decode_state, _encode_state, _log_errors
 from tf.utils import Diagnostics, _to_attribute_path
 
@@ -106,6 +107,23 @@ class HcloudServicer(ProviderServicer):
             new_state=_encode_state(attrs, blocks, st.complete(schema, new), planned_enc),
             diagnostics=diags.to_pb())
 
+
+    @_log_errors
+    def UpgradeResourceState(self, request, context):
+        # States written by another provider build may lack or carry extra
+        # attributes; the wire format wants exactly the schema's.
+        diags = Diagnostics()
+        klass, schema, attrs, blocks = self._parts(request.type_name)
+        if not request.raw_state.json:
+            diags.add_error("only JSON states can be upgraded")
+            return pb.UpgradeResourceState.Response(diagnostics=diags.to_pb())
+        state = json.loads(request.raw_state.json)
+        if request.version < (schema.version or 0):
+            state = self.app.new_resource(klass).upgrade(
+                UpgradeContext(diags, request.type_name), request.version, state)
+        return pb.UpgradeResourceState.Response(
+            upgraded_state=_encode_state(attrs, blocks, st.complete(schema, state), None),
+            diagnostics=diags.to_pb())
 
     @_log_errors
     def ImportResourceState(self, request, context):

@@ -79,3 +79,9 @@ def test_remote_firewalls_are_ignored_only_when_asked():
     assert HcloudServer._firewall_ids(server, {"firewall_ids": [1]}) == [1, 2]
     assert HcloudServer._firewall_ids(server, {"firewall_ids": [1],
                                                "ignore_remote_firewall_ids": True}) == [1]
+
+
+@pytest.mark.parametrize("argument", ["iso", "rescue"])
+def test_unsupported_server_arguments_say_so(argument):
+    diags = _validate(HcloudServer, {"name": "a", argument: "linux64"})
+    assert diags.has_errors() and "not supported by the sandbox" in str(diags)

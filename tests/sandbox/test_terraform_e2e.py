@@ -132,16 +132,20 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
     assert stack_tf.plan_exitcode().returncode == 0
 
 
-def test_ssh_allow_list_change_updates_the_firewall_in_place(stack_tf, emulator):
+def test_allow_list_and_backups_change_in_place(stack_tf, emulator):
     stack_tf.apply()
     firewall_id = int(stack_tf.outputs()["firewall_id"])
+    server_id = int(stack_tf.outputs()["server_id"])
     _set_tfvar(stack_tf.workdir, "ssh_allow_cidrs", '["198.51.100.7/32"]', raw=True)
+    _set_tfvar(stack_tf.workdir, "backups", "false", raw=True)
     actions = stack_tf.planned_actions()
     assert actions["hcloud_firewall.main"] == ["update"]
-    assert actions["hcloud_server.main"] == ["no-op"]
+    assert actions["hcloud_server.main"] == ["update"]  # backups off, in place
     stack_tf.run("apply", "-input=false", "check.tfplan")
-    rules = emulator.client().firewalls.get_by_id(firewall_id).rules
+    client = emulator.client()
+    rules = client.firewalls.get_by_id(firewall_id).rules
     assert [r.source_ips for r in rules if r.port == "22"] == [["198.51.100.7/32"]]
+    assert client.servers.get_by_id(server_id).backup_window is None
     assert stack_tf.plan_exitcode().returncode == 0
 
 
@@ -342,3 +346,17 @@ def test_api_failure_is_a_terraform_error_and_a_retry_recovers(stack_tf, emulato
     assert stack_tf.planned_actions()["hcloud_server.main"] == ["create"]
     stack_tf.run("apply", "-input=false", "check.tfplan")
     assert stack_tf.plan_exitcode().returncode == 0
+
+
+def test_state_from_another_provider_build_is_upgraded(stack_tf):
+    stack_tf.apply()
+    state_file = stack_tf.workdir / "terraform.tfstate"
+    state = json.loads(state_file.read_text())
+    (server,) = [r for r in state["resources"] if r["type"] == "hcloud_server"]
+    attributes = server["instances"][0]["attributes"]
+    del attributes["backup_window"]             # older build: attribute not there yet
+    attributes["retired_argument"] = "x"         # newer build: attribute gone here
+    state["serial"] += 1
+    state_file.write_text(json.dumps(state))
+    plan = stack_tf.plan_exitcode()
+    assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr[-2000:]
