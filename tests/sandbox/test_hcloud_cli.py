@@ -122,3 +122,20 @@ def test_describe_every_family(hcloud_cli, populated, resource, name):
 def test_load_balancer_describe_shows_services_and_label_targets(hcloud_cli, populated):
     text = hcloud_cli("load-balancer", "describe", "lb").stdout
     assert "Listen Port:\t\t80" in text and "Label Selector:\t\trole=web" in text and "Targets: (1)" in text
+
+
+def test_server_lifecycle_through_the_cli_waits_on_actions(hcloud_cli, hcloud_client):
+    hcloud_client.ssh_keys.create(name="key", public_key=PUBKEY_FILE.read_text())
+    created = hcloud_cli("server", "create", "--name", "cli-made", "--type", "cx22", "--image", "debian-12",
+                         "--location", "fsn1", "--ssh-key", "key")
+    assert "Server" in created.stdout and "203.0.113." in created.stdout
+    hcloud_cli("server", "poweroff", "cli-made")
+    hcloud_cli("server", "change-type", "cli-made", "cx32", "--keep-disk")
+    server = hcloud_client.servers.get_by_name("cli-made")
+    assert server.status == "off" and server.server_type.name == "cx32" and server.primary_disk_size == 40
+    hcloud_cli("server", "enable-protection", "cli-made", "delete")
+    refused = hcloud_cli("server", "delete", "cli-made", check=False)
+    assert refused.returncode != 0 and "protected" in refused.stderr
+    hcloud_cli("server", "disable-protection", "cli-made", "delete")
+    hcloud_cli("server", "delete", "cli-made")
+    assert hcloud_client.servers.get_all() == []
