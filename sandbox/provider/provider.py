@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from hcloud import Client
 from tf.iface import Provider
 
-from generator.provider_schema import PROVIDER_SOURCE, PROVIDER_VERSION
+from generator.provider_schema import PROVIDER_SOURCE
 from sandbox.provider import schema
 from sandbox.provider.resources import ALL
 

@@ -92,6 +92,3 @@ def first(items):
     items = known(items) or []
     return items[0] if items else None
 
-
-def changed(prior: dict, planned: dict, *names: str) -> bool:
-    return any(prior.get(n) != planned.get(n) for n in names)
