@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -85,8 +86,12 @@ def plan(env, config_path, as_json, as_markdown, stacks_dir):
     """Plan the stack, save the plan, and summarise it (with the cost change)."""
     config = load(config_path, env, quiet=as_json)
     session = session_for(config, stacks_dir)
-    _stale_warning(config, stacks_dir)
-    result = make_plan(session, config)
+    # The staleness check renders the stack (and runs terraform fmt): do it
+    # while terraform plans rather than before.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stale = pool.submit(_stale_warning, config, stacks_dir)
+        result = make_plan(session, config)
+        stale.result()
     init = (f"init: ran ({result.init.reason})" if result.init.ran
             else "init: skipped (providers, lock file and backend unchanged)")
     click.echo(init, err=True)

@@ -22,7 +22,7 @@ from runner.outputs import StackOutputs
 from runner.plan import PlanSummary
 from runner.plan_format import counts_line, to_text
 from runner.state import state_id
-from runner.workspace import stack_hash
+from runner.workspace import stack_hash, workdir_path
 
 Confirm = Callable[[PlanSummary], bool]
 
@@ -99,16 +99,34 @@ def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases) -> Non
     ph.report("preflight", "done", "ready")
 
 
-def _generate(config, profile: str, options: DeployOptions, ph: _Phases) -> None:
+def _generator_inputs(config, profile: str, options: DeployOptions) -> str:
+    """Everything a render depends on, hashed: config, key, templates, generator code, stack."""
+    from generator.render import ROOT
+    files = [config.source, Path(config.ssh_public_key)]
+    for folder, pattern in ((ROOT / "generator", "*"), (ROOT / "terraform" / "templates", "*"),
+                            (ROOT / "cloud-init", "*")):
+        files += sorted(p for p in folder.glob(pattern) if p.is_file())
+    digest = [(str(p), p.read_bytes().hex() if p.is_file() else None) for p in files]
+    stack = _stacks_dir(options) / options.env
+    return key_of("generate", profile, options.env, digest,
+                  stack_hash(stack) if stack.is_dir() else "")
+
+
+def _generate(config, profile: str, options: DeployOptions, ph: _Phases,
+              cp: Checkpoint) -> None:
+    if cp.done("generate", _generator_inputs(config, profile, options)) is not None:
+        ph.report("generate", "skipped", f"stack for {profile} is up to date (unchanged inputs)")
+        return
     from generator.render import generate, stale_files
     stacks = _stacks_dir(options)
     stale = stale_files(config, options.env, stacks, profile_name=profile)
     if not stale:
         ph.report("generate", "skipped", f"stack for {profile} is up to date")
-        return
-    result = generate(config, profile, options.env, stacks_dir=stacks)
-    changed = [f.name for f in result.files if f.status != "identical"]
-    ph.report("generate", "done", f"{profile}: {', '.join(changed)}")
+    else:
+        result = generate(config, profile, options.env, stacks_dir=stacks)
+        changed = [f.name for f in result.files if f.status != "identical"]
+        ph.report("generate", "done", f"{profile}: {', '.join(changed)}")
+    cp.record("generate", _generator_inputs(config, profile, options))
 
 
 def deploy(config, options: DeployOptions, target, *, progress: Progress | None = None,
@@ -117,13 +135,15 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
     ph = _Phases(progress or NullProgress())
     config = dataclasses.replace(config, environment=options.env)
     profile = choose_profile(config, options)
-    if generate_stack:
-        _generate(config, profile, options, ph)
-    session = open_session(target, options.env, stacks_dir=options.stacks_dir,
+    workdir = workdir_path(target.kind, options.env, stacks_dir=_stacks_dir(options),
                            sandbox_dir=options.sandbox_dir)
-    cp = Checkpoint(session.ws.data_dir / "checkpoint.json")
+    cp = Checkpoint(workdir / ".work" / "checkpoint.json")
     if options.fresh:
         cp.forget()
+    if generate_stack:
+        _generate(config, profile, options, ph, cp)
+    session = open_session(target, options.env, stacks_dir=options.stacks_dir,
+                           sandbox_dir=options.sandbox_dir)
     if options.run_preflight:
         _preflight(config, profile, target, cp, ph)
 

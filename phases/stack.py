@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import os
 import re
+import shutil
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -75,7 +76,7 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
     env = terraform_env(extra=dict(target.terraform_env))
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
-    tf.version()  # missing binary or < 1.5: one clear error before any work
+    _check_version(tf, ws)
     # Backend credentials can surface in terraform's errors; mask them with the token.
     backend_secrets = [env.get(k) or os.environ.get(k) for k in SECRET_ENV]
     backend_secrets.append(conn_password(env.get("PG_CONN_STR") or os.environ.get("PG_CONN_STR")))
@@ -94,6 +95,28 @@ def conn_password(conn: str | None) -> str | None:
         return urllib.parse.urlsplit(conn).password
     except ValueError:
         return None
+
+
+def _check_version(tf: Terraform, ws: Workspace) -> None:
+    """Missing binary or < 1.5: one clear error before any work.
+
+    The answer is cached per binary path and modification time, so a rerun
+    does not pay for a `terraform version` process.
+    """
+    found = shutil.which(tf.binary) or tf.binary
+    try:
+        stat = os.stat(found)
+    except OSError:
+        tf.version()  # raises the clear "not found" error
+        return
+    stamp = f"{os.path.realpath(found)}:{stat.st_mtime_ns}:{stat.st_size}"
+    cache = ws.data_dir / "terraform-version"
+    if cache.is_file() and cache.read_text().strip() == stamp:
+        return
+    tf.version()
+    if ws.workdir.is_dir():
+        ws.data_dir.mkdir(exist_ok=True)
+        cache.write_text(stamp + "\n")
 
 
 @contextmanager

@@ -61,13 +61,19 @@ def workspace_for(target_kind: str, env_name: str, *, stacks_dir: Path = STACKS,
     if not (stack_dir / "main.tf").is_file():
         raise ConfigError(f"no stack in {stack_dir}: run `hetzner-deploy generate "
                           f"--env {env_name}` first")
+    return Workspace(env_name, target_kind, stack_dir,
+                     workdir_path(target_kind, env_name, stacks_dir=stacks_dir,
+                                  sandbox_dir=sandbox_dir))
+
+
+def workdir_path(target_kind: str, env_name: str, *, stacks_dir: Path = STACKS,
+                 sandbox_dir: Path | None = None) -> Path:
+    """Where terraform runs for this target (whether or not it exists yet)."""
     if target_kind == "sandbox":
-        workdir = (sandbox_dir or sandbox_root()) / "work" / env_name
-    elif target_kind == "hetzner":
-        workdir = stack_dir
-    else:
-        raise ConfigError(f"unknown target kind {target_kind!r}")
-    return Workspace(env_name, target_kind, stack_dir, workdir)
+        return (sandbox_dir or sandbox_root()) / "work" / env_name
+    if target_kind == "hetzner":
+        return stacks_dir / env_name
+    raise ConfigError(f"unknown target kind {target_kind!r}")
 
 
 def stack_files(directory: Path) -> list[Path]:

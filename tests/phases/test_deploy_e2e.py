@@ -40,6 +40,7 @@ def test_deploy_noop_rescale_verify_destroy(sb):
     # Second deploy with nothing changed: nothing planned, nothing applied, same state.
     second = _ok(sb.cli("deploy", "--profile", "ccx33"))
     assert "[plan] skipped" in second.stdout and "[apply] skipped" in second.stdout
+    assert "[generate] skipped" in second.stdout and "[preflight] skipped" in second.stdout
     assert json.loads((sb.workdir() / "terraform.tfstate").read_text())["serial"] == state["serial"]
     # ...and a real plan agrees there is nothing to do.
     assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
