@@ -127,11 +127,14 @@ class Terraform:
     def _argv(self, op: str, **kw) -> list[str]:
         return build_argv(op, binary=self.binary, **kw)
 
-    def _run(self, argv: Sequence[str], *, in_workdir: bool = True) -> process.Completed:
+    def _require_binary(self, argv: Sequence[str]) -> None:
         if process.which(self.binary) is None and not os.path.isfile(self.binary):
             raise TerraformError(f"terraform not found: '{self.binary}' is not on PATH "
                                  "(install Terraform >= 1.5 or set TERRAFORM_BIN)",
                                  argv=list(argv))
+
+    def _run(self, argv: Sequence[str], *, in_workdir: bool = True) -> process.Completed:
+        self._require_binary(argv)
         return process.run(argv, cwd=self.workdir if in_workdir else None, env=self.env,
                            check=False)
 
@@ -195,9 +198,7 @@ class Terraform:
         its graceful shutdown (which writes state) and report it as interrupted.
         """
         argv = self._argv("apply", planfile=str(planfile), lock_timeout=self.lock_timeout)
-        if process.which(self.binary) is None and not os.path.isfile(self.binary):
-            raise TerraformError(f"terraform not found: '{self.binary}' is not on PATH",
-                                 argv=argv)
+        self._require_binary(argv)
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.Popen(argv, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
@@ -231,12 +232,21 @@ class Terraform:
                 if on_event:
                     on_event(event)
             proc.wait()
+        except BaseException:
+            # Our side failed (a renderer, a second Ctrl-C): stop terraform the
+            # graceful way rather than leave it running in its own session.
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait()
+            raise
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
         drain.join(timeout=5)
-        result = ApplyRun(proc.returncode, interrupted.is_set(), tuple(events))
-        if proc.returncode != 0 and not interrupted.is_set():
+        # A Ctrl-C that lands after the last resource changes nothing: exit 0.
+        stopped = interrupted.is_set() and proc.returncode != 0
+        result = ApplyRun(proc.returncode, stopped, tuple(events))
+        if proc.returncode != 0 and not stopped:
             raise terraform_error("apply", argv, proc.returncode, events,
                                   "".join(stderr_chunks))
         return result

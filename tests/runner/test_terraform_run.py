@@ -40,3 +40,26 @@ def test_stale_plan_apply_raises_with_terraform_summary(tf, stack):
         tf.apply(second.planfile)
     assert "Saved plan is stale" in str(err.value)
     assert SECRET not in str(err.value)
+
+
+def test_failing_event_consumer_stops_terraform_and_raises(tf, stack):
+    (stack / "slow.tf").write_text(
+        'resource "terraform_data" "slow" {\n'
+        '  provisioner "local-exec" {\n    command = "sleep 3"\n  }\n}\n')
+    tf.init()
+    run = tf.plan(stack / "p.tfplan")
+
+    class Boom(Exception):
+        pass
+
+    def consumer(event):
+        if event.type == "apply_start":
+            raise Boom()
+    with pytest.raises(Boom):
+        tf.apply(run.planfile, on_event=consumer)
+    # terraform was stopped and waited for: its state lock is free, state readable.
+    assert tf.state_pull()["serial"] >= 1
+    import subprocess
+    leftover = subprocess.run(["pgrep", "-f", f"terraform apply -json -input=false {run.planfile}"],
+                              capture_output=True, text=True).stdout.strip()
+    assert leftover == ""
