@@ -79,6 +79,7 @@ def main() -> int:
             rows.append(("plan (create), runner in-process",
                          _median(lambda: make_plan(session, config)), b))
             rows.append(("plan (create), CLI", _median(lambda: _cli(base, "plan")), b))
+            show = _median(lambda: session.tf.show(session.ws.planfile))
 
             t = time.perf_counter()
             _cli(base, "deploy", "--profile", "ccx33")
@@ -99,6 +100,7 @@ def main() -> int:
           f" (goal <= {PLAN_GOAL}), median of {REPEAT}:")
     for name, ours, bare in rows:
         print(f"  {name:<38} {ours:5.2f}s / {bare:5.2f}s = {ours / bare:4.2f}")
+    print(f"  of which `terraform show -json` (a provider start): {show:5.2f}s")
     print(f"no-op deploy / first deploy (goal <= {NOOP_GOAL}):")
     print(f"  {'CLI wall clock':<38} {noop:5.2f}s / {first:5.2f}s = {noop / first:5.3f}")
     return 0
