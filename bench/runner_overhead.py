@@ -5,7 +5,8 @@
    on the same ccx33 stack: for a creation plan and a no-change plan, both
    in-process (the runner alone) and as the CLI (adds Python start-up/imports).
 2. a no-op `deploy` / the first `deploy`, both as the CLI, wall clock.
-Each figure is the median of REPEAT runs (the first deploy is measured once).
+Each figure is the median of REPEAT runs, ours and bare alternating (the
+first deploy is measured once).
 
     .venv/bin/python bench/runner_overhead.py
 """
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from runner.process import run  # noqa: E402
 from sandbox import manager  # noqa: E402
 
-PLAN_GOAL, NOOP_GOAL, REPEAT = 1.05, 0.10, 3
+PLAN_GOAL, NOOP_GOAL, REPEAT = 1.05, 0.10, 5
 
 
 def _median(fn) -> float:
@@ -36,6 +37,17 @@ def _median(fn) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def _paired(ours, bare) -> tuple[float, float]:
+    """Medians of alternating runs, so a load change on the machine hits both alike."""
+    a, b = [], []
+    for _ in range(REPEAT):
+        for fn, into in ((bare, b), (ours, a)):
+            t = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - t)
+    return statistics.median(a), statistics.median(b)
 
 
 def _cli(base: Path, *args: str) -> None:
@@ -75,10 +87,10 @@ def main() -> int:
 
             bare1 = base / "bare1"
             shutil.copytree(base / "stacks" / "production", bare1)
-            b = _median(bare_in(bare1))
             rows.append(("plan (create), runner in-process",
-                         _median(lambda: make_plan(session, config)), b))
-            rows.append(("plan (create), CLI", _median(lambda: _cli(base, "plan")), b))
+                         *_paired(lambda: make_plan(session, config), bare_in(bare1))))
+            rows.append(("plan (create), CLI",
+                         *_paired(lambda: _cli(base, "plan"), bare_in(bare1))))
             show = _median(lambda: session.tf.show(session.ws.planfile))
 
             t = time.perf_counter()
@@ -89,10 +101,10 @@ def main() -> int:
             bare2 = base / "bare2"  # the deployed state, planned by bare terraform
             shutil.copytree(session.ws.workdir, bare2,
                             ignore=shutil.ignore_patterns(".terraform", ".work"))
-            b2 = _median(bare_in(bare2))
             rows.append(("plan (no change), runner in-process",
-                         _median(lambda: make_plan(session, config)), b2))
-            rows.append(("plan (no change), CLI", _median(lambda: _cli(base, "plan")), b2))
+                         *_paired(lambda: make_plan(session, config), bare_in(bare2))))
+            rows.append(("plan (no change), CLI",
+                         *_paired(lambda: _cli(base, "plan"), bare_in(bare2))))
         finally:
             manager.down(base / "sandbox")
 
