@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import re
 import shutil
-import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,14 +22,13 @@ from runner.events import Event, diagnostics
 from runner.outputs import StackOutputs, parse_outputs
 from runner.plan import PlanSummary, summarize
 from runner.plan_format import to_text
-from runner.redact import Redactor, sensitive_values
+from runner.redact import Redactor, backend_secrets, sensitive_values
 from runner.state import (StateId, backup_state, check_fresh, forget_plan,
                           load_plan_record, record_plan, state_id)
 from runner.terraform import Terraform, terraform_env
 from runner.workspace import Workspace, init_reason, record_init, sync_copy, workspace_for
 
 # Concurrent runs on a shared backend wait this long for the state lock.
-SECRET_ENV = ("PG_CONN_STR", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 DEFAULT_LOCK_TIMEOUT = os.environ.get("HETZNER_DEPLOY_LOCK_TIMEOUT", "60s")
 
 
@@ -78,23 +75,8 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     _check_version(tf, ws)
     # Backend credentials can surface in terraform's errors; mask them with the token.
-    backend_secrets = [env.get(k) or os.environ.get(k) for k in SECRET_ENV]
-    backend_secrets.append(conn_password(env.get("PG_CONN_STR") or os.environ.get("PG_CONN_STR")))
     return Session(ws, tf, target.kind,
-                   tuple(v for v in (target.token, *backend_secrets) if v))
-
-
-def conn_password(conn: str | None) -> str | None:
-    """The password inside a PostgreSQL URL or keyword/value connection string."""
-    if not conn:
-        return None
-    match = re.search(r"(?:^|\s)password\s*=\s*'?([^'\s]+)", conn)
-    if match:
-        return match.group(1)
-    try:
-        return urllib.parse.urlsplit(conn).password
-    except ValueError:
-        return None
+                   tuple(v for v in (target.token, *backend_secrets(env)) if v))
 
 
 def _check_version(tf: Terraform, ws: Workspace) -> None:

@@ -7,10 +7,15 @@ reappears, in summaries and in run logs alike.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import os
+import re
+import urllib.parse
+from typing import Any, Iterable, Mapping
 
 MASK = "***"
-MIN_SECRET_LEN = 4  # shorter strings ("1", "true") would mask harmless text
+MIN_SECRET_LEN = 4
+# Backend credentials read from the environment; they can surface in terraform errors.
+SECRET_ENV = ("PG_CONN_STR", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")  # shorter strings ("1", "true") would mask harmless text
 
 
 def _leaves(value: Any, marker: Any) -> Iterable[str]:
@@ -77,3 +82,23 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+def conn_password(conn: str | None) -> str | None:
+    """The password inside a PostgreSQL URL or keyword/value connection string."""
+    if not conn:
+        return None
+    match = re.search(r"(?:^|\s)password\s*=\s*'?([^'\s]+)", conn)
+    if match:
+        return match.group(1)
+    try:
+        return urllib.parse.urlsplit(conn).password
+    except ValueError:
+        return None
+
+
+def backend_secrets(env: Mapping[str, str]) -> list[str]:
+    """Backend credentials from `env` (else the process environment), with the PG password."""
+    values = [env.get(k) or os.environ.get(k) or "" for k in SECRET_ENV]
+    values.append(conn_password(values[0]) or "")
+    return [v for v in values if v]

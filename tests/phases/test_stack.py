@@ -154,5 +154,5 @@ def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_di
     (None, None),
 ])
 def test_conn_password(conn, password):
-    from phases.stack import conn_password
+    from runner.redact import conn_password
     assert conn_password(conn) == password
