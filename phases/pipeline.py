@@ -78,7 +78,8 @@ def choose_profile(config, options: DeployOptions) -> str:
     return get_profile(name).name
 
 
-def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases) -> None:
+def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases, *,
+               workdir: Path, stacks_dir: Path) -> None:
     try:
         from phases.preflight import run_preflight
     except ImportError:
@@ -90,7 +91,8 @@ def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases) -> Non
         ph.report("preflight", "skipped", "passed before with the same config and target")
         return
     from generator.profiles import get_profile
-    report = run_preflight(config, get_profile(profile), target)
+    report = run_preflight(config, get_profile(profile), target, workdir=workdir,
+                           stacks_dir=stacks_dir)
     if not report.ready:
         actions = "; ".join(getattr(report, "next_actions", ()) or ()) or "see `hetzner-deploy preflight`"
         ph.report("preflight", "failed", actions)
@@ -145,7 +147,8 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
     session = open_session(target, options.env, stacks_dir=options.stacks_dir,
                            sandbox_dir=options.sandbox_dir)
     if options.run_preflight:
-        _preflight(config, profile, target, cp, ph)
+        _preflight(config, profile, target, cp, ph, workdir=session.ws.workdir,
+                   stacks_dir=_stacks_dir(options))
 
     def infra_key() -> str:
         return key_of("infra", stack_hash(session.ws.stack_dir), target.kind, target.endpoint,

@@ -107,3 +107,18 @@ def test_apply_refuses_stale_plan_and_replacement(sb):
     assert "--allow-replace" in refused.stderr
     no_tty = sb.cli("apply")
     assert no_tty.returncode == 7
+
+
+def test_preflight_blocker_stops_the_pipeline_before_terraform(sb):
+    client = sb.client()
+    from hcloud.images import Image
+    from hcloud.server_types import ServerType
+    # Someone already created a server with the name the stack wants.
+    client.servers.create(name="autoscale-ai-production", server_type=ServerType(name="cx22"),
+                          image=Image(name="ubuntu-22.04"))
+    done = sb.cli("deploy", "--profile", "ccx33")
+    assert done.returncode == 7, done.stdout + done.stderr
+    assert "[preflight] failed" in done.stdout
+    assert "error: preflight found blockers" in done.stderr
+    assert "[plan]" not in done.stdout
+    assert client.volumes.get_all() == []                 # terraform never ran
