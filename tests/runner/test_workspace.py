@@ -61,3 +61,26 @@ def test_backend_kind(tmp_path):
     (tmp_path / "versions.tf").write_text('terraform {\n  backend "pg" {}\n}\n')
     assert backend_kind(tmp_path) == "pg"
     assert backend_kind(tmp_path / "nothing") == "local"
+
+
+def test_init_reasons(tmp_path, monkeypatch):
+    from runner.workspace import init_reason, record_init
+    monkeypatch.delenv("PG_CONN_STR", raising=False)
+    stacks = _stack(tmp_path)
+    ws = workspace_for("hetzner", "production", stacks_dir=stacks)
+    env = {"TF_CLI_CONFIG_FILE": "/dev/null"}
+    assert init_reason(ws, env) == "first run in this directory"
+    (ws.workdir / ".terraform").mkdir()
+    record_init(ws, env)
+    assert init_reason(ws, env) is None
+    assert init_reason(ws, {**env, "PG_CONN_STR": "postgres://x"}) == \
+        "backend or provider requirements changed"
+    assert init_reason(ws, {"TF_CLI_CONFIG_FILE": "/sandbox/terraform.rc"}) == \
+        "provider source (CLI config) changed"
+    (ws.workdir / LOCK_FILE).write_text("# upgraded\n")
+    assert init_reason(ws, env) == f"{LOCK_FILE} changed"
+    record_init(ws, env)
+    (ws.workdir / ".terraform").rmdir()
+    assert init_reason(ws, env) == ".terraform/ is missing"
+    record = ws.data_dir / "init.json"
+    assert "postgres://x" not in record.read_text()     # hashed, never stored
