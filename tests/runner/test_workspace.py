@@ -82,5 +82,5 @@ def test_init_reasons(tmp_path, monkeypatch):
     record_init(ws, env)
     (ws.workdir / ".terraform").rmdir()
     assert init_reason(ws, env) == ".terraform/ is missing"
-    record = ws.data_dir / "init.json"
-    assert "postgres://x" not in record.read_text()     # hashed, never stored
+    record_init(ws, {**env, "PG_CONN_STR": "postgres://tf:pw-123@127.0.0.1/x"})
+    assert "pw-123" not in (ws.data_dir / "init.json").read_text()   # hashed, never stored
