@@ -8,11 +8,11 @@ provider "hcloud" {
 
 locals {
   name = "${var.project}-${var.environment}"
+  # The profile label sits on the server only, so a tier switch touches nothing else.
   labels = {
     "managed-by" = "hetzner-deploy"
     project      = var.project
     environment  = var.environment
-    profile      = var.profile
   }
   world = ["0.0.0.0/0", "::/0"]
 }
@@ -84,7 +84,7 @@ resource "hcloud_server" "main" {
   ssh_keys           = [hcloud_ssh_key.main.id]
   placement_group_id = hcloud_placement_group.main.id
   firewall_ids       = [hcloud_firewall.main.id]
-  labels             = local.labels
+  labels             = merge(local.labels, { profile = var.profile })
 
   user_data = templatefile("${path.module}/user-data.yaml", {
     volume_device = hcloud_volume.data.linux_device
