@@ -1,20 +1,46 @@
 """hetzner-deploy command line: option parsing and error reporting only.
 
-`make deploy PROFILE=ccx33` path: deploy -> phases.pipeline (preflight,
-generate, plan, review, apply, outputs). Every command lives in a small
-module under commands/; this file wires them and owns the error boundary.
+`make deploy PROFILE=ccx33` path: commands/deploy.py -> phases/pipeline.py
+(preflight, generate, plan, review, apply, outputs). Every command lives in a
+small module under commands/; this file names them and owns the error boundary.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from errors import DeployError
 
+# command -> "module:attribute". Imported only when run (or listed by --help),
+# so a no-op `deploy` does not pay for every other command's imports.
+COMMANDS = {
+    "recommend": "commands.recommend:recommend",
+    "cost": "commands.cost:cost",
+    "generate": "commands.generate:generate",
+    "check": "commands.generate:check",
+    "verify": "commands.verify:verify",
+    "plan": "commands.terraform:plan",
+    "apply": "commands.terraform:apply",
+    "outputs": "commands.terraform:outputs",
+    "destroy": "commands.terraform:destroy",
+    "deploy": "commands.deploy:deploy",
+    "sandbox": "commands.sandbox:sandbox",
+}
+
 
 class _Group(click.Group):
-    """Turns DeployError into one line on stderr and its exit code."""
+    """Loads commands lazily; turns DeployError into one line and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -38,31 +64,6 @@ class _Group(click.Group):
 def cli() -> None:
     """From an empty Hetzner Cloud project to an app live on HTTPS."""
 
-
-from commands.recommend import recommend  # noqa: E402
-from commands.cost import cost  # noqa: E402
-
-cli.add_command(recommend)
-cli.add_command(cost)
-
-from commands.generate import check, generate  # noqa: E402
-
-cli.add_command(generate)
-cli.add_command(check)
-
-from commands.verify import verify  # noqa: E402
-
-cli.add_command(verify)
-
-from commands.terraform import apply, destroy, outputs, plan  # noqa: E402
-from commands.deploy import deploy  # noqa: E402
-
-for _cmd in (plan, apply, outputs, destroy, deploy):
-    cli.add_command(_cmd)
-
-from commands.sandbox import sandbox  # noqa: E402
-
-cli.add_command(sandbox)
 
 if __name__ == "__main__":
     sys.exit(cli())
