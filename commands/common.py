@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from generator.config import DeployConfig, load_config, with_environment
+from generator.render import STACKS
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -14,6 +15,14 @@ config_option = click.option(
 env_option = click.option("--env", "env", default=None, metavar="ENV",
                           help="Environment (default: project.environment from the config).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+stacks_dir_option = click.option(
+    "--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=STACKS,
+    show_default="terraform/stacks", help="Where the stacks live.")
+auto_approve_option = click.option("--auto-approve", is_flag=True,
+                                   help="Apply without asking for 'yes'.")
+allow_replace_option = click.option(
+    "--allow-replace", is_flag=True,
+    help="Allow a plan that replaces or deletes a server or volume.")
 
 
 def load(config_path: Path | None, env: str | None = None, quiet: bool = False) -> DeployConfig:

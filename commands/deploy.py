@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import click
 
-from commands.common import config_option, echo_json, env_option, json_option, load
+from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
+                             env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from commands import terraform as tf_commands
-from commands.terraform import ask_yes, stacks_dir_option, target_banner
+from commands.terraform import ask_yes, target_banner
 from generator.profiles import PROFILE_NAMES
 from phases.pipeline import DeployOptions, deploy as run_pipeline
 from runner.plan_format import to_dict
@@ -18,9 +19,8 @@ from runner.plan_format import to_dict
 @env_option
 @config_option
 @json_option
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
-@click.option("--allow-replace", is_flag=True,
-              help="Allow a plan that replaces or deletes a server or volume.")
+@auto_approve_option
+@allow_replace_option
 @click.option("--fresh", is_flag=True, help="Ignore the checkpoint: plan again even if "
               "nothing changed locally (finds drift).")
 @stacks_dir_option

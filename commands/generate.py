@@ -1,20 +1,13 @@
 """`generate` and `check`: render the stack, and prove it is right."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from commands.common import config_option, env_option, load, warn_ssh_open
+from commands.common import config_option, env_option, load, stacks_dir_option, warn_ssh_open
 from errors import ValidationError
 from generator.profiles import PROFILE_NAMES
-from generator.render import STACKS, generate as render_generate
+from generator.render import generate as render_generate
 from generator.validate import check_all
-
-
-stacks_option = click.option(
-    "--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=STACKS,
-    show_default="terraform/stacks", help="Where the stacks live.")
 
 
 def _profile_for(config, profile: str | None) -> tuple[str, str]:
@@ -36,7 +29,7 @@ def _profile_for(config, profile: str | None) -> tuple[str, str]:
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--check/--no-check", "run_check", default=False,
               help="Run `check` after generating.")
-@stacks_option
+@stacks_dir_option
 def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     """Render terraform/stacks/<env>/ from a profile and deploy.toml."""
     config = load(config_path, env)
@@ -68,7 +61,7 @@ def _run_check(config, stacks_dir) -> None:
 
 @click.command("check")
 @config_option
-@stacks_option
+@stacks_dir_option
 def check(config_path, stacks_dir):
     """Parse, format-check, schema-check and staleness-check every stack."""
     _run_check(load(config_path), stacks_dir)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from commands.common import config_option, echo_json, env_option, json_option, load
+from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
+                             env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from errors import RefusedError, TerraformError
 from phases.destroy import plan_destroy
@@ -16,10 +17,6 @@ from phases.review import check_safety
 from phases.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
 from runner.plan import PlanSummary
 from runner.plan_format import to_dict, to_markdown, to_text
-
-stacks_dir_option = click.option(
-    "--stacks-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    hidden=True, help="Where the stacks live (default terraform/stacks).")
 
 
 def stdin_is_tty() -> bool:
@@ -105,9 +102,8 @@ def plan(env, config_path, as_json, as_markdown, stacks_dir):
 @env_option
 @config_option
 @json_option
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
-@click.option("--allow-replace", is_flag=True,
-              help="Allow a plan that replaces or deletes a server or volume.")
+@auto_approve_option
+@allow_replace_option
 @stacks_dir_option
 def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
     """Apply the saved plan (never re-plans); refuses a stale one."""
