@@ -80,11 +80,7 @@ def choose_profile(config, options: DeployOptions) -> str:
 
 def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases, *,
                workdir: Path, stacks_dir: Path) -> None:
-    try:
-        from phases.preflight import run_preflight
-    except ImportError:
-        ph.report("preflight", "skipped", "preflight checks not available in this build")
-        return
+    from phases.preflight import run_preflight
     key = key_of("preflight", config.source.read_text() if config.source.is_file() else "",
                  profile, target.kind, target.endpoint)
     if cp.done("preflight", key) is not None:
@@ -94,7 +90,7 @@ def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases, *,
     report = run_preflight(config, get_profile(profile), target, workdir=workdir,
                            stacks_dir=stacks_dir)
     if not report.ready:
-        actions = "; ".join(getattr(report, "next_actions", ()) or ()) or "see `hetzner-deploy preflight`"
+        actions = "; ".join(getattr(report, "next_actions", ()) or ()) or "see `hetzner-deploy verify`"
         ph.report("preflight", "failed", actions)
         raise RefusedError(f"preflight found blockers: {actions}")
     cp.record("preflight", key)
@@ -142,13 +138,15 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
     cp = Checkpoint(workdir / ".work" / "checkpoint.json")
     if options.fresh:
         cp.forget()
-    if generate_stack:
-        _generate(config, profile, options, ph, cp)
     session = open_session(target, options.env, stacks_dir=options.stacks_dir,
                            sandbox_dir=options.sandbox_dir)
+    # Preflight first: it touches nothing, so a blocker stops the run before
+    # even the local stack is rewritten. A stale stack is only a warning there.
     if options.run_preflight:
         _preflight(config, profile, target, cp, ph, workdir=session.ws.workdir,
                    stacks_dir=_stacks_dir(options))
+    if generate_stack:
+        _generate(config, profile, options, ph, cp)
 
     def infra_key() -> str:
         return key_of("infra", stack_hash(session.ws.stack_dir), target.kind, target.endpoint,

@@ -113,9 +113,14 @@ def test_preflight_blocker_stops_the_pipeline_before_terraform(sb):
     # Someone already created a server with the name the stack wants.
     client.servers.create(name="autoscale-ai-production", server_type=ServerType(name="cx22"),
                           image=Image(name="ubuntu-22.04"))
+    stack = sb.stacks / "production"
+    before = {p.name: p.read_bytes() for p in stack.iterdir()}
     done = sb.cli("deploy", "--profile", "ccx33")
     assert done.returncode == 7, done.stdout + done.stderr
     assert "[preflight] failed" in done.stdout
+    # Preflight runs first: the (stale, for this config) stack is not even rewritten.
+    assert "[generate]" not in done.stdout
+    assert {p.name: p.read_bytes() for p in stack.iterdir()} == before
     assert "error: preflight found blockers" in done.stderr
     assert "[plan]" not in done.stdout
     assert client.volumes.get_all() == []                 # terraform never ran
