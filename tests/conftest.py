@@ -13,6 +13,23 @@ SHARED = REPO.parent / "shared"
 TEST_PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgabWgyYOwl5ML0xE+kLrdPGyD8UKpBGnsuY5uCPVi5"
                    " tests@hetzner-deploy")
 
+# A price table for tests only: round numbers that make the arithmetic easy to follow.
+TEST_PRICE_TABLE = """
+[[rows]]
+date = 2026-01-01
+currency = "EUR"
+source = "test figures"
+volume_per_gb_month = 0.05
+backup_percent = 20
+primary_ipv4_month = 0.50
+[rows.server_types]
+ccx23 = 20.00
+ccx33 = 40.00
+ccx43 = 80.00
+[rows.load_balancer_types]
+lb11 = 6.00
+"""
+
 BASE_TOML = """\
 [project]
 name = "autoscale-ai"

@@ -4,22 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from tests.conftest import BASE_TOML
+from tests.conftest import BASE_TOML, TEST_PRICE_TABLE
 
-TEST_TABLE = """
-[[rows]]
-date = 2026-01-01
-currency = "EUR"
-source = "test figures"
-volume_per_gb_month = 0.05
-backup_percent = 20
-primary_ipv4_month = 0.50
-[rows.server_types]
-ccx23 = 20.00
-ccx33 = 40.00
-[rows.load_balancer_types]
-lb11 = 6.00
-"""
 
 
 @pytest.fixture
@@ -79,7 +65,7 @@ def test_pinned_profile_is_the_default(make_config):
 
 def test_three_tier_with_override_table(run, tmp_path):
     table = tmp_path / "prices.toml"
-    table.write_text(TEST_TABLE)
+    table.write_text(TEST_PRICE_TABLE)
     result = run("--profile", "3-tier", "--prices", str(table), "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -118,7 +104,7 @@ def test_unknown_profile_is_one_line_and_no_stdout(run, args):
 
 def test_malformed_table_file_is_one_line(run, tmp_path):
     table = tmp_path / "broken.toml"
-    table.write_text(TEST_TABLE.replace("ccx33 = 40.00", "ccx33 = -3"))
+    table.write_text(TEST_PRICE_TABLE.replace("ccx33 = 40.00", "ccx33 = -3"))
     result = run("--profile", "ccx33", "--prices", str(table))
     assert result.exit_code == 2
     assert result.stdout == ""

@@ -4,23 +4,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from tests.conftest import BASE_TOML
+from tests.conftest import BASE_TOML, TEST_PRICE_TABLE
 
-# Figures for tests only.
-TEST_TABLE = """
-[[rows]]
-date = 2026-01-01
-currency = "EUR"
-source = "test figures"
-volume_per_gb_month = 0.05
-backup_percent = 20
-primary_ipv4_month = 0.50
-[rows.server_types]
-ccx23 = 20.00
-ccx33 = 40.00
-[rows.load_balancer_types]
-lb11 = 6.00
-"""
 
 
 @pytest.fixture
@@ -89,7 +74,7 @@ def test_three_tier_cost_unknown_with_shipped_table(run):
 
 def test_three_tier_cost_with_override_table(run, tmp_path):
     table = tmp_path / "prices.toml"
-    table.write_text(TEST_TABLE)
+    table.write_text(TEST_PRICE_TABLE)
     data = json.loads(run("--calls-per-month", "25000", "--json", "--prices", str(table)).stdout)
     assert data["monthly_cost_eur"] == "98.00"
     assert data["cost_error"] is None

@@ -11,26 +11,11 @@ from generator.config import DeployConfig, load_config
 from generator.price_table import DEFAULT_TABLE, load_price_table, parse_price_table
 from generator.pricing import cents, estimate
 from generator.profiles import PROFILE_NAMES, get_profile
+from tests.conftest import TEST_PRICE_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_DAY = dt.date(2025, 11, 18)
 
-# Figures for tests only: round numbers that make the arithmetic easy to follow.
-TEST_TABLE = """
-[[rows]]
-date = 2026-01-01
-currency = "EUR"
-source = "test figures"
-volume_per_gb_month = 0.05
-backup_percent = 20
-primary_ipv4_month = 0.50
-[rows.server_types]
-ccx23 = 20.00
-ccx33 = 40.00
-ccx43 = 80.00
-[rows.load_balancer_types]
-lb11 = 6.00
-"""
 
 
 def config_with(**changes) -> DeployConfig:
@@ -93,7 +78,7 @@ def test_three_tier_is_refused_by_the_plan_row_naming_what_is_missing():
 
 
 def test_three_tier_line_items_from_an_override_table(tmp_path):
-    table = load_price_table(table_file(tmp_path, TEST_TABLE))
+    table = load_price_table(table_file(tmp_path, TEST_PRICE_TABLE))
     est = estimate("3-tier", config_with(), table, on=dt.date(2026, 2, 1))
     assert amounts(est) == [
         ("app server ccx23", 2, Decimal("40.00")),
@@ -110,7 +95,7 @@ def test_three_tier_line_items_from_an_override_table(tmp_path):
 
 
 def test_override_table_charges_primary_ipv4_on_a_single_server(tmp_path):
-    table = load_price_table(table_file(tmp_path, TEST_TABLE))
+    table = load_price_table(table_file(tmp_path, TEST_PRICE_TABLE))
     est = estimate("ccx33", config_with(volume_size_gb=100), table, on=dt.date(2026, 1, 1))
     assert amounts(est) == [
         ("server ccx33", 1, Decimal("40.00")),
@@ -141,8 +126,8 @@ def test_zero_current_cost_has_no_percentage():
 
 
 def test_row_in_force_on_a_day(tmp_path):
-    newer = TEST_TABLE.replace("2026-01-01", "2026-06-01").replace("ccx33 = 40.00", "ccx33 = 45.00")
-    table = load_price_table(table_file(tmp_path, TEST_TABLE + newer))
+    newer = TEST_PRICE_TABLE.replace("2026-01-01", "2026-06-01").replace("ccx33 = 40.00", "ccx33 = 45.00")
+    table = load_price_table(table_file(tmp_path, TEST_PRICE_TABLE + newer))
     assert [r.date for r in table.rows] == [dt.date(2026, 1, 1), dt.date(2026, 6, 1)]
     cfg = config_with(backups=False, volume_size_gb=10)
     assert estimate("ccx33", cfg, table, on=dt.date(2026, 5, 31)).items[0].monthly_eur == 40
@@ -202,19 +187,19 @@ BAD_TABLES = [
     ("title = 'x'\n", "unknown key title"),
     ("", "no [[rows]]"),
     ("rows = 3\n", "no [[rows]]"),
-    (TEST_TABLE.replace('currency = "EUR"\n', ""), "rows[0]: missing required key currency"),
-    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = -1'), "rows[0].server_types: ccx33: must be an amount >= 0"),
-    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = "40"'), "rows[0].server_types: ccx33: must be an amount"),
-    (TEST_TABLE.replace('ccx33 = 40.00', 'ccx33 = true'), "ccx33: must be an amount"),
-    (TEST_TABLE.replace('currency = "EUR"', 'currency = "USD"'), "only EUR is supported"),
-    (TEST_TABLE.replace('backup_percent = 20', 'backup_percent = 120'), "between 0 and 100"),
-    (TEST_TABLE.replace('date = 2026-01-01', 'date = "2026-01-01"'), "must be a TOML date"),
-    (TEST_TABLE.replace('date = 2026-01-01', 'date = 2026-01-01T10:00:00'), "must be a TOML date"),
-    (TEST_TABLE.replace('source = "test figures"', 'source = "test figures"\nprice = 3'),
+    (TEST_PRICE_TABLE.replace('currency = "EUR"\n', ""), "rows[0]: missing required key currency"),
+    (TEST_PRICE_TABLE.replace('ccx33 = 40.00', 'ccx33 = -1'), "rows[0].server_types: ccx33: must be an amount >= 0"),
+    (TEST_PRICE_TABLE.replace('ccx33 = 40.00', 'ccx33 = "40"'), "rows[0].server_types: ccx33: must be an amount"),
+    (TEST_PRICE_TABLE.replace('ccx33 = 40.00', 'ccx33 = true'), "ccx33: must be an amount"),
+    (TEST_PRICE_TABLE.replace('currency = "EUR"', 'currency = "USD"'), "only EUR is supported"),
+    (TEST_PRICE_TABLE.replace('backup_percent = 20', 'backup_percent = 120'), "between 0 and 100"),
+    (TEST_PRICE_TABLE.replace('date = 2026-01-01', 'date = "2026-01-01"'), "must be a TOML date"),
+    (TEST_PRICE_TABLE.replace('date = 2026-01-01', 'date = 2026-01-01T10:00:00'), "must be a TOML date"),
+    (TEST_PRICE_TABLE.replace('source = "test figures"', 'source = "test figures"\nprice = 3'),
      "rows[0]: unknown key price"),
-    (TEST_TABLE.replace('source = "test figures"', 'source = ""'), "rows[0].source: must be a non-empty"),
-    (TEST_TABLE.replace('source = "test figures"', 'source = "x"\nnotes = "one"'), "notes: must be a list"),
-    (TEST_TABLE + TEST_TABLE, "two rows dated 2026-01-01"),
+    (TEST_PRICE_TABLE.replace('source = "test figures"', 'source = ""'), "rows[0].source: must be a non-empty"),
+    (TEST_PRICE_TABLE.replace('source = "test figures"', 'source = "x"\nnotes = "one"'), "notes: must be a list"),
+    (TEST_PRICE_TABLE + TEST_PRICE_TABLE, "two rows dated 2026-01-01"),
 ]
 
 
@@ -235,6 +220,6 @@ def test_missing_table_file(tmp_path):
 
 
 def test_table_parses_money_exactly():
-    row = parse_price_table(TEST_TABLE, Path("t.toml")).rows[0]
+    row = parse_price_table(TEST_PRICE_TABLE, Path("t.toml")).rows[0]
     assert row.volume_per_gb_month == Decimal("0.05")
     assert isinstance(row.server_types["ccx23"], Decimal)
