@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from phases.target import Target
+from tests.phases import sandbox_env
 from tests.runner.conftest import SECRET, write_stack
 
 ENV = "test"
@@ -31,3 +32,11 @@ def target() -> Target:
 def session(target, stacks_dir, sandbox_dir):
     from phases.stack import open_session
     return open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
+
+
+@pytest.fixture
+def sb(tmp_path, make_config):
+    """A running sandbox (emulator + mirror) and a copy of the stacks, stopped afterwards."""
+    box = sandbox_env.start(tmp_path, make_config)
+    yield box
+    sandbox_env.stop(box)

@@ -100,16 +100,12 @@ def closed_port() -> int:
 @contextmanager
 def emulator(state_dir: Path, token: str = TOKEN) -> Iterator[object]:
     """The sandbox Hetzner API emulator on a free loopback port, stopped afterwards."""
-    from sandbox.emulator.httpserver import make_server
-    server = make_server(state_dir, token=token)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    from tests.sandbox.conftest import start_emulator
+    running = start_emulator(state_dir, token=token)
     try:
-        yield server
+        yield running.server
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        running.server.close()
 
 
 def admin(server, method: str, path: str, body: dict | None = None, token: str = TOKEN) -> dict:

@@ -6,16 +6,8 @@ import time
 
 import pytest
 
-from tests.phases import sandbox_env
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sb(tmp_path, make_config):
-    box = sandbox_env.start(tmp_path, make_config)
-    yield box
-    sandbox_env.stop(box)
 
 
 def test_sigint_during_apply_then_converge(sb):

@@ -5,16 +5,8 @@ import json
 
 import pytest
 
-from tests.phases import sandbox_env
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sb(tmp_path, make_config):
-    box = sandbox_env.start(tmp_path, make_config)
-    yield box
-    sandbox_env.stop(box)
 
 
 def _verify(sb, *args):
