@@ -29,10 +29,6 @@ class CheckResult:
         return not self.problems
 
 
-def _unquote(key: str) -> str:
-    return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == '"' else key
-
-
 def _is_block(value) -> bool:
     # python-hcl2 gives a block as a list of dicts; the schema says which keys are blocks.
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
@@ -59,7 +55,7 @@ def _check_body(where: str, body: dict, block: dict) -> list[str]:
     attributes = block.get("attributes", {})
     block_types = block.get("block_types", {})
     problems = []
-    given = {_unquote(k): v for k, v in body.items()}
+    given = dict(body)
     for key, value in given.items():
         if key in META_ARGUMENTS:
             continue
@@ -95,14 +91,13 @@ def schema_problems(parsed: dict[str, dict], stack_name: str) -> list[str]:
     for filename, doc in parsed.items():
         for provider in doc.get("provider", []):
             for name, body in provider.items():
-                if _unquote(name) == "hcloud":
+                if name == "hcloud":
                     problems += _check_body(f"{stack_name}/{filename}: provider hcloud",
                                             body, provider_schema.provider_block()["block"])
         for resource in doc.get("resource", []):
             for rtype, instances in resource.items():
-                rtype = _unquote(rtype)
                 for rname, body in instances.items():
-                    where = f"{stack_name}/{filename}: {rtype}.{_unquote(rname)}"
+                    where = f"{stack_name}/{filename}: {rtype}.{rname}"
                     if not rtype.startswith("hcloud_"):
                         continue  # other providers are not ours to judge
                     try:

@@ -37,11 +37,13 @@ def resolve_target(environ: Mapping[str, str] = os.environ,
             raise ConfigError("TARGET=hetzner needs HCLOUD_TOKEN in the environment "
                               "(create one in the Hetzner Cloud console: Security > API tokens)")
         endpoint = environ.get("HCLOUD_ENDPOINT", HETZNER_ENDPOINT)
+        cli_config = environ.get("TF_CLI_CONFIG_FILE", "")
         return Target("hetzner", endpoint, token, {
             "TF_VAR_hcloud_token": token,
             "HCLOUD_ENDPOINT": endpoint,
-            # Silences the warning about the preset, missing CLI config file.
-            "TF_CLI_CONFIG_FILE": environ.get("TF_CLI_CONFIG_FILE_REAL", "/dev/null"),
+            # The user's own CLI config when it exists; /dev/null silences
+            # Terraform's warning about a configured file that is missing.
+            "TF_CLI_CONFIG_FILE": cli_config if os.path.isfile(cli_config) else "/dev/null",
         })
 
     from sandbox import manager  # only imported when the sandbox is the target
