@@ -1,6 +1,6 @@
 """hetzner-deploy command line: option parsing and error reporting only.
 
-`make deploy PROFILE=ccx33` path: commands/deploy.py -> phases/pipeline.py
+`make deploy PROFILE=ccx33` path: commands/deploy.py -> pipeline/deploy.py
 (preflight, generate, plan, review, apply, outputs). Every command lives in a
 small module under commands/; this file names them and owns the error boundary.
 """

@@ -80,8 +80,8 @@ def main() -> int:
                 return go
 
             from generator.config import load_config
-            from phases.stack import make_plan, open_session
-            from phases.target import resolve_target
+            from pipeline.stack import make_plan, open_session
+            from pipeline.target import resolve_target
             config = load_config()
             session = open_session(resolve_target(), "production", stacks_dir=base / "stacks")
 

@@ -1,6 +1,6 @@
 """`hetzner-deploy cost`: what a profile costs a month, line by line.
 
-Prices come from the dated table shipped in generator/prices.toml, or from
+Prices come from the dated table shipped in pricing/prices.toml, or from
 `--prices FILE`; the output always says which date the figures are from.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import click
 from commands.common import config_option, echo_json, json_option, load
 from errors import ConfigError
 from generator.config import DeployConfig
-from generator.price_table import PriceTable, load_price_table
-from generator.pricing import Estimate, plain, cents, estimate
+from pricing.table import PriceTable, load_price_table
+from pricing.estimate import Estimate, plain, cents, estimate
 from generator.profiles import get_profile
 from generator.sizing import recommend
 

@@ -9,7 +9,7 @@ from commands.progress_view import ConsoleProgress
 from commands import terraform as tf_commands
 from commands.terraform import ask_yes, target_banner
 from generator.profiles import PROFILE_NAMES
-from phases.pipeline import DeployOptions, deploy as run_pipeline
+from pipeline.deploy import DeployOptions, deploy as run_pipeline
 from runner.plan_format import to_dict
 
 
@@ -27,7 +27,7 @@ from runner.plan_format import to_dict
 def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, stacks_dir):
     """preflight -> generate -> plan -> review -> apply -> outputs."""
     config = load(config_path, env, quiet=as_json)
-    from phases.target import resolve_target
+    from pipeline.target import resolve_target
     target = resolve_target()
     click.echo(target_banner(target), err=True)
     interactive = tf_commands.stdin_is_tty() and not as_json

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from phases.progress import PhaseLine
+from pipeline.progress import PhaseLine
 from runner.events import APPLY_EVENT_TYPES, Event
 
 _MARK = {"done": "✓", "skipped": "·", "failed": "✗", "refused": "✗"}

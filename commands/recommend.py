@@ -13,7 +13,7 @@ import click
 from commands.common import config_option, echo_json, json_option, load
 from commands.cost import PRICES_OPTION, load_prices
 from errors import ConfigError
-from generator.pricing import Estimate, cents, estimate
+from pricing.estimate import Estimate, cents, estimate
 from generator.sizing import Recommendation, recommend as recommend_profile
 
 

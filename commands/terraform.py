@@ -12,9 +12,9 @@ from commands.common import (allow_replace_option, auto_approve_option, config_o
                              env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from errors import RefusedError, TerraformError
-from phases.destroy import plan_destroy
-from phases.review import check_safety
-from phases.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
+from pipeline.destroy import plan_destroy
+from pipeline.review import check_safety
+from pipeline.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
 from runner.plan import PlanSummary
 from runner.plan_format import to_dict, to_markdown, to_text
 
@@ -32,7 +32,7 @@ def target_banner(target) -> str:
 
 
 def session_for(config, stacks_dir: Path | None, *, quiet: bool = False) -> Session:
-    from phases.target import resolve_target
+    from pipeline.target import resolve_target
     target = resolve_target()
     click.echo(target_banner(target), err=True)
     return open_session(target, config.environment, stacks_dir=stacks_dir)
@@ -179,6 +179,6 @@ def destroy(env, config_path, confirm_env, destroy_volume, stacks_dir):
     done = apply_saved(session, config, allow_replace=True, progress=ConsoleProgress())
     if done.interrupted:
         raise interrupted_error(done, name)
-    from phases.checkpoint import Checkpoint
+    from pipeline.checkpoint import Checkpoint
     Checkpoint(session.ws.data_dir / "checkpoint.json").forget()
     click.echo(f"destroyed: {len(done.completed)} resource(s) in {name}; log {done.log_path}")

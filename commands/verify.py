@@ -19,10 +19,10 @@ from rich.table import Table
 from commands.common import config_option, echo_json, env_option, json_option, load
 from errors import ApiError, ConfigError
 from generator.config import DeployConfig
-from generator.pricing import cents, plain
+from pricing.estimate import cents, plain
 from generator.profiles import PROFILE_NAMES, Profile, get_profile
-from phases.checks import FAIL, NOT_CHECKED, OK, WARN
-from phases.preflight import VerifyReport, run_preflight
+from checks.base import FAIL, NOT_CHECKED, OK, WARN
+from checks.preflight import VerifyReport, run_preflight
 
 MARKS = {OK: "[green]ok[/]", WARN: "[yellow]warn[/]", FAIL: "[red]FAIL[/]",
          NOT_CHECKED: "[dim]not checked[/]"}
@@ -151,7 +151,7 @@ def render(report: VerifyReport, console: Console) -> None:
 def verify(config_path, env, as_json, profile_name, after, outputs_path, workdir,
            deadline_s, stacks_dir) -> None:
     """Check that a deploy can go ahead (or, with --after, that it went right)."""
-    from phases.target import resolve_target
+    from pipeline.target import resolve_target
     config = load(config_path, env, quiet=as_json)
     profile = choose_profile(config, profile_name, stacks_dir)
     target = resolve_target()

@@ -69,7 +69,7 @@ class DeployConfig:
     current_host_monthly_eur: Decimal = Decimal("78.00")
     thresholds: Thresholds = field(default_factory=Thresholds)
     backend: BackendConfig = field(default_factory=BackendConfig)
-    pricing_table: Path | None = None      # overrides generator/prices.toml
+    pricing_table: Path | None = None      # overrides pricing/prices.toml
 
     @property
     def ssh_open_to_world(self) -> bool:

@@ -1,5 +1,5 @@
 from commands.progress_view import ConsoleProgress
-from phases.progress import PhaseLine
+from pipeline.progress import PhaseLine
 from runner.events import parse_line
 
 EVENT = ('{"@level":"info","@message":"hcloud_server.main: Creating...",'

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from tests.phases.preflight_support import TOKEN, admin, api, closed_port, emulator
+from tests.checks.preflight_support import TOKEN, admin, api, closed_port, emulator
 
 pytestmark = pytest.mark.e2e
 

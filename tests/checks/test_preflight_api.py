@@ -9,8 +9,8 @@ import responses
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
 from errors import ApiError
-from phases import hetzner_api
-from tests.phases.preflight_support import TOKEN, closed_port, scripted_api
+from checks import hetzner_api
+from tests.checks.preflight_support import TOKEN, closed_port, scripted_api
 
 LOCATIONS = {"locations": [], "meta": {"pagination": {"page": 1, "per_page": 1,
              "previous_page": None, "next_page": None, "last_page": 1, "total_entries": 0}}}

@@ -2,7 +2,7 @@
 
 Live figures come from GET /pricing (one call: server types, load balancer
 types, volumes, backups, primary IPs, per location). They are turned into a
-one-row PriceTable so generator.pricing computes the estimate exactly as it
+one-row PriceTable so pricing.estimate computes the estimate exactly as it
 does offline; only the row's source and date differ. Net prices (excl. VAT)
 are used, as Hetzner's price list shows them.
 """
@@ -18,8 +18,8 @@ from hcloud import Client
 
 from errors import DeployError
 from generator.config import DeployConfig
-from generator.price_table import PriceRow, PriceTable
-from generator.pricing import Estimate, estimate
+from pricing.table import PriceRow, PriceTable
+from pricing.estimate import Estimate, estimate
 from generator.profiles import Profile
 
 LIVE_TABLE = Path("api-pricing")

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from phases.checkpoint import Checkpoint, key_of
-from phases.destroy import override_text, protected_resources, refusal
+from pipeline.checkpoint import Checkpoint, key_of
+from pipeline.destroy import override_text, protected_resources, refusal
 
 REPO = Path(__file__).resolve().parents[2]
 

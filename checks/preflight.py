@@ -16,15 +16,17 @@ from typing import Any, Callable, Mapping
 from errors import ApiError, DeployError
 from generator.config import DeployConfig
 from generator.naming import resource_names
-from generator.pricing import cents
+from pricing.estimate import cents
 from generator.profiles import Profile
-from phases import after_checks as after_mod
-from phases import hetzner_api, prerequisites, security
-from phases.availability import Availability, check_availability
-from phases.checks import FAIL, NOT_CHECKED, OK, WARN, Check
-from phases.inventory import Conflict, Inventory, find_conflicts, read_inventory, state_ids
-from phases.live_pricing import CostReport, cost_report, fetch_pricing
-from phases.target import Target
+from checks import after as after_mod
+from checks import hetzner_api
+from checks import prerequisites
+from checks import security
+from checks.availability import Availability, check_availability
+from checks.base import FAIL, NOT_CHECKED, OK, WARN, Check
+from checks.inventory import Conflict, Inventory, find_conflicts, read_inventory, state_ids
+from pricing.live import CostReport, cost_report, fetch_pricing
+from pipeline.target import Target
 
 OWNERSHIP_STATE, OWNERSHIP_LABELS = "terraform state", "labels"
 

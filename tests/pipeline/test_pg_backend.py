@@ -7,10 +7,10 @@ import time
 import pytest
 
 from errors import RefusedError, TerraformError
-from phases.stack import apply_saved, make_plan, open_session
-from phases.target import Target
+from pipeline.stack import apply_saved, make_plan, open_session
+from pipeline.target import Target
 from runner.state import state_id
-from tests.phases.pg import LocalPostgres
+from tests.pipeline.pg import LocalPostgres
 from tests.runner.conftest import SECRET, write_stack
 
 pytestmark = pytest.mark.e2e

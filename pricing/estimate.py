@@ -18,7 +18,7 @@ from typing import Any
 
 from errors import ConfigError
 from generator.config import DeployConfig
-from generator.price_table import PriceRow, PriceTable, load_price_table
+from pricing.table import PriceRow, PriceTable, load_price_table
 from generator.profiles import Profile, get_profile
 
 # An offline row older than this gets a warning with every estimate.

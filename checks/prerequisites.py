@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from errors import CommandError, DeployError
-from phases.checks import FAIL, NOT_CHECKED, OK, WARN, Check
+from checks.base import FAIL, NOT_CHECKED, OK, WARN, Check
 from runner.process import run
 
 MIN_TERRAFORM = (1, 5)

@@ -9,10 +9,10 @@ from hcloud.server_types import ServerType
 
 from generator.config import load_config
 from generator.profiles import get_profile
-from phases.checks import FAIL, NOT_CHECKED, OK
-from phases.preflight import run_preflight
-from phases.target import Target
-from tests.phases.preflight_support import TOKEN, admin, api, emulator
+from checks.base import FAIL, NOT_CHECKED, OK
+from checks.preflight import run_preflight
+from pipeline.target import Target
+from tests.checks.preflight_support import TOKEN, admin, api, emulator
 
 pytestmark = pytest.mark.e2e
 

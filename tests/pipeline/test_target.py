@@ -2,7 +2,7 @@
 import pytest
 
 from errors import ConfigError
-from phases.target import HETZNER_ENDPOINT, resolve_target
+from pipeline.target import HETZNER_ENDPOINT, resolve_target
 
 
 def test_token_means_hetzner_and_the_token_goes_to_terraform_only_as_a_variable(tmp_path):

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from errors import TerraformError
-from phases.stack import apply_saved, make_plan, open_session
-from phases.target import Target
+from pipeline.stack import apply_saved, make_plan, open_session
+from pipeline.target import Target
 from runner.state import state_id
 from tests.runner.conftest import SECRET, write_stack
 

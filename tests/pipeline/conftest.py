@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from phases.target import Target
-from tests.phases import sandbox_env
+from pipeline.target import Target
+from tests.pipeline import sandbox_env
 from tests.runner.conftest import SECRET, write_stack
 
 ENV = "test"
@@ -30,7 +30,7 @@ def target() -> Target:
 
 @pytest.fixture
 def session(target, stacks_dir, sandbox_dir):
-    from phases.stack import open_session
+    from pipeline.stack import open_session
     return open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
 
 

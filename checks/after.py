@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 from hcloud import APIException, Client
 
-from phases.checks import FAIL, NOT_CHECKED, OK, Check
+from checks.base import FAIL, NOT_CHECKED, OK, Check
 
 SECTION = "after"
 LATER_PHASES = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from errors import RefusedError
-from phases.stack import PlanResult, Session, make_plan
+from pipeline.stack import PlanResult, Session, make_plan
 from runner.state import read_state
 
 OVERRIDE_FILE = "zz_destroy_volume_override.tf"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Mapping
 
-from phases.checks import NOT_CHECKED, OK, WARN, Check
+from checks.base import NOT_CHECKED, OK, WARN, Check
 
 SECTION = "security"
 WORLD = ("0.0.0.0/0", "::/0")

@@ -3,9 +3,9 @@ import pytest
 
 from errors import RefusedError
 from generator.config import load_config
-from phases.pipeline import DeployOptions, deploy
-from phases.progress import RecordingProgress
-from phases.target import Target
+from pipeline.deploy import DeployOptions, deploy
+from pipeline.progress import RecordingProgress
+from pipeline.target import Target
 from tests.runner.conftest import SECRET, write_full_stack
 
 ENV = "production"

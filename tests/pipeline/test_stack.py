@@ -4,10 +4,10 @@ import json
 import pytest
 
 from errors import RefusedError, TerraformError
-from phases.progress import RecordingProgress
-from phases.stack import apply_saved, make_plan, saved_plan
+from pipeline.progress import RecordingProgress
+from pipeline.stack import apply_saved, make_plan, saved_plan
 from runner.state import load_plan_record
-from tests.phases.conftest import ENV
+from tests.pipeline.conftest import ENV
 from tests.runner.conftest import SECRET, write_stack
 
 
@@ -115,7 +115,7 @@ def test_state_backups_keep_the_newest(session):
 
 
 def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path):
-    from phases.stack import open_session
+    from pipeline.stack import open_session
     fake = tmp_path / "terraform"
     fake.write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.3.9\"}'\n")
     fake.chmod(0o755)
@@ -134,7 +134,7 @@ def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_di
 
 
 def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_dir, monkeypatch):
-    from phases.stack import open_session
+    from pipeline.stack import open_session
     conn = "hunter2-very-secret"  # terraform quotes a malformed connection string
     monkeypatch.setenv("PG_CONN_STR", conn)
     (stacks_dir / ENV / "versions.tf").write_text('terraform {\n  backend "pg" {}\n}\n')

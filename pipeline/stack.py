@@ -1,7 +1,7 @@
 """Stack operations for one target and environment: plan, apply, outputs.
 
 Each returns a frozen result; none prints. Progress goes through the
-Progress interface. Destroy lives in phases/destroy.py.
+Progress interface. Destroy lives in pipeline/destroy.py.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from errors import RefusedError, TerraformError
-from phases.cost import cost_delta
-from phases.progress import NullProgress, Progress
-from phases.review import check_safety
+from pricing.delta import cost_delta
+from pipeline.progress import NullProgress, Progress
+from pipeline.review import check_safety
 from runner.events import Event, diagnostics
 from runner.outputs import StackOutputs, parse_outputs
 from runner.plan import PlanSummary, summarize
@@ -68,7 +68,7 @@ class ApplyResult:
 def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
                  sandbox_dir: Path | None = None,
                  lock_timeout: str | None = DEFAULT_LOCK_TIMEOUT) -> Session:
-    """`target` is a phases.target.Target (kind, token, terraform_env)."""
+    """`target` is a pipeline.target.Target (kind, token, terraform_env)."""
     kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
     env = terraform_env(extra=dict(target.terraform_env))

@@ -41,7 +41,7 @@ def cost_delta(show_json: dict, config, *, destroy: bool = False) -> CostDelta |
     if before is None and after is None:
         return None
     try:
-        from generator.pricing import estimate
+        from pricing.estimate import estimate
         price = {name: estimate(name, config).total_monthly_eur
                  for name in {before, after} if name}
     except (DeployError, ImportError) as exc:

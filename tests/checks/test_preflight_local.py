@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from phases import prerequisites, security
-from phases.checks import FAIL, NOT_CHECKED, OK, WARN
+from checks import prerequisites
+from checks import security
+from checks.base import FAIL, NOT_CHECKED, OK, WARN
 from runner.process import run
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from errors import ConfigError
 from generator.config import DeployConfig, load_config
-from generator.price_table import DEFAULT_TABLE, load_price_table, parse_price_table
-from generator.pricing import cents, estimate
+from pricing.table import DEFAULT_TABLE, load_price_table, parse_price_table
+from pricing.estimate import cents, estimate
 from generator.profiles import PROFILE_NAMES, get_profile
 from tests.conftest import TEST_PRICE_TABLE
 

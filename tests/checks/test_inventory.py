@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import responses
 
-from phases.hetzner_api import open_client
-from phases.inventory import (FAMILIES, FamilyInventory, Inventory, Resource, find_conflicts,
+from checks.hetzner_api import open_client
+from checks.inventory import (FAMILIES, FamilyInventory, Inventory, Resource, find_conflicts,
                               read_inventory, state_ids)
-from tests.phases.preflight_support import TOKEN
+from tests.checks.preflight_support import TOKEN
 
 OURS = (("environment", "production"), ("managed-by", "hetzner-deploy"),
         ("project", "autoscale-ai"))

@@ -9,11 +9,11 @@ import responses
 
 from generator.config import load_config
 from generator.profiles import get_profile
-from phases.availability import (AVAILABLE, DEPRECATED, NOT_OFFERED, UNAVAILABLE, UNKNOWN,
+from checks.availability import (AVAILABLE, DEPRECATED, NOT_OFFERED, UNAVAILABLE, UNKNOWN,
                                   check_availability)
-from phases.hetzner_api import open_client
-from phases.live_pricing import cost_report, live_row
-from tests.phases.preflight_support import TOKEN
+from checks.hetzner_api import open_client
+from pricing.live import cost_report, live_row
+from tests.checks.preflight_support import TOKEN
 
 URL = "http://api.test/v1"
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
@@ -135,7 +135,7 @@ def test_non_eur_live_prices_are_not_used(make_config):
 @responses.activate
 def test_an_answer_the_library_cannot_map_is_one_api_error():
     from errors import ApiError
-    from phases.hetzner_api import api_errors
+    from checks.hetzner_api import api_errors
     # A location entry without the fields hcloud 2.27 requires.
     responses.get(f"{URL}/server_types", json={"server_types": [server_type([{"id": 2}])],
                                                "meta": PAGE})

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from errors import RefusedError, TerraformError
-from phases.checkpoint import Checkpoint, key_of
-from phases.progress import NullProgress, PhaseLine, Progress
-from phases.review import decide
-from phases.stack import apply_saved, make_plan, open_session, read_outputs
+from pipeline.checkpoint import Checkpoint, key_of
+from pipeline.progress import NullProgress, PhaseLine, Progress
+from pipeline.review import decide
+from pipeline.stack import apply_saved, make_plan, open_session, read_outputs
 from runner.outputs import StackOutputs
 from runner.plan import PlanSummary
 from runner.plan_format import counts_line, to_text
@@ -80,7 +80,7 @@ def choose_profile(config, options: DeployOptions) -> str:
 
 def _preflight(config, profile: str, target, cp: Checkpoint, ph: _Phases, *,
                workdir: Path, stacks_dir: Path) -> None:
-    from phases.preflight import run_preflight
+    from checks.preflight import run_preflight
     key = key_of("preflight", config.source.read_text() if config.source.is_file() else "",
                  profile, target.kind, target.endpoint)
     if cp.done("preflight", key) is not None:

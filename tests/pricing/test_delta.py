@@ -4,9 +4,9 @@ import pytest
 
 from errors import RefusedError
 from generator.config import load_config
-from generator.pricing import estimate
-from phases.cost import cost_delta
-from phases.review import decide
+from pricing.estimate import estimate
+from pricing.delta import cost_delta
+from pipeline.review import decide
 from runner.plan import summarize
 
 

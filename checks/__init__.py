@@ -1,0 +1,1 @@
+"""Checks before a deploy (verify, preflight) and after it (verify --after)."""
