@@ -66,3 +66,9 @@ class RefusedError(DeployError):
     """A safety rule refused the operation (data loss, stale plan, no confirmation)."""
 
     exit_code = 7
+
+
+class InterruptedRun(DeployError):
+    """SIGINT, SIGTERM or SIGHUP stopped a run; children were stopped cleanly first."""
+
+    exit_code = 130

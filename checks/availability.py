@@ -136,12 +136,12 @@ def image_availability(client: Client, name: str, architecture: str | None) -> I
 
 
 def check_availability(client: Client, *, server_types: tuple[str, ...],
-                       load_balancer_type: str | None, location: str,
+                       load_balancer_types: tuple[str, ...] = (), location: str,
                        image: str, now: datetime | None = None) -> Availability:
     available_ids = datacenter_available_ids(client, location)
     types = [server_type_availability(client, st, location, now, available_ids)
              for st in server_types]
-    if load_balancer_type:
-        types.append(load_balancer_type_availability(client, load_balancer_type, location))
+    types += [load_balancer_type_availability(client, lbt, location)
+              for lbt in load_balancer_types]
     arch = next((t.architecture for t in types if t.architecture), None)
     return Availability(tuple(types), image_availability(client, image, arch))

@@ -18,7 +18,6 @@ from generator.config import DeployConfig
 from generator.naming import resource_names
 from pricing.estimate import cents
 from generator.profiles import Profile
-from checks import after as after_mod
 from checks import hetzner_api
 from checks import prerequisites
 from checks import security
@@ -129,22 +128,21 @@ STACK_ADDRESSES = {"servers": "hcloud_server.main", "volumes": "hcloud_volume.da
                    "placement_groups": "hcloud_placement_group.main"}
 
 
-def _conflict_action(c: Conflict, single_server: bool) -> str:
+def _conflict_action(c: Conflict) -> str:
     what = c.family[:-1].replace("_", " ")
-    address = STACK_ADDRESSES.get(c.family) if single_server else None
+    address = STACK_ADDRESSES.get(c.family)
     adopt = (f"terraform import {address} {c.resource_id}" if address
              else "import it into the stack's state")
     return (f"rename or delete the existing {what} '{c.name}' (id {c.resource_id}), "
             f"or adopt it if it is really this stack's: {adopt}")
 
 
-def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str,
-                     single_server: bool = True) -> list[Check]:
+def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str) -> list[Check]:
     if not conflicts:
         return [Check("conflicts", "Planned names free", OK,
                       f"no planned name is taken (ownership by {ownership})")]
     return [Check("conflicts", f"{c.family}: {c.name}", FAIL,
-                  f"id {c.resource_id} {c.reason}", _conflict_action(c, single_server))
+                  f"id {c.resource_id} {c.reason}", _conflict_action(c))
             for c in conflicts]
 
 
@@ -202,6 +200,14 @@ def _read_state(target: Target, config: DeployConfig, workdir: Path | None,
     return (state or None), ("" if state else "state is empty")
 
 
+def _after_checks(client, outputs, state, profile, config) -> list[Check]:
+    """Every phase's after-checks, gathered by the pipeline (phases not built yet: not checked)."""
+    from pipeline.engine import AfterContext, gather_after_checks
+    from pipeline.phases import PHASES, PLANNED
+    return gather_after_checks(PHASES, PLANNED, AfterContext(client, outputs, state, profile,
+                                                             config))
+
+
 def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                   after: bool = False, outputs: Any = None,
                   environ: Mapping[str, str] | None = None,
@@ -233,7 +239,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                             f"HTTP 200 from {host} in {probe.latency_ms:.0f} ms"))
         with hetzner_api.api_errors(target.endpoint, hetzner_api.timeout_of(client)):
             if after:
-                checks += after_mod.after_checks(client, outputs or {}, state)
+                checks += _after_checks(client, outputs, state, profile, config)
             else:
                 checks += _before_api_checks(client, target.endpoint, config, profile,
                                              state, extra)
@@ -259,11 +265,11 @@ def _before_api_checks(client, endpoint: str, config: DeployConfig, profile: Pro
                                project=config.project, environment=config.environment,
                                owned_ids=owned)
     extra.update(conflicts=conflicts, ownership=ownership)
-    checks += _conflict_checks(conflicts, ownership, profile.single_server)
+    checks += _conflict_checks(conflicts, ownership)
 
     availability = check_availability(
         client, server_types=profile.server_types,
-        load_balancer_type=profile.load_balancer_type,
+        load_balancer_types=profile.load_balancer_types,
         location=config.location, image=config.image)
     extra["availability"] = availability
     checks += _availability_checks(availability)

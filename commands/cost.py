@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from commands.common import config_option, echo_json, json_option, load
+from commands.common import (config_option, echo_json, env_option, json_option, load,
+                             stacks_dir_option)
 from errors import ConfigError
 from generator.config import DeployConfig
 from pricing.table import PriceTable, load_price_table
 from pricing.estimate import Estimate, plain, cents, estimate
 from generator.profiles import get_profile
-from generator.sizing import recommend
+from generator.profile_choice import resolve_profile
 
 PRICES_OPTION = click.option(
     "--prices", "prices_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -67,17 +68,20 @@ def estimate_lines(e: Estimate) -> list[str]:
               help="Use the price row in force on this day (default: today).")
 @PRICES_OPTION
 @config_option
+@env_option
+@stacks_dir_option
 def cost(profile_name: str | None, as_json: bool, on_text: str | None,
-         prices_path: Path | None, config_path: Path | None) -> None:
+         prices_path: Path | None, config_path: Path | None, env: str | None,
+         stacks_dir: Path) -> None:
     """Monthly cost of a profile, compared with the current host."""
     on = parse_day(on_text)
     if profile_name is not None:
         get_profile(profile_name)  # an unknown name fails before any file is read
-    config = load(config_path)
-    if profile_name is None:
-        profile_name = config.profile or recommend(config.calls_per_month, config.thresholds).profile
-    result = estimate(profile_name, config, load_prices(prices_path, config), on)
+    config = load(config_path, env, quiet=as_json)
+    choice = resolve_profile(config, profile_name, stacks_dir=stacks_dir, env=env)
+    result = estimate(choice.profile, config, load_prices(prices_path, config), on)
     if as_json:
-        echo_json(result.as_json())
+        echo_json({**result.as_json(), "profile_source": choice.source,
+                   "profile_reason": choice.reason})
     else:
-        click.echo("\n".join(estimate_lines(result)))
+        click.echo("\n".join([choice.line(), *estimate_lines(result)]))

@@ -7,9 +7,10 @@ from commands.common import (allow_replace_option, auto_approve_option, config_o
                              env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from commands import terraform as tf_commands
-from commands.terraform import ask_yes, target_banner
+from commands.terraform import ask_yes, output_lines, target_banner
 from generator.profiles import PROFILE_NAMES
-from pipeline.deploy import DeployOptions, deploy as run_pipeline
+from pipeline.deploy import DeployOptions, make_context, run_context
+from pipeline.phases import PHASE_NAMES
 from runner.plan_format import to_dict
 
 
@@ -23,27 +24,35 @@ from runner.plan_format import to_dict
 @allow_replace_option
 @click.option("--fresh", is_flag=True, help="Ignore the checkpoint: plan again even if "
               "nothing changed locally (finds drift).")
+@click.option("--from", "start", type=click.Choice(PHASE_NAMES), default=None,
+              help="Start at this phase (the earlier ones are not run).")
+@click.option("--only", type=click.Choice(PHASE_NAMES), default=None,
+              help="Run this phase alone.")
 @stacks_dir_option
-def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, stacks_dir):
-    """preflight -> generate -> plan -> review -> apply -> outputs."""
+def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, start, only,
+           stacks_dir):
+    """preflight -> generate -> infra (plan, review, apply) -> outputs."""
     config = load(config_path, env, quiet=as_json)
     from pipeline.target import resolve_target
     target = resolve_target()
     click.echo(target_banner(target), err=True)
     interactive = tf_commands.stdin_is_tty() and not as_json
-    result = run_pipeline(
-        config, DeployOptions(env=config.environment, profile=profile,
-                              auto_approve=auto_approve, allow_replace=allow_replace,
-                              fresh=fresh, stacks_dir=stacks_dir),
-        target, progress=ConsoleProgress(quiet=as_json),
-        confirm=ask_yes if interactive else None)
+    options = DeployOptions(env=config.environment, profile=profile, auto_approve=auto_approve,
+                            allow_replace=allow_replace, fresh=fresh, stacks_dir=stacks_dir,
+                            only=only, start=start)
+    ctx = make_context(config, options, target, progress=ConsoleProgress(quiet=as_json),
+                       confirm=ask_yes if interactive else None)
+    if not as_json:
+        click.echo(ctx.choice.line(), err=True)
+    result = run_context(ctx)
+    outputs = result.outputs.as_dict() if result.outputs else None
     if as_json:
         echo_json({"target": result.target_kind, "env": result.env, "profile": result.profile,
+                   "profile_source": result.choice.source,
                    "applied": result.applied, "phases": [vars(line) for line in result.lines],
                    "plan": to_dict(result.summary) if result.summary else None,
-                   "outputs": result.outputs.as_dict()})
+                   "outputs": outputs})
         return
     click.echo(f"deployed {result.profile} to {result.env} ({result.target_kind}):")
-    for name, value in result.outputs.as_dict().items():
-        if value not in (None, (), []):
-            click.echo(f"  {name:<20} {value}")
+    if result.outputs:
+        click.echo("\n".join(f"  {line}" for line in output_lines(result.outputs)))

@@ -5,20 +5,10 @@ import click
 
 from commands.common import config_option, env_option, load, stacks_dir_option, warn_ssh_open
 from errors import ValidationError
+from generator.profile_choice import resolve_profile
 from generator.profiles import PROFILE_NAMES
 from generator.render import generate as render_generate
 from generator.validate import check_all
-
-
-def _profile_for(config, profile: str | None) -> tuple[str, str]:
-    """The profile to use and why: the option, the config's pin, or sizing."""
-    if profile:
-        return profile, "--profile"
-    if config.profile:
-        return config.profile, "hetzner.profile in the config"
-    from generator.sizing import recommend
-    rec = recommend(config.calls_per_month, config.thresholds)
-    return rec.profile, f"recommended for {config.calls_per_month} calls/month"
 
 
 @click.command("generate")
@@ -34,10 +24,10 @@ def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     """Render terraform/stacks/<env>/ from a profile and deploy.toml."""
     config = load(config_path, env)
     warn_ssh_open(config)
-    name, why = _profile_for(config, profile)
-    result = render_generate(config, name, stacks_dir=stacks_dir, dry_run=dry_run)
+    choice = resolve_profile(config, profile, stacks_dir=stacks_dir)
+    result = render_generate(config, choice.name, stacks_dir=stacks_dir, dry_run=dry_run)
     verb = "would" if dry_run else ""
-    click.echo(f"stack {result.environment}: profile {result.profile} ({why})")
+    click.echo(f"stack {result.environment}: {choice.line()}")
     for f in result.files:
         click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
                    + (f" ({verb} write)" if dry_run and f.status != "identical" else ""))

@@ -8,8 +8,9 @@ import click
 from pipeline.progress import PhaseLine
 from runner.events import APPLY_EVENT_TYPES, Event
 
-_MARK = {"done": "✓", "skipped": "·", "failed": "✗", "refused": "✗"}
-_STYLE = {"done": "green", "skipped": "dim", "failed": "red", "refused": "red"}
+_MARK = {"done": "✓", "skipped": "·", "failed": "✗", "refused": "✗", "interrupted": "✗"}
+_STYLE = {"done": "green", "skipped": "dim", "failed": "red", "refused": "red",
+          "interrupted": "red"}
 _EVENT_STYLE = {"apply_start": "cyan", "apply_progress": "dim", "apply_complete": "green",
                 "apply_errored": "red"}
 

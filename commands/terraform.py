@@ -82,6 +82,8 @@ def ask_yes(summary: PlanSummary, prompt: str = "Apply this plan? Type 'yes' to 
 def plan(env, config_path, as_json, as_markdown, stacks_dir):
     """Plan the stack, save the plan, and summarise it (with the cost change)."""
     config = load(config_path, env, quiet=as_json)
+    from generator.profile_choice import resolve_profile
+    click.echo(resolve_profile(config, stacks_dir=stacks_dir).line(), err=True)
     session = session_for(config, stacks_dir)
     # The staleness check renders the stack (and runs terraform fmt): do it
     # while terraform plans rather than before.
@@ -144,9 +146,22 @@ def outputs(env, config_path, as_json, stacks_dir):
     if as_json:
         echo_json(out.as_dict())
         return
-    for name, value in out.as_dict().items():
-        if value not in (None, (), []):
-            click.echo(f"{name:<20} {json.dumps(value) if isinstance(value, (list, tuple)) else value}")
+    click.echo("\n".join(output_lines(out)))
+
+
+def output_lines(out) -> list[str]:
+    """The outputs for a person: one line per host by role, then the shared resources."""
+    lines = []
+    for h in out.hosts:
+        addresses = "  ".join(a for a in (h.ipv4, h.ipv6, h.private_ip and f"private {h.private_ip}")
+                              if a)
+        volume = f"  volume {h.volume_device}" if h.volume_device else ""
+        lines.append(f"{h.role:<12} {h.name}  {addresses}{volume}")
+    if out.load_balancer_ipv4:
+        lines.append(f"{'lb':<12} {out.load_balancer_ipv4}  {out.load_balancer_ipv6 or ''}".rstrip())
+    lines.append(f"{'volume_id':<12} {out.volume_id}")
+    lines.append(f"{'ssh_key_id':<12} {out.ssh_key_id}")
+    return lines
 
 
 @click.command("destroy")

@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from commands.common import config_option, echo_json, env_option, json_option, load
-from errors import ApiError, ConfigError
+from errors import TerraformError, ApiError, ConfigError
 from generator.config import DeployConfig
 from pricing.estimate import cents, plain
-from generator.profiles import PROFILE_NAMES, Profile, get_profile
+from generator.profile_choice import resolve_profile
+from generator.profiles import PROFILE_NAMES
 from checks.base import FAIL, NOT_CHECKED, OK, WARN
 from checks.preflight import VerifyReport, run_preflight
 
@@ -29,24 +30,6 @@ MARKS = {OK: "[green]ok[/]", WARN: "[yellow]warn[/]", FAIL: "[red]FAIL[/]",
 SECTIONS = (("api", "API"), ("prerequisites", "Prerequisites"), ("security", "Security"),
             ("conflicts", "Name conflicts"), ("availability", "Availability"),
             ("cost", "Cost"), ("after", "After deploy"))
-
-
-def choose_profile(config: DeployConfig, wanted: str | None,
-                   stacks_dir: Path | None = None) -> Profile:
-    """--profile, else deploy.toml's, else the one the stack was generated for, else sizing."""
-    if wanted:
-        return get_profile(wanted)
-    if config.profile:
-        return get_profile(config.profile)
-    try:
-        from generator.render import STACKS, stack_profile
-        generated = stack_profile((stacks_dir or STACKS) / config.environment)
-    except ImportError:
-        generated = None
-    if generated in PROFILE_NAMES:
-        return get_profile(generated)
-    from generator.sizing import recommend
-    return get_profile(recommend(config.calls_per_month, config.thresholds).profile)
 
 
 def read_outputs(path: Path | None):
@@ -61,7 +44,11 @@ def read_outputs(path: Path | None):
         raise ConfigError(f"--outputs: {path.name} is not JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"--outputs: {path.name} must hold a JSON object")
-    return doc
+    from runner.outputs import parse_outputs
+    try:
+        return parse_outputs(doc)
+    except TerraformError as exc:
+        raise ConfigError(f"--outputs: {path.name}: {exc.message}") from None
 
 
 def workdir_outputs(target, config: DeployConfig, workdir: Path | None,
@@ -153,7 +140,10 @@ def verify(config_path, env, as_json, profile_name, after, outputs_path, workdir
     """Check that a deploy can go ahead (or, with --after, that it went right)."""
     from pipeline.target import resolve_target
     config = load(config_path, env, quiet=as_json)
-    profile = choose_profile(config, profile_name, stacks_dir)
+    choice = resolve_profile(config, profile_name, stacks_dir=stacks_dir)
+    if not as_json:
+        click.echo(choice.line(), err=True)
+    profile = choice.profile
     target = resolve_target()
     outputs = None
     if after:

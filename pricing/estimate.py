@@ -96,11 +96,8 @@ class Estimate:
 
 
 def _missing_prices(profile: Profile, row: PriceRow) -> list[str]:
-    missing = [t for t in profile.server_types if t not in row.server_types]
-    lb = profile.load_balancer_type
-    if lb and lb not in row.load_balancer_types:
-        missing.append(lb)
-    return missing
+    return ([t for t in profile.server_types if t not in row.server_types]
+            + [t for t in profile.load_balancer_types if t not in row.load_balancer_types])
 
 
 def _items(profile: Profile, config: DeployConfig, row: PriceRow) -> list[LineItem]:
@@ -108,31 +105,29 @@ def _items(profile: Profile, config: DeployConfig, row: PriceRow) -> list[LineIt
         return LineItem(name, qty, unit, unit * qty)
 
     share = row.backup_percent / 100
-    app_unit = row.server_types[profile.server_type]
-    items: list[LineItem] = []
-    if profile.single_server:
-        items.append(item(f"server {profile.server_type}", profile.app_server_count, app_unit))
-        if config.backups:
-            items.append(item(f"backups ({_percent(row.backup_percent)}% of {profile.server_type})",
-                              profile.app_server_count, app_unit * share))
-        server_count = profile.app_server_count
-    else:
-        db_type = profile.db_server_type
-        db_unit = row.server_types[db_type]
-        items.append(item(f"app server {profile.server_type}", profile.app_server_count, app_unit))
-        items.append(item(f"database server {db_type}", 1, db_unit))
-        if config.backups:
-            items.append(item(f"backups ({_percent(row.backup_percent)}% of {db_type}, database server only)",
-                              1, db_unit * share))
-        server_count = profile.app_server_count + 1
+    servers: list[LineItem] = []
+    backups: list[LineItem] = []
+    balancers: list[LineItem] = []
+    backed_up = [r for r in profile.server_roles if r.backups]
+    for role in profile.roles:
+        if not role.is_server:
+            balancers.append(item(f"{role.label} {role.load_balancer_type}", role.count,
+                                  row.load_balancer_types[role.load_balancer_type]))
+            continue
+        unit = row.server_types[role.server_type]
+        servers.append(item(f"{role.label} {role.server_type}", role.count, unit))
+        if config.backups and role.backups:
+            # Name the role only when some servers of the profile go without backups.
+            only = (f", {role.label} only" if len(backed_up) < len(profile.server_roles)
+                    else "")
+            backups.append(item(f"backups ({_percent(row.backup_percent)}% of "
+                                f"{role.server_type}{only})", role.count, unit * share))
+    items = servers + backups
     items.append(item(f"volume {config.volume_size_gb} GB", config.volume_size_gb,
                       row.volume_per_gb_month))
     if row.primary_ipv4_month is not None:
-        items.append(item("primary IPv4", server_count, row.primary_ipv4_month))
-    if profile.load_balancer_type:
-        lb = profile.load_balancer_type
-        items.append(item(f"load balancer {lb}", 1, row.load_balancer_types[lb]))
-    return items
+        items.append(item("primary IPv4", profile.server_count, row.primary_ipv4_month))
+    return items + balancers
 
 
 def _notes(row: PriceRow, config: DeployConfig, on: dt.date) -> tuple[str, ...]:

@@ -1,4 +1,10 @@
-"""`terraform output -json` -> StackOutputs, the typed hand-off to later phases."""
+"""`terraform output -json` -> StackOutputs, the typed hand-off to later phases.
+
+Every generated stack has a `hosts` output: one object per server with its
+role, addresses, private IP and the data volume's device when it carries it.
+Later phases (app, DNS, TLS, verify --after) iterate over hosts by role and
+never assume there is one server.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -6,33 +12,46 @@ from typing import Any
 
 from errors import TerraformError
 
-REQUIRED = ("server_id", "server_name", "server_ipv4", "server_ipv6", "volume_id",
-            "volume_linux_device", "firewall_id", "placement_group_id", "ssh_key_id")
-_IDS = ("server_id", "volume_id", "firewall_id", "placement_group_id", "ssh_key_id")
+REQUIRED = ("hosts", "volume_id", "ssh_key_id")
 
 
 @dataclass(frozen=True)
-class ServerOutput:
+class Host:
     name: str
+    role: str
     ipv4: str
     ipv6: str = ""
+    private_ip: str = ""
+    volume_device: str = ""       # set on the host that carries the data volume
     id: int | None = None
-    role: str = ""
+    firewall_id: int | None = None
+    placement_group_id: int | None = None
 
 
 @dataclass(frozen=True)
 class StackOutputs:
-    server_id: int
-    server_name: str
-    server_ipv4: str
-    server_ipv6: str
+    hosts: tuple[Host, ...]
     volume_id: int
-    volume_linux_device: str
-    firewall_id: int
-    placement_group_id: int
     ssh_key_id: int
-    servers: tuple[ServerOutput, ...] = ()
     load_balancer_ipv4: str | None = None
+    load_balancer_ipv6: str | None = None
+
+    def by_role(self, role: str) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if h.role == role)
+
+    @property
+    def volume_host(self) -> Host | None:
+        return next((h for h in self.hosts if h.volume_device), None)
+
+    @property
+    def public_ipv4(self) -> str:
+        """Where DNS points: the load balancer when there is one, else the only host."""
+        return self.load_balancer_ipv4 or self.hosts[0].ipv4
+
+    def describe(self) -> str:
+        names = ", ".join(f"{h.name} {h.ipv4 or h.private_ip}" for h in self.hosts)
+        lb = f"; load balancer {self.load_balancer_ipv4}" if self.load_balancer_ipv4 else ""
+        return names + lb
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,42 +60,49 @@ class StackOutputs:
     def from_dict(cls, data: dict[str, Any]) -> "StackOutputs":
         """Inverse of as_dict (the deploy checkpoint keeps outputs this way)."""
         fields = dict(data)
-        fields["servers"] = tuple(ServerOutput(**s) for s in fields.get("servers") or ())
+        fields["hosts"] = tuple(Host(**h) for h in fields.get("hosts") or ())
         return cls(**fields)
 
 
-def _int(name: str, value: Any) -> int:
+def _int(name: str, value: Any, *, optional: bool = False) -> int | None:
+    if optional and value in (None, ""):
+        return None
     try:
         return int(value)
     except (TypeError, ValueError):
         raise TerraformError(f"output {name} should be a numeric id, got {value!r}") from None
 
 
-def _server(raw: Any) -> ServerOutput:
-    if not isinstance(raw, dict) or "name" not in raw:
-        raise TerraformError(f"output servers: each entry needs at least a name, got {raw!r}")
-    sid = raw.get("id")
-    return ServerOutput(name=str(raw["name"]), ipv4=str(raw.get("ipv4", "") or ""),
-                        ipv6=str(raw.get("ipv6", "") or ""),
-                        id=None if sid in (None, "") else _int("servers[].id", sid),
-                        role=str(raw.get("role", "") or ""))
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _host(raw: Any) -> Host:
+    if not isinstance(raw, dict) or not raw.get("name") or not raw.get("role"):
+        raise TerraformError(f"output hosts: each entry needs a name and a role, got {raw!r}")
+    return Host(name=str(raw["name"]), role=str(raw["role"]), ipv4=_str(raw.get("ipv4")),
+                ipv6=_str(raw.get("ipv6")), private_ip=_str(raw.get("private_ip")),
+                volume_device=_str(raw.get("volume_device")),
+                id=_int("hosts[].id", raw.get("id"), optional=True),
+                firewall_id=_int("hosts[].firewall_id", raw.get("firewall_id"), optional=True),
+                placement_group_id=_int("hosts[].placement_group_id",
+                                        raw.get("placement_group_id"), optional=True))
 
 
 def parse_outputs(doc: dict) -> StackOutputs:
     """doc is `terraform output -json`: {name: {"value": ..., "sensitive": ..., "type": ...}}."""
     values = {name: entry.get("value") for name, entry in doc.items() if isinstance(entry, dict)}
-    missing = [name for name in REQUIRED if values.get(name) in (None, "")]
+    missing = [name for name in REQUIRED if values.get(name) in (None, "", [])]
     if missing:
         have = ", ".join(sorted(values)) or "none (has the stack been applied?)"
         raise TerraformError(f"stack outputs missing: {', '.join(missing)}; "
                              f"outputs present: {have}")
-    fields: dict[str, Any] = {n: (_int(n, values[n]) if n in _IDS else str(values[n]))
-                              for n in REQUIRED}
-    servers = values.get("servers")
-    if servers is not None:
-        if not isinstance(servers, list):
-            raise TerraformError("output servers should be a list of objects")
-        fields["servers"] = tuple(_server(s) for s in servers)
-    lb = values.get("load_balancer_ipv4")
-    fields["load_balancer_ipv4"] = str(lb) if lb else None
-    return StackOutputs(**fields)
+    hosts = values["hosts"]
+    if not isinstance(hosts, list):
+        raise TerraformError("output hosts should be a list of objects")
+    return StackOutputs(
+        hosts=tuple(_host(h) for h in hosts),
+        volume_id=_int("volume_id", values["volume_id"]),
+        ssh_key_id=_int("ssh_key_id", values["ssh_key_id"]),
+        load_balancer_ipv4=_str(values.get("load_balancer_ipv4")) or None,
+        load_balancer_ipv6=_str(values.get("load_balancer_ipv6")) or None)

@@ -47,7 +47,7 @@ def serve(locations, images=("ubuntu-22.04",), datacenters=None):
 
 def availability(image="ubuntu-22.04"):
     return check_availability(open_client(URL, TOKEN), server_types=("ccx33",),
-                              load_balancer_type=None, location="nbg1", image=image, now=NOW)
+                              location="nbg1", image=image, now=NOW)
 
 
 @pytest.mark.parametrize("locations,status", [

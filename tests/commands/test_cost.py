@@ -49,11 +49,16 @@ def test_stale_table_is_said_out_loud(run):
     assert "Note: These prices are dated 2025-11-18, 372 days ago" in result.stdout
 
 
-def test_profile_defaults_to_the_recommended_one(make_config):
+def test_profile_defaults_to_the_recommended_one(make_config, tmp_path):
     config = make_config(BASE_TOML.replace("calls_per_month = 3000", "calls_per_month = 9000"))
-    result = CliRunner().invoke(cli, ["cost", "--config", str(config), "--json"])
+    result = CliRunner().invoke(cli, ["cost", "--config", str(config), "--json",
+                                      "--stacks-dir", str(tmp_path / "no-stacks")])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["profile"] == "ccx43"
+    doc = json.loads(result.stdout)
+    assert doc["profile"] == "ccx43" and doc["profile_source"] == "sizing"
+    human = CliRunner().invoke(cli, ["cost", "--config", str(config),
+                                     "--stacks-dir", str(tmp_path / "no-stacks")])
+    assert human.stdout.splitlines()[0] == "profile ccx43 (recommended for 9000 calls/month)"
 
 
 def test_pinned_profile_is_the_default(make_config):

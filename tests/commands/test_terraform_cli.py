@@ -70,9 +70,10 @@ def test_apply_needs_yes_then_applies_and_outputs(run, tty):
     assert "terraform_data.server: Creation complete" in yes.output
     assert SECRET not in yes.output
     out = run("outputs", "--json")
-    assert json.loads(out.stdout)["server_name"] == "demo-small"
+    assert json.loads(out.stdout)["hosts"][0]["name"] == "demo-small"
     text = run("outputs")
-    assert "server_ipv4          203.0.113.9" in text.output
+    assert ("all-in-one   demo-small  203.0.113.9  2001:db8::9  volume "
+            "/dev/disk/by-id/scsi-0HC_Volume_12") in text.output.splitlines()
 
 
 def test_apply_without_plan_is_one_line(run):

@@ -33,16 +33,16 @@ def _run(config, options, kind="sandbox", **kw):
 def test_first_deploy_applies_then_rerun_is_a_no_op(setup):
     config, options, _ = setup
     first, phases, progress = _run(config, options)
-    assert phases == {"plan": "done", "review": "done", "apply": "done", "outputs": "done"}
-    assert first.applied and first.outputs.server_name == "demo-small"
+    assert phases == {"infra": "done", "outputs": "done"}
+    assert first.applied and first.outputs.hosts[0].name == "demo-small"
     assert any("Plan: 2 to create" in n for n in progress.notes)   # shown before applying
     second, phases, progress = _run(config, options)
     assert not second.applied and progress.events == []
-    assert phases == {"plan": "skipped", "review": "skipped", "apply": "skipped",
-                      "outputs": "done"}
+    assert phases == {"infra": "skipped", "outputs": "skipped"}
     assert second.outputs == first.outputs
     fresh, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "fresh": True}))
-    assert phases["plan"] == "done" and phases["apply"] == "skipped" and not fresh.applied
+    assert phases["infra"] == "done" and not fresh.applied
+    assert "nothing to apply" in fresh.lines[0].detail
 
 
 def test_stack_change_is_planned_and_applied(setup):
@@ -51,7 +51,7 @@ def test_stack_change_is_planned_and_applied(setup):
     write_full_stack(stacks / ENV, size="large")
     result, phases, _ = _run(config, options)
     assert result.applied and result.summary.counts["update"] == 1
-    assert result.outputs.server_name == "demo-large"
+    assert result.outputs.hosts[0].name == "demo-large"
 
 
 def test_real_target_without_terminal_refuses_and_applies_nothing(setup):
@@ -66,3 +66,23 @@ def test_real_target_without_terminal_refuses_and_applies_nothing(setup):
                         confirm=lambda summary: asked.append(summary) or True)
     assert result.applied and asked and asked[0].counts["create"] == 2
     assert (stacks / ENV / "terraform.tfstate").exists()   # the real target works in place
+
+
+def test_state_identity_is_read_once_per_run_and_again_only_after_an_apply(setup):
+    from pipeline.deploy import make_context, run_context
+    config, options, _ = setup
+    first = make_context(config, options, _target("sandbox"))
+    run_context(first, generate_stack=False)
+    assert first.applied and first.state_reads == 2     # before the plan, after the apply
+    again = make_context(config, options, _target("sandbox"))
+    run_context(again, generate_stack=False)
+    assert not again.applied and again.state_reads == 1  # infra and outputs share one read
+
+
+def test_another_projects_token_does_not_trust_the_checkpoint(setup):
+    config, options, _ = setup
+    _run(config, options)
+    other = Target("sandbox", "http://127.0.0.1:9", "another-projects-token",
+                   {"TF_VAR_hcloud_token": SECRET})
+    result = deploy(config, options, other, generate_stack=False)
+    assert {l.phase: l.status for l in result.lines}["infra"] == "done"

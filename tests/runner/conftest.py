@@ -56,24 +56,20 @@ def tf(stack: Path) -> Terraform:
 
 
 OUTPUTS_STACK = """
-output "server_name" { value = "demo-${var.size}" }
-output "server_ipv4" { value = "203.0.113.9" }
-output "server_ipv6" { value = "2001:db8::9" }
+output "hosts" {
+  value = [{
+    name = "demo-${var.size}", role = "all-in-one", id = 11, ipv4 = "203.0.113.9",
+    ipv6 = "2001:db8::9", private_ip = "", firewall_id = 13, placement_group_id = "14",
+    volume_device = "/dev/disk/by-id/scsi-0HC_Volume_12",
+  }]
+}
 output "volume_id" { value = "12" }
-output "volume_linux_device" { value = "/dev/disk/by-id/scsi-0HC_Volume_12" }
-output "firewall_id" { value = 13 }
-output "placement_group_id" { value = "14" }
 output "ssh_key_id" { value = "15" }
 """
 
 
 def write_full_stack(directory: Path, size: str = "small", generation: str = "1") -> Path:
-    """The terraform_data stack plus every output a generated stack has (server_id is
-    in STACK already as terraform_data.server.id; it is not numeric, so it is overridden)."""
+    """The terraform_data stack plus every output a generated stack has."""
     write_stack(directory, size, generation)
-    text = (directory / "main.tf").read_text().replace(
-        'output "server_id" { value = terraform_data.server.id }',
-        'output "server_id" { value = length(terraform_data.server.id) }')
-    (directory / "main.tf").write_text(text)
     (directory / "outputs.tf").write_text(OUTPUTS_STACK)
     return directory
