@@ -153,7 +153,8 @@ def run_phases(phases: Sequence[Phase], ctx, selection: Selection = Selection())
                                      f"was recorded for it: run the same command again to "
                                      f"resume there") from None
             except DeployError as exc:
-                status = "refused" if isinstance(exc, RefusedError) else "failed"
+                status = ("refused" if isinstance(exc, RefusedError) else
+                          "interrupted" if isinstance(exc, InterruptedRun) else "failed")
                 report(current, status, exc.message.splitlines()[0] if exc.message else "")
                 raise
             new_key = result.record_key or key

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from errors import RefusedError, TerraformError
+from errors import InterruptedRun, RefusedError
 from pipeline.checkpoint import key_of
 from pipeline.engine import PhaseResult
 from runner.workspace import stack_hash
@@ -54,12 +54,10 @@ def run(ctx) -> PhaseResult:
                          progress=ctx.progress)
     ctx.state_changed()
     if result.interrupted:
-        err = TerraformError(
+        raise InterruptedRun(
             f"apply interrupted: terraform stopped cleanly after {len(result.completed)} "
             f"resource(s) and saved its state; run `hetzner-deploy deploy --env {ctx.env}` "
-            f"again to converge (log: {result.log_path})", returncode=result.returncode)
-        err.exit_code = 130
-        raise err
+            f"again to converge (log: {result.log_path})")
     ctx.applied = True
     return PhaseResult(f"plan: {planned}; review: {approval}; applied "
                        f"{len(result.completed)} resource(s) in "

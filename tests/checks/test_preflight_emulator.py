@@ -7,7 +7,10 @@ from hcloud.images import Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
 
+from dataclasses import replace
+
 from generator.config import load_config
+from runner.outputs import Host, StackOutputs
 from generator.profiles import get_profile
 from checks.base import FAIL, NOT_CHECKED, OK
 from checks.preflight import run_preflight
@@ -173,8 +176,11 @@ def _deploy_by_hand(emu, *, backups=True, protect=True, attach=True):
         client.volumes.change_protection(volume, delete=True)
     if backups:
         client.servers.enable_backup(server)
-    return {"server_id": server.id, "volume_id": volume.id, "firewall_id": fw.id,
-            "placement_group_id": pg.id, "ssh_key_id": key.id}
+    return StackOutputs(hosts=(Host(name=server.name, role="all-in-one", ipv4="203.0.113.2",
+                                    id=server.id, firewall_id=fw.id,
+                                    placement_group_id=pg.id,
+                                    volume_device=volume.linux_device or "/dev/sdb"),),
+                        volume_id=volume.id, ssh_key_id=key.id)
 
 
 def test_after_a_good_deploy_everything_passes_and_later_phases_are_not_claimed(config, emu):
@@ -206,11 +212,11 @@ def test_after_a_bad_deploy_each_gap_fails(config, emu):
 
 def test_after_with_missing_outputs_and_vanished_resources(config, emu):
     outputs = _deploy_by_hand(emu)
-    outputs["firewall_id"] = 987654321     # state says so, Hetzner no longer has it
-    del outputs["placement_group_id"]
-    report = preflight(config, emu, after=True, outputs=outputs)
+    # State says firewall 987654321, Hetzner no longer has it; the group id is missing.
+    host = replace(outputs.hosts[0], firewall_id=987654321, placement_group_id=None)
+    report = preflight(config, emu, after=True, outputs=replace(outputs, hosts=(host,)))
     statuses = {c.name: c.status for c in report.checks}
-    assert statuses["output placement_group_id"] == FAIL
+    assert statuses["output hosts[].placement_group_id"] == FAIL
     assert statuses["Firewall exists"] == FAIL
     assert not report.ready
 

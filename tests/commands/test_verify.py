@@ -133,9 +133,12 @@ def _hand_deploy(emu):
     api(emu, "POST", f"/volumes/{vol['id']}/actions/change_protection", {"delete": True})
     api(emu, "POST", f"/servers/{server['id']}/actions/enable_backup", {})
     # The shape of `terraform output -json`.
-    values = {"server_id": server["id"], "volume_id": vol["id"], "firewall_id": fw["id"],
-              "placement_group_id": pg["id"], "ssh_key_id": key["ssh_key"]["id"]}
-    return {k: {"value": str(v), "type": "string", "sensitive": False} for k, v in values.items()}
+    host = {"name": server["name"], "role": "all-in-one", "id": str(server["id"]),
+            "ipv4": server["public_net"]["ipv4"]["ip"], "ipv6": "", "private_ip": "",
+            "volume_device": vol["linux_device"], "firewall_id": str(fw["id"]),
+            "placement_group_id": str(pg["id"])}
+    values = {"hosts": [host], "volume_id": vol["id"], "ssh_key_id": key["ssh_key"]["id"]}
+    return {k: {"value": v, "type": "string", "sensitive": False} for k, v in values.items()}
 
 
 def test_after_with_outputs_file(run, emu, tmp_path):

@@ -15,23 +15,26 @@ def _ok(done):
 def test_deploy_noop_rescale_verify_destroy(sb):
     first = _ok(sb.cli("deploy", "--profile", "ccx33"))
     assert "local sandbox" in first.stderr
-    for phase in ("preflight", "generate", "plan", "review", "apply", "outputs"):
-        assert f"[{phase}]" in first.stdout
-    assert "6 to create" in first.stdout and "[apply] done: 6 resource(s)" in first.stdout
-    assert "server_ipv4" in first.stdout
+    for phase in ("preflight", "generate", "infra", "outputs"):
+        assert f"[{phase}] done" in first.stdout
+    assert "profile ccx33 (--profile)" in first.stderr
+    assert "6 to create" in first.stdout and "applied 6 resource(s)" in first.stdout
     assert sb.token not in first.stdout + first.stderr
 
     outputs = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    (host,) = outputs["hosts"]
+    assert host["role"] == "all-in-one" and host["name"] == "autoscale-ai-production"
+    assert f"all-in-one   autoscale-ai-production  {host['ipv4']}" in first.stdout
     client = sb.client()
-    server = client.servers.get_by_id(outputs["server_id"])
+    server = client.servers.get_by_id(host["id"])
     assert server.server_type.name == "ccx33"
-    assert server.public_net.ipv4.ip == outputs["server_ipv4"]
-    assert client.volumes.get_by_id(outputs["volume_id"]).server.id == outputs["server_id"]
+    assert server.public_net.ipv4.ip == host["ipv4"]
+    assert client.volumes.get_by_id(outputs["volume_id"]).server.id == host["id"]
     state = json.loads((sb.workdir() / "terraform.tfstate").read_text())
 
     # Second deploy with nothing changed: nothing planned, nothing applied, same state.
     second = _ok(sb.cli("deploy", "--profile", "ccx33"))
-    assert "[plan] skipped" in second.stdout and "[apply] skipped" in second.stdout
+    assert "[infra] skipped" in second.stdout and "[outputs] skipped" in second.stdout
     assert "[generate] skipped" in second.stdout and "[preflight] skipped" in second.stdout
     assert json.loads((sb.workdir() / "terraform.tfstate").read_text())["serial"] == state["serial"]
     # ...and a real plan agrees there is nothing to do.
@@ -54,7 +57,7 @@ def test_deploy_noop_rescale_verify_destroy(sb):
 
     applied = _ok(sb.cli("apply", "--auto-approve"))
     assert "hcloud_server.main" in applied.stdout
-    server = client.servers.get_by_id(outputs["server_id"])
+    server = client.servers.get_by_id(host["id"])
     assert server.server_type.name == "ccx43"          # same server, rescaled
     assert json.loads(_ok(sb.cli("outputs", "--json")).stdout)["volume_id"] == outputs["volume_id"]
 
@@ -109,10 +112,10 @@ def test_preflight_blocker_stops_the_pipeline_before_terraform(sb):
     before = {p.name: p.read_bytes() for p in stack.iterdir()}
     done = sb.cli("deploy", "--profile", "ccx33")
     assert done.returncode == 7, done.stdout + done.stderr
-    assert "[preflight] failed" in done.stdout
+    assert "[preflight] refused" in done.stdout
     # Preflight runs first: the (stale, for this config) stack is not even rewritten.
     assert "[generate]" not in done.stdout
     assert {p.name: p.read_bytes() for p in stack.iterdir()} == before
     assert "error: preflight found blockers" in done.stderr
-    assert "[plan]" not in done.stdout
+    assert "[infra]" not in done.stdout
     assert client.volumes.get_all() == []                 # terraform never ran
