@@ -254,6 +254,22 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
     return VerifyReport(checks=done, next_actions=_next_actions(done), **base, **extra)
 
 
+def _existing_checks(client, config: DeployConfig, profile: Profile, owned) -> list[Check]:
+    from checks.existing import check_downgrades, check_ssh_key_reuse
+    from generator.naming import server_types_by_name
+    from generator.render import read_public_key
+    def ids(family: str):
+        return None if owned is None else owned.get(family, set())
+    checks = check_downgrades(client, profile, server_types_by_name(config, profile),
+                              ids("servers"))
+    try:
+        public_key = read_public_key(config.ssh_public_key)
+    except DeployError:
+        return checks     # the local checks already report an unreadable key
+    key_name = resource_names(config, profile)["ssh_keys"][0]
+    return [check_ssh_key_reuse(client, public_key, key_name, ids("ssh_keys")), *checks]
+
+
 def _before_api_checks(client, endpoint: str, config: DeployConfig, profile: Profile,
                        state: Mapping[str, Any] | None, extra: dict) -> list[Check]:
     checks: list[Check] = []
@@ -266,6 +282,7 @@ def _before_api_checks(client, endpoint: str, config: DeployConfig, profile: Pro
                                owned_ids=owned)
     extra.update(conflicts=conflicts, ownership=ownership)
     checks += _conflict_checks(conflicts, ownership)
+    checks += _existing_checks(client, config, profile, owned)
 
     availability = check_availability(
         client, server_types=profile.server_types,

@@ -42,3 +42,10 @@ def resource_names(config: DeployConfig, profile: Profile) -> dict[str, list[str
 def longest_server_name(config: DeployConfig, profile: Profile) -> str:
     """The longest hostname the profile creates (Hetzner's limit is a 63-character label)."""
     return max(resource_names(config, profile)["servers"], key=len)
+
+
+def server_types_by_name(config: DeployConfig, profile: Profile) -> dict[str, str]:
+    """Every planned server name and the server type its role gives it."""
+    base = base_name(config)
+    return {host: role.server_type for role in profile.server_roles
+            for host in role.hostnames(base)}
