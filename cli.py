@@ -1,7 +1,7 @@
 """hetzner-deploy command line: option parsing and error reporting only.
 
-`make deploy PROFILE=ccx33` path: commands/deploy.py -> pipeline/deploy.py
-(preflight, generate, plan, review, apply, outputs). Every command lives in a
+`make deploy PROFILE=ccx33` path: commands/deploy.py -> pipeline/deploy.py ->
+pipeline/engine.py running pipeline/phases/ (preflight, generate, infra, outputs). Every command lives in a
 small module under commands/; this file names them and owns the error boundary.
 """
 from __future__ import annotations

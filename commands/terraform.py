@@ -1,7 +1,6 @@
 """`plan`, `apply`, `outputs` and `destroy`: the stack's lifecycle, one command each."""
 from __future__ import annotations
 
-import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
