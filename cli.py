@@ -27,6 +27,7 @@ COMMANDS = {
     "destroy": "commands.terraform:destroy",
     "deploy": "commands.deploy:deploy",
     "sandbox": "commands.sandbox:sandbox",
+    "ci": "commands.ci:ci",
 }
 
 
