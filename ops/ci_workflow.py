@@ -67,8 +67,7 @@ def workflow(env: str, python: str = "3.11") -> dict:
         {"name": "Install hetzner-deploy", "run": "python -m pip install ."},
         {"name": "Check the generated stacks", "run": "hetzner-deploy check"},
         {"name": "Plan against Hetzner", "env": {**secrets, "DEPLOY_ENV": env},
-         "run": 'hetzner-deploy plan --env "$DEPLOY_ENV" --markdown > plan.md\n'
-                "hetzner-deploy plan --env \"$DEPLOY_ENV\" --json > plan.json\n"},
+         "run": 'hetzner-deploy plan --env "$DEPLOY_ENV" --markdown > plan.md\n'},
         {"name": "Comment body: plan, cost, warnings, diff stat",
          "env": {"BASE_REF": "${{ github.base_ref }}"},
          "run": "{ cat plan.md; echo; echo '<details><summary>Stack diff stat</summary>';"
@@ -76,7 +75,7 @@ def workflow(env: str, python: str = "3.11") -> dict:
                 " terraform/stacks deploy.toml; echo '```'; echo '</details>'; }"
                 " > plan-comment.md\n"},
         {"name": "Keep the full plan", "uses": "actions/upload-artifact@v4",
-         "with": {"name": f"hetzner-deploy-plan-{env}", "path": "plan.md\nplan.json\n"}},
+         "with": {"name": f"hetzner-deploy-plan-{env}", "path": "plan.md"}},
         {"name": "Post or update the one plan comment", "uses": "actions/github-script@v7",
          "env": {"DEPLOY_ENV": env},
          "with": {"script": _UPSERT.replace("LIMIT", str(COMMENT_LIMIT))}},
