@@ -19,18 +19,17 @@ import dataclasses
 import ipaddress
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError
 
 from errors import ConfigError
-from generator.inputs import (FileFault, Wording, bad, bad_table, read_small_file, show, show_key,
-                              show_path)
+from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
+                              show_key, show_path)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAME = "deploy.toml"
@@ -97,32 +96,6 @@ class DeployConfig:
 
 # --- value types: each a checker with its own sentence --------------------------------
 
-def _pattern(regex: str, says: str, max_len: int | None = None) -> BeforeValidator:
-    compiled = re.compile(regex)
-
-    def check(v: Any) -> str:
-        if not isinstance(v, str) or (max_len and len(v) > max_len) or not compiled.fullmatch(v):
-            raise bad(f"must be {says} (got {show(v)})")
-        return v
-    return BeforeValidator(check)
-
-
-def _choice(noun: str, options: Callable[[], tuple[str, ...]]) -> BeforeValidator:
-    def check(v: Any) -> str:
-        if not isinstance(v, str) or v not in options():
-            raise bad(f"unknown {noun} {show(v)}: choose one of {', '.join(options())}")
-        return v
-    return BeforeValidator(check)
-
-
-def _between(lo: int, hi: int, unit: str) -> AfterValidator:
-    def check(v: int) -> int:
-        if not lo <= v <= hi:
-            raise bad(f"must be between {lo} and {hi} {unit} (got {v})")
-        return v
-    return AfterValidator(check)
-
-
 def _domain(v: Any) -> str:
     label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
     if not (isinstance(v, str) and 4 <= len(v) <= 253
@@ -170,29 +143,29 @@ def _profiles() -> tuple[str, ...]:
     return PROFILE_NAMES
 
 
-Name = Annotated[str, _pattern(r"[a-z][a-z0-9-]{0,40}[a-z0-9]",
+Name = Annotated[str, pattern(r"[a-z][a-z0-9-]{0,40}[a-z0-9]",
                                "lowercase letters, digits and dashes, 2-42 characters")]
 Domain = Annotated[str, BeforeValidator(_domain)]
-Location = Annotated[str, _choice("location", lambda: LOCATIONS)]
-Image = Annotated[str, _pattern(r"[a-z0-9][a-z0-9.-]{1,62}", "an image name like ubuntu-22.04")]
-ProfileName = Annotated[str, _choice("profile", _profiles)]
-Backend = Annotated[str, _choice("state backend", lambda: BACKENDS)]
+Location = Annotated[str, choice("location", lambda: LOCATIONS)]
+Image = Annotated[str, pattern(r"[a-z0-9][a-z0-9.-]{1,62}", "an image name like ubuntu-22.04")]
+ProfileName = Annotated[str, choice("profile", _profiles)]
+Backend = Annotated[str, choice("state backend", lambda: BACKENDS)]
 Cidrs = Annotated[tuple[str, ...], BeforeValidator(_cidrs)]
 FilePath = Annotated[str, BeforeValidator(_path)]
 Count = Annotated[int, Field(ge=0)]
-VolumeGB = Annotated[int, _between(10, 10240, "GB")]
+VolumeGB = Annotated[int, between(10, 10240, "GB")]
 Euros = Annotated[Decimal, BeforeValidator(_money)]
-HostLabel = Annotated[str, _pattern(r"[A-Za-z0-9](?:[A-Za-z0-9 ._()&+-]{0,62}[A-Za-z0-9.)])?",
+HostLabel = Annotated[str, pattern(r"[A-Za-z0-9](?:[A-Za-z0-9 ._()&+-]{0,62}[A-Za-z0-9.)])?",
                                     "a short name: letters, digits, spaces and . _ ( ) & + -, "
                                     "at most 64 characters")]
-Bucket = Annotated[str, _pattern(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+Bucket = Annotated[str, pattern(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
                                  "a bucket name: 3-63 lowercase letters, digits, dots and dashes")]
-StateKey = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*",
+StateKey = Annotated[str, pattern(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*",
                                    "an object key like app/production/terraform.tfstate "
                                    "(letters, digits, _ . - and /)", max_len=1024)]
-Region = Annotated[str, _pattern(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?",
+Region = Annotated[str, pattern(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?",
                                  "a region like fsn1 or eu-central-1")]
-Endpoint = Annotated[str, _pattern(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+Endpoint = Annotated[str, pattern(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
                                    r"(?::[0-9]{1,5})?/?",
                                    "a URL like https://fsn1.your-objectstorage.com")]
 
@@ -328,30 +301,13 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def read_toml(path: Path, label: str, limit: int = MAX_CONFIG_BYTES, **toml_options) -> dict:
-    """A small TOML file as a dict, or one ConfigError line; never hangs on a FIFO."""
-    try:
-        data = read_small_file(path, limit)
-    except FileFault as fault:
-        raise ConfigError(f"{show_path(path)}: "
-                          f"{'config file not found' if fault.missing else fault.problem}") from None
-    try:
-        return tomllib.loads(data.decode("utf-8"), **toml_options)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{label}: invalid TOML: nested too deeply") from None
-
-
 def load_config(path: Path | None = None) -> DeployConfig:
     from_example = False
     if path is None:
         path, from_example = default_config_path()
     path = Path(path)
     label = show_path(path.name)
-    raw = read_toml(path, label)
+    raw = read_toml(path, label, MAX_CONFIG_BYTES)
     try:
         parsed = DeployFile.model_validate(raw)
     except ValidationError as exc:

@@ -1,24 +1,31 @@
 """Reading and checking the files a user hands us (deploy.toml, a price table, a key).
 
-Two jobs shared by generator/config.py, generator/ssh_key.py and pricing/table.py:
+Shared by generator/config.py, generator/ssh_key.py and pricing/table.py:
 
 - `read_small_file`: the bytes of a regular file of bounded size. It opens
   non-blocking and checks the type on the open descriptor, so a FIFO cannot
   hang us, /dev/zero cannot fill memory, and nothing can be swapped in between
   the check and the read.
-- `one_line`: pydantic's first error as the project's one-line message,
-  `<file>: <section>.<key>: <what is wrong> (got <value>)`.
+- `pattern`, `choice`, `between`: annotated validators for pydantic models
+  whose failure is a sentence of ours (patterns always match the whole value);
+- `Wording.line`: pydantic's first error as the project's one-line message,
+  `<file>: <section>.<key>: <what is wrong> (got <value>)`, with the value cut
+  short and escaped so a hostile value cannot add lines.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
+
+from errors import ConfigError
 
 SHOW_MAX = 60          # characters of a bad value quoted back in a message
 _BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -118,6 +125,51 @@ def _size(n: int) -> str:
     return f"{n // 1024 // 1024} MiB" if n >= 1024 * 1024 else f"{n // 1024} KiB"
 
 
+# --- small annotated validators with their own sentence ----------------------------
+
+def pattern(regex: str, says: str, max_len: int | None = None) -> BeforeValidator:
+    compiled = re.compile(regex)
+
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or (max_len and len(v) > max_len) or not compiled.fullmatch(v):
+            raise bad(f"must be {says} (got {show(v)})")
+        return v
+    return BeforeValidator(check)
+
+
+def choice(noun: str, options: Callable[[], tuple[str, ...]]) -> BeforeValidator:
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or v not in options():
+            raise bad(f"unknown {noun} {show(v)}: choose one of {', '.join(options())}")
+        return v
+    return BeforeValidator(check)
+
+
+def between(lo: int, hi: int, unit: str) -> AfterValidator:
+    def check(v: int) -> int:
+        if not lo <= v <= hi:
+            raise bad(f"must be between {lo} and {hi} {unit} (got {v})")
+        return v
+    return AfterValidator(check)
+
+
+def read_toml(path: Path, label: str, limit: int, **toml_options) -> dict:
+    """A small TOML file as a dict, or one ConfigError line; never hangs on a FIFO."""
+    try:
+        data = read_small_file(path, limit)
+    except FileFault as fault:
+        raise ConfigError(f"{show_path(path)}: "
+                          f"{'config file not found' if fault.missing else fault.problem}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"), **toml_options)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{label}: invalid TOML: nested too deeply") from None
+
+
 # Pydantic's own error types, in the project's words. `{v}` is the value quoted back.
 _BUILTIN: dict[str, str] = {
     "int_type": "must be a whole number (got {v})",
@@ -153,7 +205,7 @@ class Wording:
 
     def where(self, loc: tuple) -> str:
         """`storage.volume_size_gb`, `rows[0].source`: the key a message names."""
-        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{show_key(p)}" for p in loc).lstrip(".")
 
     def unknown(self, loc: tuple) -> str:
         return f"unknown key {self.where(loc[:-1]) + '.' if loc[:-1] else ''}{show_key(loc[-1])}"
