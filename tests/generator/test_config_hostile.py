@@ -26,7 +26,8 @@ from click.testing import CliRunner
 
 from cli import cli
 from errors import ConfigError
-from generator.config import LOCATIONS, default_config_path, load_config, with_environment
+from generator.config import (LOCATIONS, NAME_SUFFIXES, default_config_path, load_config,
+                              with_environment)
 from generator.naming import resource_names
 from generator.profiles import PROFILE_NAMES, get_profile
 from generator import render
@@ -239,6 +240,18 @@ def test_project_and_environment_are_refused_exactly_when_a_name_would_not_fit(
         assert names_fit(config) and fits
 
 
+def test_config_knows_every_suffix_naming_makes(folder):
+    """config.NAME_SUFFIXES is what the length check reserves room for; naming.py is the truth."""
+    config = load_config(_short(folder))
+    base = f"{config.project}-{config.environment}"
+    made = {n[len(base):] for p in PROFILE_NAMES
+            for names in resource_names(config, get_profile(p)).values() for n in names}
+    assert all(n.startswith(base) for p in PROFILE_NAMES
+               for names in resource_names(config, get_profile(p)).values() for n in names)
+    assert max(map(len, made)) <= max(map(len, NAME_SUFFIXES))
+    assert {re.sub(r"-app-\d+$", "-app-10", s) for s in made} <= set(NAME_SUFFIXES)
+
+
 def _short(folder: Path) -> Path:
     path = folder / "short.toml"
     path.write_text(toml_doc(base_doc()))
@@ -293,6 +306,7 @@ def test_config_file_faults_are_one_line_through_the_cli(tmp_path, make, needle)
                                       "--stacks-dir", str(tmp_path / "stacks")])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
     assert needle in result.stderr
     assert result.stdout == "" and not (tmp_path / "stacks").exists()
