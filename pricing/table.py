@@ -7,7 +7,7 @@ because pricing/live.py builds rows from the API too.
 Figures are read as exact decimals (never floats) so that 50 GB at 0.058
 is 2.900 and not 2.9000000000000004. Every problem in a table file is one
 ConfigError naming the file and the key, e.g.
-`prices.toml: rows[0].server_types.ccx33: must be an amount >= 0 (got 'x')`.
+`prices.toml: rows[0].server_types: ccx33: must be an amount >= 0 (got 'x')`.
 """
 from __future__ import annotations
 
