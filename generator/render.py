@@ -94,18 +94,9 @@ def _context(config: DeployConfig, profile: Profile) -> dict:
 
 
 def read_public_key(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"ssh.public_key: cannot read {path}: {exc}") from None
-    parts = text.split()
-    if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")) or "\n" in text:
-        raise ConfigError(f"ssh.public_key: {path} is not an OpenSSH public key "
-                          "(expected one line like 'ssh-ed25519 AAAA... comment')")
-    if "PRIVATE KEY" in text:
-        raise ConfigError(f"ssh.public_key: {path} is a private key; point to the .pub file")
-    # The key type and body only: comments often hold a person's e-mail address.
-    return f"{parts[0]} {parts[1]}"
+    # Parsed by generator/ssh_key.py (cryptography); type and key only, comment dropped.
+    from generator.ssh_key import read_public_key as parse
+    return parse(path)
 
 
 def _render_into(config: DeployConfig, profile: Profile, staging: Path) -> None:

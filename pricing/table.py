@@ -1,9 +1,13 @@
 """The dated Hetzner price table: loading, validating, picking a row.
 
+The file's shape is declared with pydantic (one model for a row, one for the
+file, unknown keys forbidden); PriceRow and PriceTable stay plain dataclasses
+because pricing/live.py builds rows from the API too.
+
 Figures are read as exact decimals (never floats) so that 50 GB at 0.058
 is 2.900 and not 2.9000000000000004. Every problem in a table file is one
 ConfigError naming the file and the key, e.g.
-`prices.toml: rows[0].server_types.ccx33: must be an amount >= 0 (got 'x')`.
+`prices.toml: rows[0].server_types: ccx33: must be an amount >= 0 (got 'x')`.
 """
 from __future__ import annotations
 
@@ -12,19 +16,20 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
 from errors import ConfigError
+from generator.inputs import (FileFault, Wording, bad, bad_table, read_small_file, show, show_key,
+                              show_path)
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "prices.toml"
 CURRENCIES = ("EUR",)
 
-_ROW_KEYS = {
-    "date", "currency", "source", "location", "volume_per_gb_month", "backup_percent",
-    "primary_ipv4_month", "notes", "server_types", "load_balancer_types",
-}
-_REQUIRED = ("date", "currency", "source", "volume_per_gb_month", "backup_percent",
-             "server_types")
+MAX_TABLE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,109 +65,136 @@ class PriceTable:
         return self.rows[-1]
 
 
-class _Bad(Exception):
-    pass
-
+# --- the file's shape, declared with pydantic: one model for a row, one for the file ----
 
 def _amount(value: Any) -> Decimal:
-    # bool is an int in Python; `true` is never a price.
+    # bool is an int in Python; `true` is never a price. Floats arrive as Decimal (parse_float).
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _Bad(f"must be an amount >= 0 (got {value!r})")
+        raise bad(f"must be an amount >= 0 (got {show(value)})")
     amount = Decimal(value)
     if not amount.is_finite() or amount < 0:
-        raise _Bad(f"must be an amount >= 0 (got {value})")
+        raise bad(f"must be an amount >= 0 (got {value})")
     return amount
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"must be a non-empty string (got {value!r})")
+        raise bad(f"must be a non-empty string (got {show(value)})")
+    return value
+
+
+def _date(value: Any) -> dt.date:
+    # TOML has local dates; a datetime is also a date subclass, so refuse it explicitly.
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise bad(f"must be a TOML date like 2025-11-18 (got {show(value)})")
+    return value
+
+
+def _currency(value: Any) -> str:
+    if value not in CURRENCIES:
+        raise bad(f"only {', '.join(CURRENCIES)} is supported (got {show(value)})")
+    return value
+
+
+def _percent(value: Decimal) -> Decimal:
+    if value > 100:
+        raise bad(f"must be between 0 and 100 (got {value})")
     return value
 
 
 def _prices(value: Any) -> dict[str, Decimal]:
     if not isinstance(value, dict):
-        raise _Bad("must be a table of type = monthly price")
+        raise bad("must be a table of type = monthly price")
     out = {}
     for name, price in value.items():
         try:
             out[name.lower()] = _amount(price)
-        except _Bad as exc:
-            raise _Bad(f"{name}: {exc}") from None
+        except PydanticCustomError as exc:
+            raise bad(f"{show_key(name)}: {exc.message()}") from None
     return out
 
 
-def _row(raw: Any, index: int) -> PriceRow:
-    where = f"rows[{index}]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a [[rows]] table")
-    unknown = sorted(set(raw) - _ROW_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]} (known: {', '.join(sorted(_ROW_KEYS))})")
-    for key in _REQUIRED:
-        if key not in raw:
-            raise ConfigError(f"{where}: missing required key {key}")
+def _notes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        raise bad("must be a list of non-empty strings")
+    return tuple(value)
 
-    def check(key: str, fn, *args):
-        try:
-            return fn(raw[key], *args)
-        except _Bad as exc:
-            raise ConfigError(f"{where}.{key}: {exc}") from None
 
-    date = raw["date"]
-    # TOML has local dates; a datetime is also a date subclass, so refuse it explicitly.
-    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
-        raise ConfigError(f"{where}.date: must be a TOML date like 2025-11-18 (got {date!r})")
-    currency = check("currency", _text)
-    if currency not in CURRENCIES:
-        raise ConfigError(f"{where}.currency: only {', '.join(CURRENCIES)} is supported (got {currency!r})")
-    backup_percent = check("backup_percent", _amount)
-    if backup_percent > 100:
-        raise ConfigError(f"{where}.backup_percent: must be between 0 and 100 (got {backup_percent})")
-    notes = raw.get("notes", [])
-    if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
-        raise ConfigError(f"{where}.notes: must be a list of non-empty strings")
-    server_types = check("server_types", _prices)
-    if not server_types:
-        raise ConfigError(f"{where}.server_types: must price at least one server type")
-    return PriceRow(
-        date=date,
-        currency=currency,
-        source=check("source", _text),
-        volume_per_gb_month=check("volume_per_gb_month", _amount),
-        backup_percent=backup_percent,
-        server_types=server_types,
-        load_balancer_types=(check("load_balancer_types", _prices)
-                             if "load_balancer_types" in raw else {}),
-        primary_ipv4_month=(check("primary_ipv4_month", _amount)
-                            if "primary_ipv4_month" in raw else None),
-        location=check("location", _text) if "location" in raw else None,
-        notes=tuple(notes),
-    )
+def _some_server_types(value: dict[str, Decimal]) -> dict[str, Decimal]:
+    if not value:
+        raise bad("must price at least one server type")
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Text = Annotated[str, BeforeValidator(_text)]
+Prices = Annotated[dict[str, Decimal], BeforeValidator(_prices)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    date: Annotated[dt.date, BeforeValidator(_date)]
+    currency: Annotated[str, BeforeValidator(_currency), BeforeValidator(_text)]
+    source: Text
+    volume_per_gb_month: Amount
+    backup_percent: Annotated[Decimal, AfterValidator(_percent), BeforeValidator(_amount)]
+    server_types: Annotated[Prices, AfterValidator(_some_server_types)]
+    load_balancer_types: Prices = {}
+    primary_ipv4_month: Amount = None     # type: ignore[assignment]  # unset: not charged
+    location: Text = None                 # type: ignore[assignment]
+    notes: Annotated[tuple[str, ...], BeforeValidator(_notes)] = ()
+
+    def row(self) -> PriceRow:
+        return PriceRow(**{name: getattr(self, name) for name in type(self).model_fields})
+
+
+def _rows(value: Any) -> Any:
+    if not isinstance(value, list) or not value:
+        raise bad_table("no [[rows]]: a price table needs at least one dated row")
+    return value
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    rows: Annotated[list[_Row], BeforeValidator(_rows)] = None   # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _dated_once(self) -> "_Table":
+        if self.rows is None:
+            raise bad_table("no [[rows]]: a price table needs at least one dated row")
+        dates = sorted(r.date for r in self.rows)
+        for older, newer in zip(dates, dates[1:]):
+            if older == newer:
+                raise bad_table(f"two rows dated {newer.isoformat()}")
+        return self
+
+
+class _TableWording(Wording):
+    def unknown(self, loc: tuple) -> str:
+        if len(loc) == 1:
+            return f"unknown key {show_key(loc[0])} (a price table holds only [[rows]])"
+        return (f"{self.where(loc[:-1])}: unknown key {show_key(loc[-1])} "
+                f"(known: {', '.join(sorted(_Row.model_fields))})")
+
+    def missing(self, loc: tuple) -> str:
+        return f"{self.where(loc[:-1])}: missing required key {loc[-1]}"
 
 
 def parse_price_table(text: str, path: Path) -> PriceTable:
-    label = path.name
+    label = show_path(path.name)
     try:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: invalid TOML: {exc}") from None
-    unknown = sorted(set(raw) - {"rows"})
-    if unknown:
-        raise ConfigError(f"{label}: unknown key {unknown[0]} (a price table holds only [[rows]])")
-    rows_raw = raw.get("rows")
-    if not isinstance(rows_raw, list) or not rows_raw:
-        raise ConfigError(f"{label}: no [[rows]]: a price table needs at least one dated row")
-    rows = []
-    for i, item in enumerate(rows_raw):
-        try:
-            rows.append(_row(item, i))
-        except ConfigError as exc:
-            raise ConfigError(f"{label}: {exc}") from None
-    rows.sort(key=lambda r: r.date)
-    for older, newer in zip(rows, rows[1:]):
-        if older.date == newer.date:
-            raise ConfigError(f"{label}: two rows dated {newer.date.isoformat()}")
+    except RecursionError:
+        raise ConfigError(f"{label}: invalid TOML: nested too deeply") from None
+    try:
+        table = _Table.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_TableWording().line(exc, label)) from None
+    rows = sorted((r.row() for r in table.rows), key=lambda r: r.date)
     return PriceTable(path=path, rows=tuple(rows))
 
 
@@ -170,11 +202,15 @@ def load_price_table(path: Path | None = None) -> PriceTable:
     """Read a table file; without a path, the one shipped with the tool."""
     path = Path(path) if path is not None else DEFAULT_TABLE
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: price table not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a price table file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path.name}: not UTF-8 text") from None
+        data = read_small_file(path, MAX_TABLE_BYTES)
+    except FileFault as fault:
+        if fault.missing:
+            raise ConfigError(f"{show_path(path)}: price table not found") from None
+        if fault.problem.startswith("is a directory"):
+            raise ConfigError(f"{show_path(path)}: is a directory, not a price table file") from None
+        raise ConfigError(f"{show_path(path)}: {fault.problem}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{show_path(path.name)}: not UTF-8 text (byte {exc.start})") from None
     return parse_price_table(text, path)

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import datetime as dt
 import textwrap
 from decimal import Decimal
@@ -222,3 +223,37 @@ def test_table_parses_money_exactly():
     row = parse_price_table(TEST_PRICE_TABLE, Path("t.toml")).rows[0]
     assert row.volume_per_gb_month == Decimal("0.05")
     assert isinstance(row.server_types["ccx23"], Decimal)
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+def _sparse(path):
+    with path.open("wb") as f:      # 2 MiB on paper, nothing on disk
+        f.truncate(2 * 1024 * 1024)
+    return path
+
+
+def _loop(path):
+    path.symlink_to(path)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: (p.mkdir(), p)[1], "is a directory, not a price table file"),
+    (_fifo, "is a FIFO, not a regular file"),
+    (_sparse, "is larger than 1 MiB"),
+    (_loop, "is a symlink loop"),
+    (lambda p: (p.write_bytes(b"[[rows]]\nsource = '\xff'\n"), p)[1], "mine.toml: not UTF-8 text (byte 19)"),
+    (lambda p: (p.write_text("rows = " + "[" * 100_000), p)[1], "mine.toml: invalid TOML"),
+    (lambda p: (p.write_text("[[rows]]\n" + '"a\\nb" = 1\n'), p)[1], "rows[0]: unknown key 'a\\nb'"),
+])
+def test_table_file_faults_are_one_line_and_never_hang(tmp_path, make, message):
+    path = make(tmp_path / "mine.toml")
+    with pytest.raises(ConfigError) as err:
+        load_price_table(path)
+    line = str(err.value)
+    assert message in line
+    assert len(line.splitlines()) == 1
