@@ -7,14 +7,21 @@ stack keeps the plan's names (`autoscale-ai-production`).
 """
 from __future__ import annotations
 
-from generator.config import DeployConfig
-from generator.profiles import Profile
+from typing import TYPE_CHECKING
+
+from generator.profiles import PROFILES, Profile
+
+if TYPE_CHECKING:   # config asks naming for the longest name: no import cycle at run time
+    from generator.config import DeployConfig
+
+# Numbered roles grow with traffic: length checks keep room for this many.
+NUMBERED_RESERVE = 10
 
 FAMILIES = ("servers", "volumes", "firewalls", "ssh_keys", "networks",
             "placement_groups", "load_balancers", "floating_ips", "certificates")
 
 
-def base_name(config: DeployConfig) -> str:
+def base_name(config: "DeployConfig") -> str:
     return f"{config.project}-{config.environment}"
 
 
@@ -22,14 +29,18 @@ def _join(*parts: str) -> str:
     return "-".join(p for p in parts if p)
 
 
-def resource_names(config: DeployConfig, profile: Profile) -> dict[str, list[str]]:
-    base = base_name(config)
+def resource_names(config: "DeployConfig", profile: Profile) -> dict[str, list[str]]:
+    return names_for(base_name(config), profile)
+
+
+def names_for(base: str, profile: Profile, *, reserve: bool = False) -> dict[str, list[str]]:
     names: dict[str, list[str]] = {family: [] for family in FAMILIES}
     names["ssh_keys"] = [f"{base}-key"]
     names["volumes"] = [f"{base}-data"]
     for role in profile.roles:
         if role.is_server:
-            names["servers"] += role.hostnames(base)
+            grow = max(role.count, NUMBERED_RESERVE) if reserve and role.numbered else None
+            names["servers"] += role.hostnames(base, grow)
             names["firewalls"].append(_join(base, role.name_part, "firewall"))
             names["placement_groups"].append(_join(base, role.name_part, "pg"))
         else:
@@ -39,12 +50,15 @@ def resource_names(config: DeployConfig, profile: Profile) -> dict[str, list[str
     return names
 
 
-def longest_server_name(config: DeployConfig, profile: Profile) -> str:
-    """The longest hostname the profile creates (Hetzner's limit is a 63-character label)."""
-    return max(resource_names(config, profile)["servers"], key=len)
+def longest_name(project: str, environment: str) -> str:
+    """The longest name any profile makes (numbered roles grown), for the 63-character check."""
+    base = f"{project}-{environment}"
+    return max((n for profile in PROFILES.values()
+                for names in names_for(base, profile, reserve=True).values() for n in names),
+               key=len)
 
 
-def server_types_by_name(config: DeployConfig, profile: Profile) -> dict[str, str]:
+def server_types_by_name(config: "DeployConfig", profile: Profile) -> dict[str, str]:
     """Every planned server name and the server type its role gives it."""
     base = base_name(config)
     return {host: role.server_type for role in profile.server_roles

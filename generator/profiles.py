@@ -33,10 +33,11 @@ class Role:
     def is_server(self) -> bool:
         return self.server_type is not None
 
-    def hostnames(self, base: str) -> tuple[str, ...]:
+    def hostnames(self, base: str, count: int | None = None) -> tuple[str, ...]:
+        """count: how many to name (default the role's; length checks ask for more)."""
         stem = "-".join(p for p in (base, self.name_part) if p)
         if self.numbered:
-            return tuple(f"{stem}-{i + 1}" for i in range(self.count))
+            return tuple(f"{stem}-{i + 1}" for i in range(count or self.count))
         return (stem,)
 
     def __post_init__(self) -> None:

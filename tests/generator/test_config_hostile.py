@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from errors import ConfigError
-from generator.config import (LOCATIONS, NAME_SUFFIXES, default_config_path, load_config,
+from generator.config import (LOCATIONS, default_config_path, load_config,
                               with_environment)
 from generator.naming import resource_names
 from generator.profiles import PROFILE_NAMES, get_profile
@@ -229,10 +229,10 @@ def names_fit(config) -> bool:
                for names in resource_names(config, get_profile(p)).values() for n in names)
 
 
-# "<project>-<env>-firewall" is the longest name: 63 leaves 53 characters for the two.
+# "<project>-<env>-app-firewall" (3-tier) is the longest name: 63 leaves 49 for the two.
 @pytest.mark.parametrize("project_len,env_len,fits", [
-    (2, 2, True), (42, 11, True), (41, 12, True), (27, 26, True),
-    (42, 12, False), (27, 27, False), (30, 25, False), (42, 42, False)])
+    (2, 2, True), (38, 11, True), (37, 12, True), (25, 24, True),
+    (38, 12, False), (25, 25, False), (30, 25, False), (42, 42, False)])
 def test_project_and_environment_are_refused_exactly_when_a_name_would_not_fit(
         folder, project_len, env_len, fits):
     project, env = "p" * project_len, "e" * env_len
@@ -253,16 +253,14 @@ def test_project_and_environment_are_refused_exactly_when_a_name_would_not_fit(
         assert names_fit(config) and fits
 
 
-def test_config_knows_every_suffix_naming_makes(folder):
-    """config.NAME_SUFFIXES is what the length check reserves room for; naming.py is the truth."""
-    config = load_config(_short(folder))
-    base = f"{config.project}-{config.environment}"
-    made = {n[len(base):] for p in PROFILE_NAMES
-            for names in resource_names(config, get_profile(p)).values() for n in names}
-    assert all(n.startswith(base) for p in PROFILE_NAMES
-               for names in resource_names(config, get_profile(p)).values() for n in names)
-    assert max(map(len, made)) <= max(map(len, NAME_SUFFIXES))
-    assert {re.sub(r"-app-\d+$", "-app-10", s) for s in made} <= set(NAME_SUFFIXES)
+def test_the_length_check_reserves_room_for_ten_app_servers(folder):
+    """The check asks naming.py, growing numbered roles: 3-tier may scale to ten app servers."""
+    from generator.naming import longest_name
+    assert longest_name("p", "e") == "p-e-app-firewall"
+    assert longest_name("p" * 40, "e") == "p" * 40 + "-e-app-firewall"
+    from generator.profiles import get_profile
+    app = get_profile("3-tier").role("app")
+    assert app.hostnames("b", 10)[-1] == "b-app-10" and len(app.hostnames("b")) == 2
 
 
 def _short(folder: Path) -> Path:
@@ -275,11 +273,11 @@ def test_env_option_is_held_to_the_same_rules(folder):
     config = load_config(_short(folder))
     assert with_environment(config, "staging").environment == "staging"
     for env, needle in [("Prod!", "--env: must be lowercase"), ("prod\n", "--env: must be lowercase"),
-                        ("e" * 42, "--env: the name 'autoscale-ai-" + "e" * 42 + "-firewall' would be 64")]:
+                        ("e" * 38, "--env: the name 'autoscale-ai-" + "e" * 38 + "-app-firewall' would be 64")]:
         with pytest.raises(ConfigError) as err:
             with_environment(config, env)
         assert str(err.value).startswith(needle) and len(str(err.value).splitlines()) == 1
-    assert names_fit(with_environment(config, "e" * 41))
+    assert names_fit(with_environment(config, "e" * 37))
 
 
 def test_env_option_through_the_cli(folder):
