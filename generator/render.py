@@ -7,7 +7,6 @@ was. The same inputs always give the same bytes.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from errors import CommandError, ConfigError
-from generator.config import LOCATIONS, ROOT, DeployConfig
+from generator.config import LOCATIONS, ROOT, DeployConfig, with_environment
 from generator.profiles import Profile, get_profile
 from runner.process import run
 
@@ -138,7 +137,7 @@ def generate(config: DeployConfig, profile_name: str, env: str | None = None,
              stacks_dir: Path = STACKS, dry_run: bool = False) -> GenerateResult:
     profile = get_profile(profile_name)
     if env is not None:
-        config = dataclasses.replace(config, environment=env)
+        config = with_environment(config, env)
     stack_dir = stacks_dir / config.environment
     files = render_stack(config, profile)
     statuses = tuple(FileStatus(name, _status(stack_dir / name, data))

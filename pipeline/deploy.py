@@ -6,9 +6,9 @@ unchanged: a second deploy with nothing changed neither plans nor applies
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
+from generator.config import with_environment
 from generator.profile_choice import ProfileChoice, resolve_profile
 from pipeline.checkpoint import Checkpoint
 from pipeline.context import Confirm, Context, DeployOptions
@@ -40,7 +40,8 @@ def _stacks_dir(options: DeployOptions):
 
 def make_context(config, options: DeployOptions, target, *, progress: Progress | None = None,
                  confirm: Confirm | None = None) -> Context:
-    config = dataclasses.replace(config, environment=options.env)
+    if config.environment != options.env:
+        config = with_environment(config, options.env)   # the same checks as --env
     stacks = _stacks_dir(options)
     choice = resolve_profile(config, options.profile, stacks_dir=stacks, env=options.env)
     workdir = workdir_path(target.kind, options.env, stacks_dir=stacks,
