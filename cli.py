@@ -28,6 +28,7 @@ COMMANDS = {
     "deploy": "commands.deploy:deploy",
     "sandbox": "commands.sandbox:sandbox",
     "ci": "commands.ci:ci",
+    "dns": "commands.dns:dns",
 }
 
 

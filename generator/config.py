@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic import ValidationError
 
 from errors import ConfigError
+from generator.config_dns import DnsConfig, DnsSection
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
                               show_key, show_path)
 
@@ -86,6 +87,7 @@ class DeployConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     backend: BackendConfig = field(default_factory=BackendConfig)
     pricing_table: Path | None = None      # overrides pricing/prices.toml
+    dns: DnsConfig = field(default_factory=DnsConfig)
 
     @property
     def ssh_open_to_world(self) -> bool:
@@ -255,6 +257,7 @@ class DeployFile(BaseModel):
     sizing: SizingSection = SizingSection()
     pricing: PricingSection = PricingSection()
     state: StateSection = StateSection()
+    dns: DnsSection = DnsSection()
 
 
 class _ConfigWording(Wording):
@@ -341,7 +344,7 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
         thresholds=Thresholds(parsed.sizing.ccx33_max_calls, parsed.sizing.ccx43_max_calls),
         backend=BackendConfig(kind=s.backend, endpoint=s.endpoint, bucket=s.bucket, key=s.key,
                               region=s.region, schema_name=s.schema_name),
-        pricing_table=pricing_table)
+        pricing_table=pricing_table, dns=DnsConfig.from_section(parsed.dns))
 
 
 class _EnvOption(BaseModel):
