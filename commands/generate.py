@@ -21,6 +21,18 @@ def _profile_for(config, profile: str | None) -> tuple[str, str]:
     return rec.profile, f"recommended for {config.calls_per_month} calls/month"
 
 
+# What a status line adds: a dry run says what it would do; kept and unknown
+# files are not ours, and say so.
+_FILE_NOTES = {
+    (True, "create"): " ({verb} write)", (True, "update"): " ({verb} write)",
+    (True, "delete"): " ({verb} delete: rendered before, not by this profile)",
+    (False, "delete"): " (rendered before, not by this profile)",
+    (True, "kept"): " (hand-written)", (False, "kept"): " (hand-written)",
+    (True, "unknown"): " (not generated: `check` fails until it is removed or renamed *.local.tf)",
+    (False, "unknown"): " (not generated: `check` fails until it is removed or renamed *.local.tf)",
+}
+
+
 @click.command("generate")
 @click.option("--profile", type=click.Choice(PROFILE_NAMES), default=None,
               help="Profile to render (default: the config's, else the recommended one).")
@@ -40,7 +52,7 @@ def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     click.echo(f"stack {result.environment}: profile {result.profile} ({why})")
     for f in result.files:
         click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
-                   + (f" ({verb} write)" if dry_run and f.status != "identical" else ""))
+                   + _FILE_NOTES.get((dry_run, f.status), "").format(verb=verb))
     if run_check and not dry_run:
         _run_check(config, stacks_dir)
 
@@ -51,6 +63,8 @@ def _run_check(config, stacks_dir) -> None:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")
         for problem in r.problems:
             click.echo(f"     {problem}")
+        for note in r.notes:
+            click.echo(f"     note: {note}")
     failed = [r for r in results if not r.ok]
     if failed:
         first = failed[0]
