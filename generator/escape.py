@@ -7,8 +7,10 @@ in render.py refuses to print anything that did not come through here
 (`Encoded`), so a template cannot paste a raw value by accident.
 
 - HCL (`.tf`, `.tfvars`): a quoted string literal with backslash, quote and
-  control characters escaped, and the template markers `${` and `%{` doubled
-  (HCL reads `$${` as a literal `${`).
+  control characters escaped, and the `$` or `%` of a template marker (`${`,
+  `%{`) written as `\u0024` or `\u0025`. Terraform reads both that and the
+  doubled form (`$${`) as a literal marker; python-hcl2, which `check` parses
+  stacks with, rejects a `$${` that has no closing brace, and reads this.
 - cloud-init user-data: the value is dumped by PyYAML as a double-quoted,
   one-line scalar; the file is also a Terraform template (`templatefile`),
   so the YAML text then has its template markers doubled.
@@ -57,7 +59,13 @@ def _hcl_char(c: str) -> str:
 def hcl_string(value: object, what: str = "value") -> Encoded:
     """A quoted HCL string literal that evaluates to exactly `value`."""
     text = _text(value, what)
-    return Encoded('"' + template_escape("".join(_hcl_char(c) for c in text)) + '"')
+    body = "".join(_hcl_char(c) for c in text)
+    # Markers are found after the escaping above, which never creates or splits one.
+    return Encoded('"' + _TEMPLATE_MARKER.sub(_marker_escape, body) + '"')
+
+
+def _marker_escape(match: re.Match) -> str:
+    return f"\\u{ord(match.group(1)):04x}{{"
 
 
 def hcl_number(value: object, what: str = "value") -> Encoded:

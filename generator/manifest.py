@@ -72,19 +72,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def protected_resources(files: dict[str, bytes]) -> tuple[Protected, ...]:
-    """Resources in the rendered .tf files that carry delete_protection or prevent_destroy.
-
-    Read from the rendered HCL (the templates are the one place protection is
-    decided), at generate time only.
-    """
-    import hcl2
+def protected_resources(parsed: dict[str, dict]) -> tuple[Protected, ...]:
+    """Resources carrying delete_protection or prevent_destroy in parsed .tf
+    files (python-hcl2 documents by file name); `check` compares the manifest with it."""
     found = []
-    for name in sorted(files):
+    for name in sorted(parsed):
         if not name.endswith(".tf"):
             continue
-        doc = hcl2.loads(files[name].decode("utf-8"))
-        for block in doc.get("resource", []):
+        for block in parsed[name].get("resource", []):
             for rtype, instances in block.items():
                 for rname, body in instances.items():
                     lifecycle = (body.get("lifecycle") or [{}])[0]
@@ -95,9 +90,10 @@ def protected_resources(files: dict[str, bytes]) -> tuple[Protected, ...]:
     return tuple(sorted(found, key=lambda p: p.address))
 
 
-def build_manifest(profile: str, files: dict[str, bytes]) -> Manifest:
+def build_manifest(profile: str, files: dict[str, bytes],
+                   protected: tuple[Protected, ...]) -> Manifest:
     return Manifest(profile, tuple(sorted((n, sha256(d)) for n, d in files.items())),
-                    protected_resources(files))
+                    tuple(sorted(protected, key=lambda p: p.address)))
 
 
 def read_manifest(stack_dir: Path) -> Manifest | None:

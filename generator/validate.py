@@ -26,7 +26,7 @@ from errors import ConfigError
 from generator import provider_schema
 from generator.config import DeployConfig
 from generator.manifest import (LOCAL_SUFFIX, MANIFEST_NAME, Manifest, ManifestError,
-                                list_stack, read_manifest, sha256)
+                                list_stack, protected_resources, read_manifest, sha256)
 from generator.profiles import get_profile
 from generator.render import STACKS, render_templates, stale_files
 from runner.process import run
@@ -305,8 +305,10 @@ def hand_written_problems(parsed: dict[str, dict], stack_name: str) -> list[str]
     return problems
 
 
-def manifest_problems(stack_dir: Path, manifest: Manifest) -> tuple[list[str], list[str]]:
-    """(problems, notes): every file is listed and unchanged, or a *.local.tf."""
+def manifest_problems(stack_dir: Path, manifest: Manifest,
+                      parsed: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """(problems, notes): every file is listed and unchanged, or a *.local.tf;
+    the manifest's protected resources are the ones the generated files protect."""
     stack = stack_dir.name
     listing = list_stack(stack_dir, manifest)
     problems = [f"{stack}/{name}: not generated (not in {MANIFEST_NAME}); delete it, or "
@@ -318,6 +320,12 @@ def manifest_problems(stack_dir: Path, manifest: Manifest) -> tuple[list[str], l
         if sha256((stack_dir / name).read_bytes()) != manifest.sha256(name):
             problems.append(f"{stack}/{name}: edited since `generate` (its sha256 differs "
                             f"from {MANIFEST_NAME})")
+    generated = {n: doc for n, doc in parsed.items() if n in manifest.names}
+    found = protected_resources(generated)
+    if found != manifest.protected:
+        addresses = lambda ps: ", ".join(p.address for p in ps) or "none"  # noqa: E731
+        problems.append(f"{stack}/{MANIFEST_NAME}: lists protected resources "
+                        f"{addresses(manifest.protected)}, the stack protects {addresses(found)}")
     notes = [f"{stack}/{name}: hand-written, kept as is" for name in listing.hand_written]
     return problems, notes
 
@@ -345,7 +353,7 @@ def check_all(config: DeployConfig, stacks_dir: Path = STACKS) -> list[CheckResu
             continue
         env_config = dataclasses.replace(config, environment=stack_dir.name)
         shape += structure_problems(env_config, stack_dir, manifest, parsed)
-        more, hand = manifest_problems(stack_dir, manifest)
+        more, hand = manifest_problems(stack_dir, manifest, parsed)
         files += more
         notes += hand
         for name in stale_files(config, stack_dir.name, stacks_dir):
