@@ -213,9 +213,19 @@ def skeleton(node):
 _KIND = {"template": "a template expression", "string": "a plain string"}
 
 
+def _labels(node) -> str:
+    """What an unexpected block holds, e.g. ` (terraform_data.pwn)`."""
+    if not isinstance(node, dict) or not node:
+        return ""
+    names = [f"{k}.{n}" if isinstance(v, dict) and v and all(isinstance(b, dict) for b in
+                                                              v.values()) else k
+             for k, v in node.items() for n in (v if isinstance(v, dict) else [None])]
+    return " (" + ", ".join(sorted(set(names))[:5]) + ")"
+
+
 def _diff(expected, actual, path: str) -> list[str]:
     if isinstance(expected, dict) and isinstance(actual, dict):
-        out = [f"{path}{k}: not rendered by the templates"
+        out = [f"{path}{k}: not rendered by the templates{_labels(actual[k])}"
                for k in actual if k not in expected]
         out += [f"{path}{k}: missing, the templates render it" for k in expected if k not in actual]
         for k in expected:
@@ -323,7 +333,9 @@ def manifest_problems(stack_dir: Path, manifest: Manifest,
     generated = {n: doc for n, doc in parsed.items() if n in manifest.names}
     found = protected_resources(generated)
     if found != manifest.protected:
-        addresses = lambda ps: ", ".join(p.address for p in ps) or "none"  # noqa: E731
+        addresses = lambda ps: ", ".join(  # noqa: E731
+            p.address + "[" + ",".join(k for k in ("delete_protection", "prevent_destroy")
+                                       if getattr(p, k)) + "]" for p in ps) or "none"
         problems.append(f"{stack}/{MANIFEST_NAME}: lists protected resources "
                         f"{addresses(manifest.protected)}, the stack protects {addresses(found)}")
     notes = [f"{stack}/{name}: hand-written, kept as is" for name in listing.hand_written]
