@@ -61,7 +61,9 @@ REFUSED = {
     "storage.volume_size_gb": lambda c, v: dataclasses.replace(c, volume_size_gb=v),
     "storage.backups": lambda c, v: dataclasses.replace(c, backups=v),
 }
-VALUES = [*HOSTILE, LONG]
+# The 100 KB value goes through one field per target (tfvars + YAML, backend):
+# the encoder is the same for all, and each 100 KB parse costs about a second.
+WITH_LONG = {"project.name", "state.bucket"}
 
 
 @pytest.fixture
@@ -114,7 +116,7 @@ def test_hostile_values_are_data_not_structure(field, config, tmp_path):
     benign = render_templates(setter(config, "benign"), profile, KEY)
     benign_shape = {n: shape(parsed(n, t)) for n, t in benign.items()}
     cases, expected = [], []
-    for value in VALUES:
+    for value in [*HOSTILE, LONG] if field in WITH_LONG else HOSTILE:
         try:
             files = render_templates(setter(config, value), profile, KEY)
         except ConfigError as exc:
