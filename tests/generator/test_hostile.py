@@ -54,6 +54,9 @@ FIELDS = {
                        [("versions.tf", "endpoints", lambda v: {"s3": v})]),
     "state.schema_name": (_backend(PG, schema_name=1),
                           [("versions.tf", "schema_name", lambda v: v)]),
+    # The key file's text, after read_public_key (which another check parses first).
+    "ssh.public_key": (lambda c, v: (c, "ssh-ed25519 " + v),
+                       [("terraform.tfvars", "ssh_public_key", lambda v: "ssh-ed25519 " + v)]),
 }
 # Fields that must refuse every hostile value outright (a folder name, typed values).
 REFUSED = {
@@ -64,6 +67,13 @@ REFUSED = {
 # The 100 KB value goes through one field per target (tfvars + YAML, backend):
 # the encoder is the same for all, and each 100 KB parse costs about a second.
 WITH_LONG = {"project.name", "state.bucket"}
+
+
+def render(setter, config, value):
+    """render_templates with the field set; a setter may also give the public key."""
+    out = setter(config, value)
+    config, key = out if isinstance(out, tuple) else (out, KEY)
+    return render_templates(config, get_profile("ccx33"), key)
 
 
 @pytest.fixture
@@ -112,13 +122,12 @@ def read_back(cases: list[tuple[dict[str, str], str, str | None]], tmp_path) -> 
 @pytest.mark.parametrize("field", sorted(FIELDS))
 def test_hostile_values_are_data_not_structure(field, config, tmp_path):
     setter, lands = FIELDS[field]
-    profile = get_profile("ccx33")
-    benign = render_templates(setter(config, "benign"), profile, KEY)
+    benign = render(setter, config, "benign")
     benign_shape = {n: shape(parsed(n, t)) for n, t in benign.items()}
     cases, expected = [], []
     for value in [*HOSTILE, LONG] if field in WITH_LONG else HOSTILE:
         try:
-            files = render_templates(setter(config, value), profile, KEY)
+            files = render(setter, config, value)
         except ConfigError as exc:
             assert "\n" not in str(exc) and str(exc).startswith(field), (value, str(exc))
             continue
