@@ -11,6 +11,18 @@ from generator.render import generate as render_generate
 from generator.validate import check_all
 
 
+# What a status line adds: a dry run says what it would do; kept and unknown
+# files are not ours, and say so.
+_FILE_NOTES = {
+    (True, "create"): " ({verb} write)", (True, "update"): " ({verb} write)",
+    (True, "delete"): " ({verb} delete: rendered before, not by this profile)",
+    (False, "delete"): " (rendered before, not by this profile)",
+    (True, "kept"): " (hand-written)", (False, "kept"): " (hand-written)",
+    (True, "unknown"): " (not generated: `check` fails until it is removed or renamed *.local.tf)",
+    (False, "unknown"): " (not generated: `check` fails until it is removed or renamed *.local.tf)",
+}
+
+
 @click.command("generate")
 @click.option("--profile", type=click.Choice(PROFILE_NAMES), default=None,
               help="Profile to render (default: the config's, else the recommended one).")
@@ -30,7 +42,7 @@ def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     click.echo(f"stack {result.environment}: {choice.line()}")
     for f in result.files:
         click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
-                   + (f" ({verb} write)" if dry_run and f.status != "identical" else ""))
+                   + _FILE_NOTES.get((dry_run, f.status), "").format(verb=verb))
     if run_check and not dry_run:
         _run_check(config, stacks_dir)
 
@@ -41,6 +53,8 @@ def _run_check(config, stacks_dir) -> None:
         click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")
         for problem in r.problems:
             click.echo(f"     {problem}")
+        for note in r.notes:
+            click.echo(f"     note: {note}")
     failed = [r for r in results if not r.ok]
     if failed:
         first = failed[0]

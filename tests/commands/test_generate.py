@@ -47,13 +47,29 @@ def test_check_fails_on_a_stale_stack(make_config, tmp_path):
     stacks = tmp_path / "stacks"
     assert invoke("generate", "--profile", "ccx33", "--config", str(config),
                   "--stacks-dir", str(stacks)).exit_code == 0
+    # deploy.toml changes after generate: the stack no longer matches it.
+    config.write_text(config.read_text().replace("volume_size_gb = 50", "volume_size_gb = 80"))
+    result = invoke("check", "--config", str(config), "--stacks-dir", str(stacks))
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines() == [
+        "error: check failed: up to date with templates: production/terraform.tfvars: "
+        "stale, differs from what `generate` writes now (+1 more)"]
+    assert "production/manifest.json: stale" in result.stdout  # its hash of the tfvars
+
+
+def test_check_names_a_hand_edited_file(make_config, tmp_path):
+    config = make_config()
+    stacks = tmp_path / "stacks"
+    assert invoke("generate", "--profile", "ccx33", "--config", str(config),
+                  "--stacks-dir", str(stacks)).exit_code == 0
     tfvars = stacks / "production" / "terraform.tfvars"
     tfvars.write_text(tfvars.read_text().replace("= 50", "= 80"))
     result = invoke("check", "--config", str(config), "--stacks-dir", str(stacks))
     assert result.exit_code == 3
     assert result.stderr.strip().splitlines() == [
-        "error: check failed: up to date with templates: production/terraform.tfvars: "
-        "stale, differs from what `generate` writes now"]
+        "error: check failed: files (manifest.json or *.local.tf): production/terraform.tfvars: "
+        "edited since `generate` (its sha256 differs from manifest.json) (+1 more)"]
+    assert "production/terraform.tfvars: stale" in result.stdout
 
 
 def test_open_ssh_warns(make_config, tmp_path):
@@ -94,3 +110,43 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, make_config, args, t
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
     assert not stacks.exists()
+
+
+def test_a_stray_file_fails_check_and_generate_names_it(make_config, tmp_path):
+    config = make_config()
+    stacks = tmp_path / "stacks"
+    assert invoke("generate", "--profile", "ccx33", "--config", str(config),
+                  "--stacks-dir", str(stacks)).exit_code == 0
+    (stacks / "production" / "network.tf").write_text("# left over\n")
+    (stacks / "production" / "dns.local.tf").write_text("# mine\n")
+    again = invoke("generate", "--profile", "ccx33", "--config", str(config),
+                   "--stacks-dir", str(stacks))
+    assert again.exit_code == 0
+    assert "kept      production/dns.local.tf (hand-written)" in again.stdout
+    assert "unknown   production/network.tf (not generated" in again.stdout
+    result = invoke("check", "--config", str(config), "--stacks-dir", str(stacks))
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines() == [
+        "error: check failed: files (manifest.json or *.local.tf): production/network.tf: "
+        "not generated (not in manifest.json); delete it, or rename it to *.local.tf to keep "
+        "it as hand-written"]
+    assert "note: production/dns.local.tf: hand-written, kept as is" in result.stdout
+
+
+def test_generate_reports_delete_for_files_it_no_longer_renders(make_config, tmp_path):
+    import hashlib
+    import json
+    config = make_config()
+    stacks = tmp_path / "stacks"
+    invoke("generate", "--profile", "ccx33", "--config", str(config), "--stacks-dir", str(stacks))
+    stack = stacks / "production"
+    (stack / "network.tf").write_text("# rendered by an older profile\n")
+    doc = json.loads((stack / "manifest.json").read_text())
+    doc["files"]["network.tf"] = hashlib.sha256((stack / "network.tf").read_bytes()).hexdigest()
+    (stack / "manifest.json").write_text(json.dumps(doc))
+    result = invoke("generate", "--profile", "ccx33", "--config", str(config),
+                    "--stacks-dir", str(stacks))
+    assert result.exit_code == 0, result.output
+    assert "delete    production/network.tf (rendered before, not by this profile)" in result.stdout
+    assert not (stack / "network.tf").exists()
+    assert invoke("check", "--config", str(config), "--stacks-dir", str(stacks)).exit_code == 0

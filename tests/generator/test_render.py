@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from errors import ConfigError
+import jinja2
+
+from errors import CommandError, ConfigError
 from generator import render
 from generator.config import load_config
 from generator.render import STACK_FILES, generate, render_stack, stale_files
@@ -27,7 +29,8 @@ def test_committed_stack_is_the_golden_file():
     files = render_stack(example, get_profile("ccx33"))
     golden = ROOT / "terraform" / "stacks" / "production"
     # Only the generated kinds: a real run may add .terraform.lock.hcl and state here.
-    committed = [p.name for p in golden.iterdir() if p.suffix in (".tf", ".tfvars", ".yaml")]
+    committed = [p.name for p in golden.iterdir()
+                 if p.suffix in (".tf", ".tfvars", ".yaml") or p.name == "manifest.json"]
     assert sorted(files) == sorted(committed)
     for name, data in files.items():
         assert data == (golden / name).read_bytes(), f"production/{name} differs from golden"
@@ -36,8 +39,8 @@ def test_committed_stack_is_the_golden_file():
 def test_profiles_differ_only_in_server_type_and_header(make_config):
     config = load_config(make_config())
     small, big = render_stack(config, get_profile("ccx33")), render_stack(config, get_profile("ccx43"))
-    changed = {n for n in STACK_FILES if small[n] != big[n]}
-    assert changed == set(STACK_FILES)  # every header names the command
+    changed = {n for n in small if small[n] != big[n]}
+    assert changed == {*STACK_FILES, "manifest.json"}  # every header names the command
     assert small["terraform.tfvars"].replace(b"ccx33", b"ccx43") == big["terraform.tfvars"]
     assert b'server_type     = "ccx43"' in big["terraform.tfvars"]
     # An in-place rescale: main.tf's resources are the same text apart from the header.
@@ -89,10 +92,9 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
     before = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
 
     def broken_fmt(argv, **kw):
-        from errors import CommandError
         raise CommandError("terraform fmt failed", argv=argv, stderr_tail="boom")
     monkeypatch.setattr(render, "run", broken_fmt)
-    with pytest.raises(Exception):
+    with pytest.raises(CommandError, match="terraform fmt rejected"):
         generate(config, "ccx43", stacks_dir=stacks)
     after = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
     assert before == after
@@ -102,7 +104,7 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
 def test_failure_on_first_generate_writes_nothing(make_config, tmp_path, monkeypatch):
     config = load_config(make_config())
     monkeypatch.setattr(render, "TEMPLATES", tmp_path / "missing-templates")
-    with pytest.raises(Exception):
+    with pytest.raises(jinja2.TemplateNotFound):
         generate(config, "ccx33", stacks_dir=tmp_path / "stacks")
     assert not (tmp_path / "stacks").exists()
 
@@ -117,3 +119,20 @@ def test_bad_public_key_file(make_config):
     with pytest.raises(ConfigError, match="not an OpenSSH public key"):
         render_stack(load_config(make_config(key="-----BEGIN OPENSSH PRIVATE KEY-----")),
                      get_profile("ccx33"))
+
+
+def test_server_keeps_its_disk_on_a_rescale(make_config):
+    """keep_disk = true: a ccx43 -> ccx33 downgrade stays possible (the data is on the volume)."""
+    import hcl2
+    files = render_stack(load_config(make_config()), get_profile("ccx43"))
+    server = hcl2.loads(files["main.tf"].decode())["resource"]
+    body = next(r["hcloud_server"]["main"] for r in server if "hcloud_server" in r)
+    assert body["keep_disk"] is True
+
+
+def test_environment_is_a_folder_name_not_a_path(make_config, tmp_path):
+    config = load_config(make_config())
+    for env in ("../escape", "prod\n", "a/b", "."):
+        with pytest.raises(ConfigError, match="^project.environment: must be lowercase"):
+            generate(config, "ccx33", env=env, stacks_dir=tmp_path / "stacks")
+    assert not (tmp_path / "stacks").exists() and not (tmp_path / "escape").exists()

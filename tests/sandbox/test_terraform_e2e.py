@@ -124,7 +124,7 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
     commands = [a.command for a in sorted(client.servers.get_actions(server), key=lambda a: a.id)]
     at = commands.index("change_server_type")
     assert commands[at - 1: at + 2] == ["stop_server", "change_server_type", "start_server"]
-    assert server.primary_disk_size == server.server_type.disk  # upgraded disk
+    assert server.primary_disk_size == 240  # keep_disk = true: the ccx33 disk, kept
     assert server.labels["profile"] == "ccx43"
     assert "profile" not in client.volumes.get_all()[0].labels
     assert stack_tf.plan_exitcode().returncode == 0
@@ -147,13 +147,19 @@ def test_allow_list_and_backups_change_in_place(stack_tf, emulator):
     assert stack_tf.plan_exitcode().returncode == 0
 
 
-def test_downgrade_needs_keep_disk(stack_tf):
-    _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
+def test_committed_stack_rescales_both_ways_in_place(stack_tf, emulator):
+    """The stack renders keep_disk = true: ccx33 -> ccx43 -> ccx33 on one server."""
     stack_tf.apply()
-    _set_tfvar(stack_tf.workdir, "server_type", "ccx33")
-    refused = stack_tf.plan_exitcode()
-    assert refused.returncode == 1
-    assert "keep_disk" in refused.stderr
+    server_id = int(stack_tf.outputs()["server_id"])
+    client = emulator.client()
+    disk = client.servers.get_by_id(server_id).primary_disk_size
+    for server_type in ("ccx43", "ccx33"):
+        _set_tfvar(stack_tf.workdir, "server_type", server_type)
+        assert stack_tf.planned_actions()["hcloud_server.main"] == ["update"]
+        stack_tf.run("apply", "-input=false", "check.tfplan")
+        server = client.servers.get_by_id(server_id)
+        assert server.server_type.name == server_type
+        assert server.primary_disk_size == disk  # the ccx33 disk, kept
 
 
 def test_keep_disk_allows_a_later_downgrade_in_place(tmp_path, emulator):

@@ -70,17 +70,21 @@ resource "hcloud_volume" "data" {
   labels            = local.labels
 
   lifecycle {
-    # delete_protection alone does not stop `terraform destroy`: the provider lifts it.
+    # Stops `terraform destroy` at plan time. delete_protection alone stops it
+    # only at the API, after the server and the rest are already gone.
     prevent_destroy = true
   }
 }
 
+# keep_disk: a rescale changes CPU and RAM only. The data lives on the volume, so
+# the disk need not grow, and a later downgrade (ccx43 -> ccx33) stays possible.
 resource "hcloud_server" "main" {
   name               = local.name
   server_type        = var.server_type
   image              = var.image
   location           = var.location
   backups            = var.backups
+  keep_disk          = true
   ssh_keys           = [hcloud_ssh_key.main.id]
   placement_group_id = hcloud_placement_group.main.id
   firewall_ids       = [hcloud_firewall.main.id]
