@@ -127,15 +127,26 @@ def _generate(config, profile: str, options: DeployOptions, ph: _Phases,
     cp.record("generate", _generator_inputs(config, profile, options))
 
 
-def deploy(config, options: DeployOptions, target, *, progress: Progress | None = None,
-           confirm: Confirm | None = None, generate_stack: bool = True) -> DeployResult:
+def deploy(config, options: DeployOptions, target, **kwargs) -> DeployResult:
+    """Run the pipeline holding the work directory's lock (one run at a time)."""
+    from runner.worklock import workdir_lock
+    workdir = workdir_path(target.kind, options.env, stacks_dir=_stacks_dir(options),
+                           sandbox_dir=options.sandbox_dir)
+    with workdir_lock(workdir, "deploy"):
+        return _deploy(config, options, target, **kwargs)
+
+
+def _deploy(config, options: DeployOptions, target, *, progress: Progress | None = None,
+            confirm: Confirm | None = None, generate_stack: bool = True) -> DeployResult:
     """Run the pipeline. `confirm` asks a human (None: no terminal)."""
     ph = _Phases(progress or NullProgress())
     config = dataclasses.replace(config, environment=options.env)
     profile = choose_profile(config, options)
     workdir = workdir_path(target.kind, options.env, stacks_dir=_stacks_dir(options),
                            sandbox_dir=options.sandbox_dir)
-    cp = Checkpoint(workdir / ".work" / "checkpoint.json")
+    cp = Checkpoint(workdir / ".work" / "checkpoint.json", scope=target.fingerprint)
+    if cp.note:
+        ph.progress.note(f"note: {cp.note}")
     if options.fresh:
         cp.forget()
     session = open_session(target, options.env, stacks_dir=options.stacks_dir,

@@ -131,22 +131,28 @@ def _record_path(ws: Workspace) -> Path:
 def record_plan(ws: Workspace, tf: Terraform, *, destroy: bool, has_changes: bool,
                 state: StateId | None = None) -> PlanRecord:
     state = state or state_id(ws, tf)
+    if not has_changes:
+        # Nothing to apply: the plan file (which holds the token) is not kept.
+        ws.planfile.unlink(missing_ok=True)
     rec = PlanRecord(stack_hash=stack_hash(ws.workdir), source_hash=stack_hash(ws.stack_dir),
                      lineage=state.lineage, serial=state.serial,
-                     planfile_sha=_sha_file(ws.planfile), destroy=destroy,
-                     has_changes=has_changes, created=_now())
+                     planfile_sha=_sha_file(ws.planfile) if has_changes else "",
+                     destroy=destroy, has_changes=has_changes, created=_now())
     write_private(_record_path(ws), json.dumps(asdict(rec), indent=2) + "\n")
     return rec
 
 
 def load_plan_record(ws: Workspace) -> PlanRecord | None:
     path = _record_path(ws)
-    if not path.is_file() or not ws.planfile.is_file():
+    if not path.is_file():
         return None
     try:   # our own record: unreadable means "no saved plan", never a traceback
-        return PlanRecord(**json.loads(path.read_text()))
+        rec = PlanRecord(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
+    if rec.has_changes and not ws.planfile.is_file():
+        return None
+    return rec
 
 
 def forget_plan(ws: Workspace) -> None:
@@ -159,7 +165,7 @@ def check_fresh(ws: Workspace, tf: Terraform, rec: PlanRecord | None) -> PlanRec
     env = ws.env_name
     if rec is None:
         raise RefusedError(f"no saved plan for {env}: run `hetzner-deploy plan --env {env}` first")
-    if _sha_file(ws.planfile) != rec.planfile_sha:
+    if rec.has_changes and _sha_file(ws.planfile) != rec.planfile_sha:
         raise RefusedError(f"the saved plan for {env} was modified after it was made; "
                            f"run `hetzner-deploy plan --env {env}` again")
     if stack_hash(ws.stack_dir) != rec.source_hash or stack_hash(ws.workdir) != rec.stack_hash:
