@@ -256,7 +256,13 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
                 raise RefusedError(f"the saved plan for {s.ws.env_name} is stale: another run "
                                    f"changed the state; run `hetzner-deploy plan --env "
                                    f"{s.ws.env_name}` again") from None
-            if any("state lock" in d for d in exc.diagnostics):
+            if any("uniqueness_error" in d or "is already used" in d for d in exc.diagnostics):
+                forget_plan(s.ws)
+                exc.message = redact(exc.message) + (
+                    f" (a resource with that name exists but is not in this stack's state: "
+                    f"adopt it with `hetzner-deploy adopt --env {s.ws.env_name}`, or rename "
+                    f"or delete it)")
+            elif any("state lock" in d for d in exc.diagnostics):
                 exc.message = redact(exc.message) + (
                     " (another plan/apply holds the state lock; wait for it, or raise "
                     "the lock timeout)")
