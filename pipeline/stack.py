@@ -27,7 +27,8 @@ from runner.state import (StateId, backup_state, check_fresh, forget_plan, load_
                           load_state, lost_state_hint, record_plan)
 from runner.terraform import ApplyRun, Terraform, terraform_env
 from runner.workspace import (Workspace, init_reason, private_dir, private_umask, record_init,
-                              refuse_committed_for_local_endpoint, sync_copy, workspace_for)
+                              refuse_committed_for_local_endpoint, sync_copy, workspace_for,
+                              write_private)
 from runner.worklock import workdir_lock
 
 # Concurrent runs on a shared backend wait this long for the state lock.
@@ -100,8 +101,7 @@ def _check_version(tf: Terraform, ws: Workspace) -> None:
         return
     tf.version()
     if ws.workdir.is_dir():
-        private_dir(ws.data_dir)
-        cache.write_text(stamp + "\n")
+        write_private(cache, stamp + "\n")
 
 
 @contextmanager
