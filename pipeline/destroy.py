@@ -13,9 +13,11 @@ from pathlib import Path
 from errors import RefusedError
 from pipeline.stack import PlanResult, Session, make_plan
 from runner.state import load_state
-from runner.worklock import workdir_lock
+from runner.worklock import DESTROY_OVERRIDE, workdir_lock
 
-OVERRIDE_FILE = "zz_destroy_volume_override.tf"
+# Removed right after planning; a killed run's copy is removed when the next
+# run takes the work-dir lock (runner/worklock.py).
+OVERRIDE_FILE = DESTROY_OVERRIDE
 
 
 def protected_resources(workdir: Path) -> list[tuple[str, str]]:

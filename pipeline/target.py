@@ -16,13 +16,12 @@ committed terraform/stacks/<env>/ and the sandbox on a copy:
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from errors import ConfigError
+from runner.workspace import is_loopback   # noqa: F401 - re-exported: one definition of "local"
 
 HETZNER_ENDPOINT = "https://api.hetzner.cloud/v1"
 SANDBOX_MARKER = "HETZNER_DEPLOY_SANDBOX"   # exported by `hetzner-deploy sandbox env`
@@ -48,20 +47,6 @@ class Target:
         """
         raw = "\0".join(("hetzner-deploy/project", self.kind, self.endpoint, self.token))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-def is_loopback(endpoint: str) -> bool:
-    """Whether an API endpoint is on this machine (127.0.0.0/8, ::1, localhost)."""
-    try:
-        host = urllib.parse.urlsplit(endpoint.strip()).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_token(environ: Mapping[str, str]) -> str:

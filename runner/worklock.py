@@ -27,6 +27,11 @@ LOCK_NAME = "run.lock"
 WAIT_ENV = "HETZNER_DEPLOY_WAIT"   # seconds to wait for another run instead of failing
 POLL_S = 0.1
 
+# Files that exist only while a locked operation runs: found at lock time,
+# they are leftovers of a killed run. The destroy override would otherwise
+# silently switch prevent_destroy off for every later plan.
+DESTROY_OVERRIDE = "zz_destroy_volume_override.tf"
+
 _held: dict[str, list[int]] = {}   # lock path -> [fd, depth]
 
 
@@ -55,6 +60,10 @@ def clean_stale(workdir: Path) -> list[Path]:
             if path.is_file():
                 path.unlink(missing_ok=True)
                 removed.append(path)
+    override = workdir / DESTROY_OVERRIDE
+    if override.is_file():
+        override.unlink()
+        removed.append(override)
     return removed
 
 

@@ -10,9 +10,11 @@ Our own records (plan file, hashes, logs, state backups) live in <workdir>/.work
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,20 @@ def tighten(*paths: Path) -> None:
             pass
 
 
+def is_loopback(endpoint: str) -> bool:
+    """Whether an API endpoint is on this machine (127.0.0.0/8, ::1, localhost)."""
+    try:
+        host = urllib.parse.urlsplit(endpoint.strip()).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def sandbox_root(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(environ.get("HETZNER_DEPLOY_SANDBOX_DIR") or ROOT / ".sandbox")
 
@@ -147,7 +163,6 @@ def refuse_committed_for_local_endpoint(ws: Workspace, endpoint: str) -> None:
     hash would land in terraform/stacks/<env>/, and that lock file breaks the
     next real `terraform init`.
     """
-    from pipeline.target import is_loopback   # one definition of "local"
     if ws.target_kind == "hetzner" and is_loopback(endpoint) and _inside(ws.workdir, STACKS):
         raise ConfigError(f"HCLOUD_ENDPOINT {endpoint} is a local stand-in, but TARGET=hetzner "
                           f"would write its state and lock file into the committed "

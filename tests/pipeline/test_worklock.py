@@ -78,7 +78,8 @@ def test_wait_option_waits_for_the_holder(tmp_path):
 def test_kill_9_leaves_no_stale_lock_and_tmp_files_are_cleaned(tmp_path):
     proc = _holder(tmp_path)
     stale = [tmp_path / ".work" / ".checkpoint.json.4242.tmp", tmp_path / ".main.tf.tmp",
-             tmp_path / ".work" / "checkpoint.tmp"]
+             tmp_path / ".work" / "checkpoint.tmp",
+             tmp_path / "zz_destroy_volume_override.tf"]   # would lift prevent_destroy
     for path in stale:
         path.write_text("half")
     os.kill(proc.pid, signal.SIGKILL)
