@@ -61,3 +61,28 @@ def test_adopt_bad_input_is_one_line(sb, args, needle):
     done = sb.cli("adopt", "--env", "production", *args, *_flags(sb))
     assert done.returncode in (2, 7) and needle in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_uniqueness_error_at_apply_names_adopt_and_adopt_fixes_it(sb):
+    # plan/apply run no preflight: the conflict surfaces as Hetzner's uniqueness_error.
+    client = sb.client()
+    key = client.ssh_keys.create(name="autoscale-ai-production-key",
+                                 public_key=_test_key())
+    assert sb.cli("plan").returncode == 0
+    failed = sb.cli("apply", "--auto-approve")
+    assert failed.returncode == 4, failed.stdout + failed.stderr
+    error = [l for l in failed.stderr.splitlines() if l.startswith("error:")]
+    assert len(error) == 1 and "uniqueness" in error[0]
+    assert "hetzner-deploy adopt --env production" in error[0]
+    assert not (sb.workdir() / ".work" / "plan.tfplan").exists()   # failed: not kept
+    adopted = sb.cli("adopt", "--env", "production", *_flags(sb))
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    assert f"(id {key.id})" in adopted.stdout
+    done = sb.cli("deploy", "--profile", "ccx33")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(sb.cli("outputs", "--json").stdout)["ssh_key_id"] == key.id   # kept
+
+
+def _test_key() -> str:
+    from tests.conftest import TEST_PUBLIC_KEY
+    return " ".join(TEST_PUBLIC_KEY.split()[:2])   # as the stack embeds it: no comment
