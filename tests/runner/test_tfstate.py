@@ -106,3 +106,16 @@ def test_binary_garbage_and_a_directory_are_one_line(tmp_path):
 def test_parse_text_from_a_backend():
     doc, state = parse_state_text(json.dumps(RAW), "from the pg backend")
     assert doc["lineage"] == "abc-123" and len(state.managed) == 4
+
+
+def test_the_former_walkers_read_through_the_typed_reader():
+    from checks.after import _automount
+    from checks.inventory import has_resources, state_ids
+    attach = {"version": 4, "resources": [
+        {"mode": "managed", "type": "hcloud_volume_attachment", "name": "data",
+         "instances": [{"attributes": {"id": "5", "automount": False}}]}]}
+    assert _automount(attach) is False and _automount(parse_state(attach)) is False
+    assert _automount({}) is None and _automount(parse_state(RAW)) is None
+    ids = state_ids(parse_state(RAW))
+    assert ids["servers"] == {42, 1, 2} and ids["volumes"] == {3}
+    assert state_ids(RAW) == ids and has_resources(RAW) and not has_resources({})
