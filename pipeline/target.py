@@ -8,7 +8,8 @@ committed terraform/stacks/<env>/ and the sandbox on a copy:
   - a loopback HCLOUD_ENDPOINT, or the marker `hetzner-deploy sandbox env`
     exports, means the sandbox even when a token is set (that is what
     `eval "$(hetzner-deploy sandbox env)"` produces);
-  - a blank or whitespace HCLOUD_TOKEN is an error, not a real token;
+  - a set but empty or whitespace HCLOUD_TOKEN is an error, neither a real
+    token nor a silent switch to the sandbox;
   - TARGET=hetzner with the sandbox marker is a contradiction and an error;
     with a bare loopback endpoint it is allowed (tests of the real-target
     path), but never in the committed stack folder (runner/workspace.py).
@@ -51,8 +52,10 @@ class Target:
 
 def _check_token(environ: Mapping[str, str]) -> str:
     token = environ.get("HCLOUD_TOKEN")
-    if token is None or token == "":
+    if token is None:
         return ""
+    # Set but empty is a mistake too (a CI secret that did not resolve): running
+    # on the sandbox instead would look like success.
     if not token.strip():
         raise ConfigError("HCLOUD_TOKEN is set but blank: set a real token for Hetzner, or "
                           "unset it (`unset HCLOUD_TOKEN`) to use the local sandbox")

@@ -29,7 +29,7 @@ def test_bad_target_is_one_line(environ, needle):
         resolve_target(environ)
 
 
-@pytest.mark.parametrize("token", [" ", "\t\n", "   "])
+@pytest.mark.parametrize("token", ["", " ", "\t\n", "   "])
 def test_blank_token_is_an_error_not_a_real_target(token):
     with pytest.raises(ConfigError, match="HCLOUD_TOKEN is set but blank"):
         resolve_target({"HCLOUD_TOKEN": token})
@@ -118,3 +118,15 @@ def test_target_hetzner_on_a_local_endpoint_never_works_in_the_committed_stack()
     with pytest.raises(ConfigError, match="committed"):
         refuse_committed_for_local_endpoint(ws, "http://127.0.0.1:9/v1")
     refuse_committed_for_local_endpoint(ws, "https://api.hetzner.cloud/v1")   # the real API: fine
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy", "adopt"])
+def test_blank_token_through_the_cli_is_one_line_exit_2(command, monkeypatch, make_config):
+    from click.testing import CliRunner
+    from cli import cli
+    monkeypatch.setenv("HCLOUD_TOKEN", "  ")
+    monkeypatch.delenv("TARGET", raising=False)
+    result = CliRunner().invoke(cli, [command, "--config", str(make_config())])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: HCLOUD_TOKEN is set but blank")
+    assert "Traceback" not in result.output
