@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -65,6 +66,24 @@ def _check_token(environ: Mapping[str, str]) -> str:
     return token
 
 
+def _refuse_sandbox_cli_config(cli_config: str, environ: Mapping[str, str]) -> None:
+    """The sandbox's CLI config installs the stand-in provider: its hash would land in
+    the committed lock file, and a real `terraform init` would then fail."""
+    if not cli_config or not os.path.isfile(cli_config):
+        return
+    from runner.workspace import sandbox_root
+    root = sandbox_root(environ).resolve()
+    path = Path(cli_config).resolve()
+    try:
+        mentions = str(root / "mirror") in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        mentions = False
+    if path.is_relative_to(root) or mentions:
+        raise ConfigError(f"TF_CLI_CONFIG_FILE={cli_config} is the sandbox's: the real target "
+                          f"would install the stand-in provider into the committed lock file; "
+                          f"unset TF_CLI_CONFIG_FILE (left over from `hetzner-deploy sandbox env`)")
+
+
 def resolve_target(environ: Mapping[str, str] = os.environ,
                    start_sandbox: bool = True) -> Target:
     wanted = environ.get("TARGET", "").strip().lower()
@@ -84,6 +103,7 @@ def resolve_target(environ: Mapping[str, str] = os.environ,
                               "(create one in the Hetzner Cloud console: Security > API tokens)")
         endpoint = endpoint or HETZNER_ENDPOINT
         cli_config = environ.get("TF_CLI_CONFIG_FILE", "")
+        _refuse_sandbox_cli_config(cli_config, environ)
         return Target("hetzner", endpoint, token, {
             "TF_VAR_hcloud_token": token,
             "HCLOUD_ENDPOINT": endpoint,

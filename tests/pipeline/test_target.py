@@ -130,3 +130,19 @@ def test_blank_token_through_the_cli_is_one_line_exit_2(command, monkeypatch, ma
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith("error: HCLOUD_TOKEN is set but blank")
     assert "Traceback" not in result.output
+
+
+def test_real_target_with_the_sandboxs_cli_config_is_refused(tmp_path):
+    sandbox = tmp_path / ".sandbox"
+    (sandbox / "mirror").mkdir(parents=True)
+    rc = sandbox / "terraform.rc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n'
+                  f'    path = "{sandbox / "mirror"}"\n  }}\n}}\n')
+    environ = {"HCLOUD_TOKEN": "real-token", "TF_CLI_CONFIG_FILE": str(rc),
+               "HETZNER_DEPLOY_SANDBOX_DIR": str(sandbox)}
+    with pytest.raises(ConfigError, match="is the sandbox's"):
+        resolve_target(environ)
+    elsewhere = tmp_path / "copy.rc"                       # a copy outside still names the mirror
+    elsewhere.write_text(rc.read_text())
+    with pytest.raises(ConfigError, match="is the sandbox's"):
+        resolve_target({**environ, "TF_CLI_CONFIG_FILE": str(elsewhere)})
