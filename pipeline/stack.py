@@ -23,8 +23,8 @@ from runner.outputs import StackOutputs, parse_outputs
 from runner.plan import PlanSummary, summarize
 from runner.plan_format import to_text
 from runner.redact import Redactor, backend_secrets, sensitive_values
-from runner.state import (StateId, backup_state, check_fresh, forget_plan, load_plan_record,
-                          load_state, lost_state_hint, record_plan)
+from runner.state import (StateId, backup_state, check_fresh, forget_plan, has_backups,
+                          load_plan_record, load_state, lost_state_hint, record_plan)
 from runner.terraform import ApplyRun, Terraform, terraform_env
 from runner.workspace import (Workspace, init_reason, private_dir, private_umask, record_init,
                               refuse_committed_for_local_endpoint, sync_copy, workspace_for,
@@ -219,7 +219,7 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
     progress = progress or NullProgress()
     summary, show = saved_plan(s, config)
     check_safety(summary, allow_replace)
-    if summary.has_changes and not summary.destroy and \
+    if summary.has_changes and not summary.destroy and has_backups(s.ws) and \
             any(c.action == "create" for c in summary.changes):
         hint = lost_state_hint(s.ws, load_state(s.ws, s.tf))
         if hint:

@@ -71,6 +71,11 @@ def state_id(ws: Workspace, tf: Terraform) -> StateId:
     return StateId(state.lineage, state.serial)
 
 
+def has_backups(ws: Workspace) -> bool:
+    """Cheap test before reading state again (a `state pull` on remote backends)."""
+    return any(_backups_dir(ws).glob("terraform.tfstate.*"))
+
+
 def newest_backup(ws: Workspace) -> tuple[Path, TfState] | None:
     """The newest readable state backup that holds resources."""
     for path in sorted(_backups_dir(ws).glob("terraform.tfstate.*"), reverse=True):
