@@ -25,6 +25,7 @@ COMMANDS = {
     "apply": "commands.terraform:apply",
     "outputs": "commands.terraform:outputs",
     "destroy": "commands.terraform:destroy",
+    "adopt": "commands.adopt:adopt",
     "deploy": "commands.deploy:deploy",
     "sandbox": "commands.sandbox:sandbox",
     "ci": "commands.ci:ci",

@@ -13,6 +13,7 @@ from hcloud import APIException, Client
 
 from checks.base import FAIL, NOT_CHECKED, OK, Check
 from runner.outputs import Host, StackOutputs
+from runner.tfstate import TfState, parse_state
 
 SECTION = "after"
 
@@ -27,21 +28,13 @@ def _fetch(getter: Callable[[int], Any], ident: int) -> Any | None:
         raise
 
 
-def _automount(state: Mapping[str, Any] | None) -> bool | None:
-    """automount of the volume attachment, from show -json or a raw state."""
+def _automount(state: Mapping[str, Any] | TfState | None) -> bool | None:
+    """automount of the volume attachment, from a typed, show -json or raw state."""
     if not state:
         return None
-    stack = [(state.get("values") or {}).get("root_module") or {}]
-    while stack:
-        module = stack.pop()
-        for res in module.get("resources") or ():
-            if res.get("type") == "hcloud_volume_attachment":
-                return bool((res.get("values") or {}).get("automount"))
-        stack.extend(module.get("child_modules") or ())
-    for res in state.get("resources") or ():
-        if res.get("type") == "hcloud_volume_attachment":
-            for inst in res.get("instances") or ():
-                return bool((inst.get("attributes") or {}).get("automount"))
+    typed = state if isinstance(state, TfState) else parse_state(state)
+    for res in typed.of_type("hcloud_volume_attachment"):
+        return bool(res.attributes.get("automount"))
     return None
 
 

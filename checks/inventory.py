@@ -18,6 +18,8 @@ from typing import Any, Iterable, Mapping
 
 from hcloud import Client
 
+from runner.tfstate import TfState, parse_state
+
 FAMILY_LABELS = {
     "servers": "Servers",
     "volumes": "Volumes",
@@ -110,38 +112,18 @@ def read_inventory(client: Client) -> Inventory:
     return Inventory(tuple(families))
 
 
-def state_ids(state: Mapping[str, Any]) -> dict[str, set[int]]:
-    """Resource ids per family from a state document.
-
-    Accepts both shapes: `terraform show -json` (values.root_module, nested
-    child_modules) and the raw state file / `terraform state pull`
-    (resources[].instances[].attributes).
-    """
+def state_ids(state: Mapping[str, Any] | TfState | None) -> dict[str, set[int]]:
+    """Resource ids per family from a state (typed, show -json or raw state file)."""
+    typed = state if isinstance(state, TfState) else parse_state(state or {})
     ids: dict[str, set[int]] = {f: set() for f in FAMILIES}
-
-    def add(type_name: str, mode: str, attrs: Mapping[str, Any] | None) -> None:
+    for type_name, found in typed.ids_by_type().items():
         family = STATE_TYPES.get(type_name)
-        if family is None or mode != "managed":
-            return
-        try:
-            ids[family].add(int((attrs or {}).get("id")))
-        except (TypeError, ValueError):
-            pass
-
-    def walk(module: Mapping[str, Any]) -> None:
-        for res in module.get("resources") or ():
-            add(res.get("type", ""), res.get("mode", "managed"), res.get("values"))
-        for child in module.get("child_modules") or ():
-            walk(child)
-
-    walk((state.get("values") or {}).get("root_module") or {})
-    for res in state.get("resources") or ():
-        for inst in res.get("instances") or ():
-            add(res.get("type", ""), res.get("mode", "managed"), inst.get("attributes"))
+        if family is not None:
+            ids[family] |= found
     return ids
 
 
-def has_resources(state: Mapping[str, Any] | None) -> bool:
+def has_resources(state: Mapping[str, Any] | TfState | None) -> bool:
     return bool(state) and any(state_ids(state).values())
 
 

@@ -128,21 +128,22 @@ STACK_ADDRESSES = {"servers": "hcloud_server.main", "volumes": "hcloud_volume.da
                    "placement_groups": "hcloud_placement_group.main"}
 
 
-def _conflict_action(c: Conflict) -> str:
+def _conflict_action(c: Conflict, env: str) -> str:
     what = c.family[:-1].replace("_", " ")
     address = STACK_ADDRESSES.get(c.family)
-    adopt = (f"terraform import {address} {c.resource_id}" if address
-             else "import it into the stack's state")
+    # Our own command: it imports in the right work dir (the sandbox's is a copy).
+    adopt = (f"hetzner-deploy adopt --env {env} {address} {c.resource_id}" if address
+             else f"hetzner-deploy adopt --env {env} ADDRESS {c.resource_id}")
     return (f"rename or delete the existing {what} '{c.name}' (id {c.resource_id}), "
             f"or adopt it if it is really this stack's: {adopt}")
 
 
-def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str) -> list[Check]:
+def _conflict_checks(conflicts: tuple[Conflict, ...], ownership: str, env: str) -> list[Check]:
     if not conflicts:
         return [Check("conflicts", "Planned names free", OK,
                       f"no planned name is taken (ownership by {ownership})")]
     return [Check("conflicts", f"{c.family}: {c.name}", FAIL,
-                  f"id {c.resource_id} {c.reason}", _conflict_action(c))
+                  f"id {c.resource_id} {c.reason}", _conflict_action(c, env))
             for c in conflicts]
 
 
@@ -281,7 +282,7 @@ def _before_api_checks(client, endpoint: str, config: DeployConfig, profile: Pro
                                project=config.project, environment=config.environment,
                                owned_ids=owned)
     extra.update(conflicts=conflicts, ownership=ownership)
-    checks += _conflict_checks(conflicts, ownership)
+    checks += _conflict_checks(conflicts, ownership, config.environment)
     checks += _existing_checks(client, config, profile, owned)
 
     availability = check_availability(

@@ -25,8 +25,8 @@ def stdin_is_tty() -> bool:
 
 def target_banner(target) -> str:
     if target.is_sandbox:
-        return (f"target: local sandbox at {target.endpoint} (no HCLOUD_TOKEN set: "
-                "nothing real is created)")
+        return (f"target: local sandbox at {target.endpoint} (no HCLOUD_TOKEN, or the "
+                "sandbox's own endpoint: nothing real is created)")
     return f"target: Hetzner Cloud ({target.endpoint})"
 
 

@@ -9,7 +9,6 @@ changed it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,16 +34,6 @@ class DeployOptions:
     start: str | None = None       # --from
 
 
-def target_fingerprint(target) -> str:
-    """Which project a checkpoint belongs to: kind, endpoint and a hash of the token.
-
-    A deploy with another project's token on the same endpoint must not trust
-    what this one recorded. The token itself is never stored.
-    """
-    token_hash = hashlib.sha256((target.token or "").encode()).hexdigest()[:16]
-    return f"{target.kind}|{target.endpoint}|{token_hash}"
-
-
 @dataclass
 class Context:
     config: Any
@@ -54,6 +43,7 @@ class Context:
     progress: Progress
     checkpoint: Checkpoint
     stacks_dir: Path
+    workdir: Path
     confirm: Confirm | None = None
     outputs: Any = None                  # StackOutputs, from the outputs phase
     summary: Any = None                  # PlanSummary of this run's plan, when one ran
@@ -72,7 +62,8 @@ class Context:
 
     @property
     def fingerprint(self) -> str:
-        return target_fingerprint(self.target)
+        """Which project this run acts on (pipeline.target: a hash, never the token)."""
+        return self.target.fingerprint
 
     @property
     def session(self):

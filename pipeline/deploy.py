@@ -46,10 +46,12 @@ def make_context(config, options: DeployOptions, target, *, progress: Progress |
     choice = resolve_profile(config, options.profile, stacks_dir=stacks, env=options.env)
     workdir = workdir_path(target.kind, options.env, stacks_dir=stacks,
                            sandbox_dir=options.sandbox_dir)
+    # Scoped to the project (a hash of kind, endpoint and token): another project's
+    # token on the same endpoint never inherits "already deployed".
+    checkpoint = Checkpoint(workdir / ".work" / "checkpoint.json", scope=target.fingerprint)
     return Context(config=config, options=options, target=target, choice=choice,
-                   progress=progress or NullProgress(),
-                   checkpoint=Checkpoint(workdir / ".work" / "checkpoint.json"),
-                   stacks_dir=stacks, confirm=confirm)
+                   progress=progress or NullProgress(), checkpoint=checkpoint,
+                   stacks_dir=stacks, workdir=workdir, confirm=confirm)
 
 
 def deploy(config, options: DeployOptions, target, *, progress: Progress | None = None,
@@ -61,12 +63,17 @@ def deploy(config, options: DeployOptions, target, *, progress: Progress | None 
 
 
 def run_context(ctx: Context, *, generate_stack: bool = True, phases=None) -> DeployResult:
+    """Run the phases holding the work directory's lock: one run at a time."""
     from pipeline.phases import PHASES
+    from runner.worklock import workdir_lock
     options = ctx.options
     chosen = [p for p in (phases or PHASES)
               if (options.run_preflight or p.name != "preflight")
               and (generate_stack or p.name != "generate")]
-    lines = run_phases(chosen, ctx, Selection(only=options.only, start=options.start,
-                                              fresh=options.fresh))
+    if ctx.checkpoint.note:
+        ctx.progress.note(f"note: {ctx.checkpoint.note}")
+    with workdir_lock(ctx.workdir, "deploy"):
+        lines = run_phases(chosen, ctx, Selection(only=options.only, start=options.start,
+                                                  fresh=options.fresh))
     return DeployResult(ctx.target.kind, options.env, ctx.profile.name, ctx.choice,
                         ctx.applied, ctx.summary, ctx.outputs, tuple(lines))

@@ -12,9 +12,12 @@ from pathlib import Path
 
 from errors import RefusedError
 from pipeline.stack import PlanResult, Session, make_plan
-from runner.state import read_state
+from runner.state import load_state
+from runner.worklock import DESTROY_OVERRIDE, workdir_lock
 
-OVERRIDE_FILE = "zz_destroy_volume_override.tf"
+# Removed right after planning; a killed run's copy is removed when the next
+# run takes the work-dir lock (runner/worklock.py).
+OVERRIDE_FILE = DESTROY_OVERRIDE
 
 
 def protected_resources(workdir: Path) -> list[tuple[str, str]]:
@@ -34,11 +37,6 @@ def protected_resources(workdir: Path) -> list[tuple[str, str]]:
     return found
 
 
-def _in_state(state: dict) -> set[str]:
-    return {f"{r.get('type')}.{r.get('name')}" for r in state.get("resources", [])
-            if r.get("mode") == "managed"}
-
-
 def override_text(resources: list[tuple[str, str]]) -> str:
     blocks = [f'resource "{t}" "{n}" {{\n  lifecycle {{\n    prevent_destroy = false\n  }}\n}}\n'
               for t, n in resources]
@@ -54,11 +52,15 @@ def refusal(env: str, addresses: list[str]) -> str:
 
 def plan_destroy(s: Session, config=None, *, destroy_volume: bool = False) -> PlanResult:
     from runner.workspace import sync_copy
-    sync_copy(s.ws)
-    protected = protected_resources(s.ws.workdir)
-    live = _in_state(read_state(s.ws, s.tf)) if protected else set()
-    guarded = [(t, n) for t, n in protected if f"{t}.{n}" in live]
-    if guarded and not destroy_volume:
-        raise RefusedError(refusal(s.ws.env_name, [f"{t}.{n}" for t, n in guarded]))
-    extra = {OVERRIDE_FILE: override_text(guarded)} if guarded else None
-    return make_plan(s, config, destroy=True, extra_files=extra)
+    with workdir_lock(s.ws.workdir, "destroy"):
+        sync_copy(s.ws)
+        protected = protected_resources(s.ws.workdir)
+        state = load_state(s.ws, s.tf) if protected else None
+        # Any instance of the resource counts (count/for_each keys included).
+        guarded = [(t, n) for t, n in protected
+                   if state is not None and any(r.name == n and not r.module
+                                                for r in state.of_type(t))]
+        if guarded and not destroy_volume:
+            raise RefusedError(refusal(s.ws.env_name, [f"{t}.{n}" for t, n in guarded]))
+        extra = {OVERRIDE_FILE: override_text(guarded)} if guarded else None
+        return make_plan(s, config, destroy=True, extra_files=extra)

@@ -23,10 +23,13 @@ from runner.outputs import StackOutputs, parse_outputs
 from runner.plan import PlanSummary, summarize
 from runner.plan_format import to_text
 from runner.redact import Redactor, backend_secrets, sensitive_values
-from runner.state import (StateId, backup_state, check_fresh, forget_plan,
-                          load_plan_record, record_plan, state_id)
-from runner.terraform import Terraform, terraform_env
-from runner.workspace import Workspace, init_reason, record_init, sync_copy, workspace_for
+from runner.state import (StateId, backup_state, check_fresh, forget_plan, has_backups,
+                          load_plan_record, load_state, lost_state_hint, record_plan)
+from runner.terraform import ApplyRun, Terraform, terraform_env
+from runner.workspace import (Workspace, init_reason, private_dir, private_umask, record_init,
+                              refuse_committed_for_local_endpoint, sync_copy, workspace_for,
+                              write_private)
+from runner.worklock import workdir_lock
 
 # Concurrent runs on a shared backend wait this long for the state lock.
 DEFAULT_LOCK_TIMEOUT = os.environ.get("HETZNER_DEPLOY_LOCK_TIMEOUT", "60s")
@@ -71,6 +74,7 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     """`target` is a pipeline.target.Target (kind, token, terraform_env)."""
     kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
+    refuse_committed_for_local_endpoint(ws, target.endpoint)
     env = terraform_env(extra=dict(target.terraform_env))
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     _check_version(tf, ws)
@@ -97,8 +101,7 @@ def _check_version(tf: Terraform, ws: Workspace) -> None:
         return
     tf.version()
     if ws.workdir.is_dir():
-        ws.data_dir.mkdir(exist_ok=True)
-        cache.write_text(stamp + "\n")
+        write_private(cache, stamp + "\n")
 
 
 @contextmanager
@@ -116,11 +119,23 @@ def redacted_errors(s: Session):
 
 
 def _masking(fn):
+    """Secrets masked in errors; files terraform and we create meanwhile are owner-only."""
     @functools.wraps(fn)
     def wrapper(s: Session, *args, **kwargs):
-        with redacted_errors(s):
+        with redacted_errors(s), private_umask():
             return fn(s, *args, **kwargs)
     return wrapper
+
+
+def _locked(what: str):
+    """One plan/apply at a time per work directory (re-entrant: deploy holds it too)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(s: Session, *args, **kwargs):
+            with workdir_lock(s.ws.workdir, what):
+                return fn(s, *args, **kwargs)
+        return wrapper
+    return decorate
 
 
 @_masking
@@ -128,21 +143,22 @@ def ensure_init(s: Session) -> InitResult:
     reason = init_reason(s.ws, s.tf.env)
     if reason is None:
         return InitResult(False, None)
-    s.ws.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(s.ws.data_dir)
     s.tf.init(reconfigure=(s.ws.workdir / ".terraform").is_dir())
     record_init(s.ws, s.tf.env)
     return InitResult(True, reason)
 
 
 def _summary(s: Session, show_json: dict, config, *, destroy: bool,
-             events: tuple[Event, ...] = ()) -> PlanSummary:
-    warnings = [d.one_line() for d in diagnostics(events, "warning")]
+             events: tuple[Event, ...] = (), extra_warnings: tuple[str, ...] = ()) -> PlanSummary:
+    warnings = [d.one_line() for d in diagnostics(events, "warning")] + list(extra_warnings)
     summary = summarize(show_json, destroy=destroy, warnings=warnings, secrets=s.secrets)
     if config is not None:
         summary = replace(summary, cost=cost_delta(show_json, config, destroy=destroy))
     return summary
 
 
+@_locked("plan")
 @_masking
 def make_plan(s: Session, config=None, *, destroy: bool = False,
               extra_files: dict[str, str] | None = None) -> PlanResult:
@@ -154,21 +170,27 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
     synced = tuple(sync_copy(s.ws))
     init = ensure_init(s)
     forget_plan(s.ws)
-    state = state_id(s.ws, s.tf)
+    current = load_state(s.ws, s.tf)
+    state = StateId(current.lineage, current.serial)
     written = []
     try:
         for name, text in (extra_files or {}).items():
             (s.ws.workdir / name).write_text(text)
             written.append(s.ws.workdir / name)
         run = s.tf.plan(s.ws.planfile, destroy=destroy)
+        # -detailed-exitcode 0 means nothing at all changes: skip `show -json`,
+        # which costs a provider start (~0.4 s with the sandbox's stand-in).
+        show = s.tf.show(s.ws.planfile) if run.has_changes else {}
+    except BaseException:
+        forget_plan(s.ws)   # a failed plan is never applied: its file (and token) goes
+        raise
     finally:
         for path in written:
             path.unlink(missing_ok=True)
-    # -detailed-exitcode 0 means nothing at all changes: skip `show -json`,
-    # which costs a provider start (~0.4 s with the sandbox's stand-in).
-    show = s.tf.show(s.ws.planfile) if run.has_changes else {}
     record_plan(s.ws, s.tf, destroy=destroy, has_changes=run.has_changes, state=state)
-    return PlanResult(_summary(s, show, config, destroy=destroy, events=run.events),
+    hint = lost_state_hint(s.ws, current) if run.has_changes and not destroy else None
+    return PlanResult(_summary(s, show, config, destroy=destroy, events=run.events,
+                               extra_warnings=(hint,) if hint else ()),
                       init, state, synced)
 
 
@@ -176,17 +198,19 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
 def saved_plan(s: Session, config=None) -> tuple[PlanSummary, dict]:
     """The saved plan's summary and show -json, refusing when stale."""
     rec = check_fresh(s.ws, s.tf, load_plan_record(s.ws))
+    if not rec.has_changes:   # its plan file was deleted: nothing to show or apply
+        return _summary(s, {}, config, destroy=rec.destroy), {}
     show = s.tf.show(s.ws.planfile)
     return _summary(s, show, config, destroy=rec.destroy), show
 
 
 def _log_path(ws: Workspace, kind: str) -> Path:
-    folder = ws.data_dir / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(ws.data_dir / "logs")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return folder / f"{kind}-{stamp}.log"
 
 
+@_locked("apply")
 @_masking
 def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
                 progress: Progress | None = None,
@@ -195,6 +219,11 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
     progress = progress or NullProgress()
     summary, show = saved_plan(s, config)
     check_safety(summary, allow_replace)
+    if summary.has_changes and not summary.destroy and has_backups(s.ws) and \
+            any(c.action == "create" for c in summary.changes):
+        hint = lost_state_hint(s.ws, load_state(s.ws, s.tf))
+        if hint:
+            raise RefusedError(f"not applied: {hint}")
     if approve is not None and not approve(summary):
         raise RefusedError("not applied: the plan was not confirmed")
     redact = Redactor(s.secrets)
@@ -218,7 +247,8 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
 
         try:
             run = s.tf.apply(s.ws.planfile, on_event=on_event,
-                             on_raw_line=lambda line: _log(log, redact, line))
+                             on_raw_line=lambda line: _log(log, redact, line)) \
+                if summary.has_changes else _NOTHING
         except TerraformError as exc:
             log.write(f"# failed: {redact(str(exc))}\n")
             if any("Saved plan is stale" in d for d in exc.diagnostics):
@@ -226,7 +256,13 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
                 raise RefusedError(f"the saved plan for {s.ws.env_name} is stale: another run "
                                    f"changed the state; run `hetzner-deploy plan --env "
                                    f"{s.ws.env_name}` again") from None
-            if any("state lock" in d for d in exc.diagnostics):
+            if any("uniqueness_error" in d or "is already used" in d for d in exc.diagnostics):
+                forget_plan(s.ws)
+                exc.message = redact(exc.message) + (
+                    f" (a resource with that name exists but is not in this stack's state: "
+                    f"adopt it with `hetzner-deploy adopt --env {s.ws.env_name}`, or rename "
+                    f"or delete it)")
+            elif any("state lock" in d for d in exc.diagnostics):
                 exc.message = redact(exc.message) + (
                     " (another plan/apply holds the state lock; wait for it, or raise "
                     "the lock timeout)")
@@ -239,6 +275,9 @@ def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
     forget_plan(s.ws)  # a plan is applied at most once
     return ApplyResult(summary, run.interrupted, run.returncode, log_path, backup,
                        tuple(completed), tuple(errored))
+
+
+_NOTHING = ApplyRun(0, False, ())   # a no-change plan: terraform is not called
 
 
 def _log(log: TextIO, redact: Redactor, line: str) -> None:

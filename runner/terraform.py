@@ -27,13 +27,14 @@ DEFAULT_BINARY = "terraform"
 _SUBCOMMANDS = {
     "version": "version", "init": "init", "plan": "plan", "plan-destroy": "plan",
     "apply": "apply", "show": "show", "output": "output", "state-pull": "state",
-    "validate": "validate",
+    "validate": "validate", "import": "import",
 }
 
 
 def build_argv(op: str, *, binary: str = DEFAULT_BINARY, planfile: str | None = None,
                detailed_exitcode: bool = False, lock_timeout: str | None = None,
-               upgrade: bool = False, reconfigure: bool = False) -> list[str]:
+               upgrade: bool = False, reconfigure: bool = False,
+               args: Sequence[str] = ()) -> list[str]:
     """Pure: the exact argv for one terraform operation (always machine-readable)."""
     if op not in _SUBCOMMANDS:
         raise ValueError(f"unknown terraform operation {op!r}")
@@ -76,6 +77,13 @@ def build_argv(op: str, *, binary: str = DEFAULT_BINARY, planfile: str | None = 
         argv.append("pull")
     elif op == "validate":
         argv.append("-json")
+    elif op == "import":   # args: ADDRESS ID (import has no -json)
+        if len(args) != 2:
+            raise ValueError("import needs an address and an id")
+        argv += ["-input=false", "-no-color"]
+        if lock_timeout:
+            argv.append(f"-lock-timeout={lock_timeout}")
+        argv += ["--", *args]
     return argv
 
 
@@ -188,6 +196,12 @@ class Terraform:
         if done.returncode != 0:
             raise self._fail("state pull", done)
         return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    def import_resource(self, address: str, ident: str) -> None:
+        done = self._run(self._argv("import", args=(address, ident),
+                                    lock_timeout=self.lock_timeout))
+        if done.returncode != 0:
+            raise self._fail("import", done)
 
     def apply(self, planfile: Path, on_event: Callable[[Event], None] | None = None,
               on_raw_line: Callable[[str], None] | None = None) -> ApplyRun:

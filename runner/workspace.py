@@ -10,9 +10,12 @@ Our own records (plan file, hashes, logs, state backups) live in <workdir>/.work
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
+import urllib.parse
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -27,6 +30,73 @@ _BACKEND = re.compile(r'^\s*backend\s+"([A-Za-z0-9_]+)"', re.MULTILINE)
 # Backend settings that come from the environment; hashed (never stored) so a
 # changed connection string triggers `init -reconfigure` without being written down.
 BACKEND_ENV = ("PG_CONN_STR", "PG_SCHEMA_NAME", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL_S3")
+
+
+# Plan files hold the provider configuration (the API token) and state holds
+# sensitive attributes: everything we or terraform write there is owner-only.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create (or tighten) a folder that holds state, plans, logs or backups."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+        os.chmod(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a record atomically, 0600 from the first byte (a kill leaves old or new)."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def private_umask():
+    """Files created meanwhile (by us or by terraform, which inherits it) are 0600/0700.
+
+    umask is per process; the CLI runs one operation at a time, so setting it
+    around terraform calls is the only way to get terraform's own plan and
+    state files created private rather than chmod-ed after the fact.
+    """
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def tighten(*paths: Path) -> None:
+    """chmod 0600 what terraform wrote before we took over (older runs, other umasks)."""
+    for path in paths:
+        try:
+            if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                os.chmod(path, PRIVATE_FILE_MODE)
+        except OSError:
+            pass
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether an API endpoint is on this machine (127.0.0.0/8, ::1, localhost)."""
+    try:
+        host = urllib.parse.urlsplit(endpoint.strip()).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sandbox_root(environ: Mapping[str, str] = os.environ) -> Path:
@@ -61,9 +131,42 @@ def workspace_for(target_kind: str, env_name: str, *, stacks_dir: Path = STACKS,
     if not (stack_dir / "main.tf").is_file():
         raise ConfigError(f"no stack in {stack_dir}: run `hetzner-deploy generate "
                           f"--env {env_name}` first")
-    return Workspace(env_name, target_kind, stack_dir,
-                     workdir_path(target_kind, env_name, stacks_dir=stacks_dir,
-                                  sandbox_dir=sandbox_dir))
+    ws = Workspace(env_name, target_kind, stack_dir,
+                   workdir_path(target_kind, env_name, stacks_dir=stacks_dir,
+                                sandbox_dir=sandbox_dir))
+    if target_kind == "sandbox":
+        _refuse_sandbox_in_stacks(ws, stacks_dir)
+    return ws
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _refuse_sandbox_in_stacks(ws: Workspace, stacks_dir: Path) -> None:
+    """A sandbox run must never leave state, a lock file or .work in a stack folder."""
+    for stacks in {STACKS, stacks_dir}:
+        if _inside(ws.workdir, stacks):
+            raise ConfigError(f"the sandbox work directory {ws.workdir} is inside the stack "
+                              f"folder {stacks}: a sandbox run would write its state and "
+                              f"lock file there; point HETZNER_DEPLOY_SANDBOX_DIR elsewhere")
+
+
+def refuse_committed_for_local_endpoint(ws: Workspace, endpoint: str) -> None:
+    """TARGET=hetzner with a loopback endpoint works in place: never in the committed stacks.
+
+    Such a run talks to a stand-in, so its state and the stand-in's lock-file
+    hash would land in terraform/stacks/<env>/, and that lock file breaks the
+    next real `terraform init`.
+    """
+    if ws.target_kind == "hetzner" and is_loopback(endpoint) and _inside(ws.workdir, STACKS):
+        raise ConfigError(f"HCLOUD_ENDPOINT {endpoint} is a local stand-in, but TARGET=hetzner "
+                          f"would write its state and lock file into the committed "
+                          f"{ws.workdir}; unset TARGET to use the sandbox's own work copy")
 
 
 def workdir_path(target_kind: str, env_name: str, *, stacks_dir: Path = STACKS,
@@ -85,7 +188,7 @@ def sync_copy(ws: Workspace) -> list[str]:
     """Mirror the stack's files into a sandbox workdir; returns names that changed."""
     if not ws.is_copy:
         return []
-    ws.workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(ws.workdir)   # holds terraform.tfstate
     changed = []
     wanted = {p.name: p.read_bytes() for p in stack_files(ws.stack_dir)}
     for name, data in wanted.items():
@@ -159,8 +262,10 @@ def init_reason(ws: Workspace, env: Mapping[str, str]) -> str | None:
         return "first run in this directory"
     try:
         old = json.loads(record.read_text())
-    except ValueError:
-        return "init record unreadable"
+    except (OSError, ValueError):   # our own record: unreadable counts as absent
+        return "init record unreadable (ignored)"
+    if not isinstance(old, dict):
+        return "init record unreadable (ignored)"
     new = init_fingerprint(ws, env)
     if old.get("dot_terraform") and not (ws.workdir / ".terraform").is_dir():
         return ".terraform/ is missing"
@@ -175,6 +280,5 @@ def init_reason(ws: Workspace, env: Mapping[str, str]) -> str | None:
 
 
 def record_init(ws: Workspace, env: Mapping[str, str]) -> None:
-    ws.data_dir.mkdir(parents=True, exist_ok=True)
     record = dict(init_fingerprint(ws, env), dot_terraform=(ws.workdir / ".terraform").is_dir())
-    _init_record(ws).write_text(json.dumps(record, indent=2) + "\n")
+    write_private(_init_record(ws), json.dumps(record, indent=2) + "\n")

@@ -240,7 +240,10 @@ def down(directory: str | os.PathLike | None = None) -> SandboxInfo:
 def shell_env(info: SandboxInfo) -> dict[str, str]:
     if not info.running or not info.endpoint or not info.token:
         raise SandboxError("the sandbox is not running: run `hetzner-deploy sandbox up`")
-    env = {"HCLOUD_ENDPOINT": info.endpoint, "HCLOUD_TOKEN": info.token}
+    # The marker tells hetzner-deploy that this shell points at the sandbox, so a
+    # set HCLOUD_TOKEN is not mistaken for a real target (pipeline/target.py).
+    env = {"HCLOUD_ENDPOINT": info.endpoint, "HCLOUD_TOKEN": info.token,
+           "HETZNER_DEPLOY_SANDBOX": str(info.directory)}
     if info.cli_config_file:
         env["TF_CLI_CONFIG_FILE"] = str(info.cli_config_file)
     return env

@@ -133,6 +133,6 @@ def test_server_keeps_its_disk_on_a_rescale(make_config):
 def test_environment_is_a_folder_name_not_a_path(make_config, tmp_path):
     config = load_config(make_config())
     for env in ("../escape", "prod\n", "a/b", "."):
-        with pytest.raises(ConfigError, match="^project.environment: must be lowercase"):
+        with pytest.raises(ConfigError, match="^--env: must be lowercase"):   # with_environment
             generate(config, "ccx33", env=env, stacks_dir=tmp_path / "stacks")
     assert not (tmp_path / "stacks").exists() and not (tmp_path / "escape").exists()

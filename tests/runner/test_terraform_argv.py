@@ -90,3 +90,11 @@ def test_too_old_version_is_refused(tmp_path):
     with pytest.raises(TerraformError) as err:
         tf.version()
     assert "1.4.7 is too old" in str(err.value) and ">= 1.5.0" in str(err.value)
+
+
+def test_import_argv_ends_options_before_the_address_and_id():
+    assert build_argv("import", args=("hcloud_firewall.main", "42"), lock_timeout="60s") == [
+        "terraform", "import", "-input=false", "-no-color", "-lock-timeout=60s", "--",
+        "hcloud_firewall.main", "42"]
+    with pytest.raises(ValueError, match="address and an id"):
+        build_argv("import", args=("hcloud_firewall.main",))

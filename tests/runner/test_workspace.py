@@ -84,3 +84,29 @@ def test_init_reasons(tmp_path, monkeypatch):
     assert init_reason(ws, env) == ".terraform/ is missing"
     record_init(ws, {**env, "PG_CONN_STR": "postgres://tf:pw-123@127.0.0.1/x"})
     assert "pw-123" not in (ws.data_dir / "init.json").read_text()   # hashed, never stored
+
+
+def test_private_dir_and_write_private_modes(tmp_path):
+    import os
+    import stat
+    from runner.workspace import private_dir, private_umask, write_private
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    assert stat.S_IMODE(private_dir(loose).stat().st_mode) == 0o700    # tightened
+    record = tmp_path / "new" / ".work" / "init.json"
+    write_private(record, "{}\n")
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in record.parent.iterdir()) == ["init.json"]   # no tmp left
+    with private_umask():
+        (tmp_path / "by-a-child").write_text("x")   # what terraform inherits
+    assert stat.S_IMODE((tmp_path / "by-a-child").stat().st_mode) == 0o600
+
+
+def test_sync_copy_workdir_is_private(tmp_path):
+    import stat
+    stacks = _stack(tmp_path)
+    ws = workspace_for("sandbox", "production", stacks_dir=stacks, sandbox_dir=tmp_path / "sb")
+    sync_copy(ws)
+    assert stat.S_IMODE(ws.workdir.stat().st_mode) == 0o700

@@ -74,7 +74,8 @@ def test_up_on_a_chosen_port_and_shell_env(sandbox_dir):
     assert info.port == port
     env = manager.shell_env(info)
     assert env == {"HCLOUD_ENDPOINT": f"http://127.0.0.1:{port}/v1", "HCLOUD_TOKEN": info.token,
-                   "TF_CLI_CONFIG_FILE": str(info.cli_config_file)}
+                   "TF_CLI_CONFIG_FILE": str(info.cli_config_file),
+                   "HETZNER_DEPLOY_SANDBOX": str(info.directory)}
     with pytest.raises(SandboxError, match="already runs on port"):
         manager.up(sandbox_dir, port=port + 1 if port < 65535 else port - 1)
 

@@ -1,0 +1,53 @@
+"""`adopt`: import an orphaned resource into this target's state (the working recovery hint)."""
+from __future__ import annotations
+
+import click
+
+from commands.common import config_option, env_option, load, stacks_dir_option
+from commands.terraform import target_banner
+
+
+@click.command("adopt")
+@env_option
+@config_option
+@stacks_dir_option
+@click.argument("address", required=False)
+@click.argument("resource_id", metavar="ID", required=False)
+def adopt(env, config_path, stacks_dir, address, resource_id):
+    """Import ADDRESS (e.g. hcloud_firewall.main) with Hetzner id ID into the state.
+
+    Without ADDRESS and ID: find resources holding this stack's planned names
+    that its state does not know, and adopt each one.
+    """
+    from pipeline.adopt import adopt as adopt_one, find_orphans
+    config = load(config_path, env)
+    if (address is None) != (resource_id is None):
+        raise click.UsageError("give both ADDRESS and ID, or neither (to find orphans)")
+    from pipeline.stack import open_session
+    from pipeline.target import resolve_target
+    target = resolve_target()
+    click.echo(target_banner(target), err=True)
+    session = open_session(target, config.environment, stacks_dir=stacks_dir)
+    if address is not None:
+        done = adopt_one(session, address, resource_id)
+        click.echo(f"adopted {done.address} (id {done.resource_id}) into the state of "
+                   f"{config.environment}; run `hetzner-deploy deploy --env "
+                   f"{config.environment}` to converge")
+        return
+    from checks import hetzner_api
+    from pipeline.deploy import DeployOptions, choose_profile
+    from generator.profiles import get_profile
+    profile = get_profile(choose_profile(config, DeployOptions(env=config.environment,
+                                                               stacks_dir=stacks_dir)))
+    client = hetzner_api.open_client(target.endpoint, target.token)
+    with hetzner_api.api_errors(target.endpoint, hetzner_api.timeout_of(client)):
+        orphans = find_orphans(session, client, config, profile)
+    if not orphans:
+        click.echo(f"no orphans: every planned name in {config.environment} is free or in "
+                   f"its state")
+        return
+    for orphan in orphans:
+        done = adopt_one(session, orphan.address, str(orphan.resource_id))
+        click.echo(f"adopted {orphan.family[:-1].replace('_', ' ')} '{orphan.name}' as "
+                   f"{done.address} (id {done.resource_id})")
+    click.echo(f"run `hetzner-deploy deploy --env {config.environment}` to converge")
