@@ -78,11 +78,3 @@ def test_state_identity_is_read_once_per_run_and_again_only_after_an_apply(setup
     run_context(again, generate_stack=False)
     assert not again.applied and again.state_reads == 1  # infra and outputs share one read
 
-
-def test_another_projects_token_does_not_trust_the_checkpoint(setup):
-    config, options, _ = setup
-    _run(config, options)
-    other = Target("sandbox", "http://127.0.0.1:9", "another-projects-token",
-                   {"TF_VAR_hcloud_token": SECRET})
-    result = deploy(config, options, other, generate_stack=False)
-    assert {l.phase: l.status for l in result.lines}["infra"] == "done"

@@ -40,9 +40,9 @@ def test_another_projects_token_on_the_same_endpoint_does_not_trust_the_checkpoi
     config, options, workdir = setup
     _run(config, options)
     _, phases, _ = _run(config, options)
-    assert phases["plan"] == "skipped"                       # same project: trusted
+    assert phases["infra"] == "skipped"                       # same project: trusted
     _, phases, progress = _run(config, options, token="another-project-token-0000")
-    assert phases["plan"] == "done"                          # not "deployed" on trust
+    assert phases["infra"] == "done"                          # not "deployed" on trust
     assert any("another project or token" in n for n in progress.notes)
     text = (workdir / ".work" / "checkpoint.json").read_text()
     assert "another-project-token-0000" not in text and SECRET not in text
@@ -54,7 +54,7 @@ def test_corrupt_checkpoint_is_ignored_with_a_note(setup, content):
     _run(config, options)
     (workdir / ".work" / "checkpoint.json").write_text(content)
     result, phases, progress = _run(config, options)
-    assert phases["plan"] == "done" and not result.applied   # re-planned: nothing to do
+    assert phases["infra"] == "done" and not result.applied   # re-planned: nothing to do
     assert any("checkpoint.json" in n and "ignored" in n for n in progress.notes)
 
 
@@ -64,7 +64,7 @@ def test_corrupt_init_record_reruns_init(setup, content):
     _run(config, options)
     (workdir / ".work" / "init.json").write_text(content)
     result, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "fresh": True}))
-    plan_line = next(l for l in result.lines if l.phase == "plan")
+    plan_line = next(l for l in result.lines if l.phase == "infra")
     assert plan_line.status == "done" and "init (init record unreadable" in plan_line.detail
 
 
