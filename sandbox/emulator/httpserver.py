@@ -147,6 +147,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._serve("HEAD")
 
+    def send_error(self, code, message=None, explain=None):
+        """The standard library's own errors (an unknown method such as BREW,
+        a malformed request line) as JSON too, not its HTML page."""
+        status, err = (405, "method_not_allowed") if code == 501 else (
+            code, {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid_input" if code < 500
+                                                                      else "server_error"))
+        self.close_connection = True
+        try:
+            self._send(status, {"error": {"code": err, "message": message or "request refused", "details": {}}},
+                       {"Connection": "close"})
+        except OSError:
+            pass
+
     # -- plumbing ----------------------------------------------------------
     def _send(self, status: int, body: dict | None, headers: dict | None = None) -> None:
         data = b"" if body is None else json.dumps(body).encode()
