@@ -51,7 +51,9 @@ def render_floating(store: Store, fip: dict) -> dict:
 
 
 def _server_off(store: Store, sid) -> dict:
+    from .servers import settle_status
     server = store.get("servers", sid, "server")
+    settle_status(store, server)
     if server["status"] != "off":
         raise ApiFault(422, "server_not_stopped", "server must be powered off to change its primary IPs")
     return server

@@ -12,7 +12,10 @@ from .servers import _mac, resolve_type
 
 
 def _server(call: Call) -> dict:
-    return call.store.get("servers", call.params["id"], "server")
+    from .servers import settle_status
+    server = call.store.get("servers", call.params["id"], "server")
+    settle_status(call.store, server)
+    return server
 
 
 def _done(call: Call, server: dict, command: str, extra=()):
