@@ -72,7 +72,12 @@ def test_saves_are_atomic_under_kill(tmp_path):
         "    s.save()\n")
     for _ in range(5):
         child = subprocess.Popen([sys.executable, "-c", script, str(state)], cwd=REPO)
-        time.sleep(0.4)
+        # Kill it mid-loop: once its first save is on disk (start-up time varies
+        # with load), plus a little so that later saves are in flight.
+        deadline = time.monotonic() + 30
+        while not (state / STATE_FILE).exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        time.sleep(0.2)
         child.send_signal(signal.SIGKILL)
         child.wait()
         loaded = json.loads((state / STATE_FILE).read_text())

@@ -82,6 +82,7 @@ def test_server_describe_for_a_server_made_through_the_api(hcloud_cli, populated
     described = json.loads(hcloud_cli("server", "describe", str(populated.id), "-o", "json").stdout)
     assert described["name"] == "web" and described["public_net"]["ipv4"]["ip"].startswith("203.0.113.")
     assert described["location"]["name"] == "nbg1" and "datacenter" not in described
+    assert "Linux Device:\t/dev/disk/by-id/scsi-0HC_Volume_" in hcloud_cli("volume", "describe", "vol").stdout
 
 
 def test_cli_1_30_shows_no_location_once_datacenter_is_gone(hcloud_cli, populated):
@@ -97,7 +98,6 @@ def test_cli_1_30_shows_no_location_once_datacenter_is_gone(hcloud_cli, populate
 def test_cli_datacenter_commands_get_the_410(hcloud_cli):
     done = hcloud_cli("datacenter", "list", check=False)
     assert done.returncode != 0 and "deprecated_api_endpoint" in done.stderr
-    assert "Linux Device:\t/dev/disk/by-id/scsi-0HC_Volume_" in hcloud_cli("volume", "describe", "vol").stdout
 
 
 def test_ssh_key_create_list_delete(hcloud_cli, hcloud_client):
