@@ -3,7 +3,6 @@ included, for any method or path), injected faults, the /_sandbox admin
 endpoints, and make_server() for tests and the CLI."""
 from __future__ import annotations
 
-import copy
 import hmac
 import json
 import re
@@ -246,12 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise locked(f"{target[1].rstrip('s').replace('_', ' ')} {target[2]}")
             # While actions take time, a `locked` can come from an action started
             # after the handler changed things: undo those changes then.
-            saved = copy.deepcopy(store.data) if method != "GET" and store.action_seconds > 0 else None
+            saved = store.snapshot() if method != "GET" and store.action_seconds > 0 else None
             try:
                 result = handler(Call(store, params, query, body))
             except ApiFault:
                 if saved is not None:
-                    store.data = saved
+                    store.restore(saved)
                 raise
             finally:
                 store.save_if_dirty()

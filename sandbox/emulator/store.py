@@ -7,6 +7,7 @@ half-written one; leftover temp files from a killed writer are ignored.
 """
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
@@ -140,6 +141,19 @@ class Store:
         self.dirty = True
 
     def touch(self) -> None:
+        self.dirty = True
+
+    def snapshot(self) -> dict:
+        """Everything a handler may change, for restore(). The action log is
+        append-only, so it is cut back to its length instead of copied (the
+        copy would grow with every action ever run)."""
+        return {k: copy.deepcopy(v) for k, v in self.data.items() if k not in ("actions", "action_due")}
+
+    def restore(self, saved: dict) -> None:
+        for aid in [a for a in self.data["actions"] if int(a) >= saved["next_action_id"]]:
+            self.data["actions"].pop(aid)
+            self.data["action_due"].pop(aid, None)
+        self.data.update(saved)
         self.dirty = True
 
     # -- actions -----------------------------------------------------------

@@ -59,6 +59,8 @@ def test_stopped_after_create_when_asked(slow, clock):
 
 
 def test_a_second_action_on_a_busy_resource_is_locked(slow, clock):
+    vid = slow.api("POST", "/volumes", {"name": "v", "size": 10, "location": "nbg1"})[1]["volume"]["id"]
+    clock.advance(30)  # the volume is ready
     sid = create(slow)["server"]["id"]
     for method, path, body in (("POST", f"/servers/{sid}/actions/poweroff", None),
                                ("POST", f"/servers/{sid}/actions/change_protection",
@@ -66,8 +68,7 @@ def test_a_second_action_on_a_busy_resource_is_locked(slow, clock):
                                ("DELETE", f"/servers/{sid}", None)):
         status, err, _ = slow.api(method, path, body)
         assert (status, err["error"]["code"]) == (423, "locked"), path
-    # A volume attached to the busy server is locked too, and nothing changed.
-    vid = slow.api("POST", "/volumes", {"name": "v", "size": 10, "location": "nbg1"})[1]["volume"]["id"]
+    # Attaching a free volume to the busy server is locked too, and undone.
     status, err, _ = slow.api("POST", f"/volumes/{vid}/actions/attach", {"server": sid})
     assert (status, err["error"]["code"]) == (423, "locked")
     assert slow.api("GET", f"/volumes/{vid}")[1]["volume"]["server"] is None
