@@ -1,6 +1,7 @@
 """Removed API surface is gone, as on Hetzner: `datacenter` in server and
-primary IP requests and responses (dropped on 2026-07-01), and /datacenters
-(410 `deprecated_api_endpoint` since 1 Oct 2026). The official hcloud
+primary IP requests and responses (dropped on 2026-07-01), /datacenters
+(410 `deprecated_api_endpoint` since 1 Oct 2026) and GET /actions without
+`id` (removed on 2025-01-30). The official hcloud
 library and the project's availability check keep working without them."""
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def test_datacenters_answer_410(emulator, spec, path):
     assert body["error"]["code"] == "deprecated_api_endpoint"
     assert body["error"]["details"]["announcement"].startswith("https://docs.hetzner.cloud/changelog#")
     validate(spec, "GET", "/datacenters" if path.count("/") == 1 else "/datacenters/{id}", status, body)
+
+
+def test_listing_every_action_is_gone(emulator, spec):
+    made = emulator.api("POST", "/servers", {"name": "w", "server_type": "cpx22", "image": "debian-12"})[1]
+    status, body, _ = emulator.api("GET", "/actions")
+    assert (status, body["error"]["code"]) == (410, "deprecated_api_endpoint")
+    validate(spec, "GET", "/actions", status, body)
+    wanted = made["action"]["id"]
+    status, body, _ = emulator.api("GET", f"/actions?id={wanted}")
+    assert status == 200 and [a["id"] for a in body["actions"]] == [wanted]
 
 
 def test_no_datacenter_in_server_or_primary_ip(emulator):
