@@ -17,6 +17,7 @@ bucket is full again. With nothing left, the answer is 429
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import threading
@@ -29,6 +30,7 @@ Clock = Callable[[], float]
 DEFAULT_RATE_LIMIT = 3600            # Hetzner's default per hour
 ENV_ACTION_SECONDS = "HCLOUD_SANDBOX_ACTION_SECONDS"
 ENV_RATE_LIMIT = "HCLOUD_SANDBOX_RATE_LIMIT"
+MAX_BUCKETS = 1000
 
 
 class ManualClock:
@@ -88,6 +90,7 @@ class RateLimiter:
 
     def take(self, token: str) -> dict:
         """Count one request; the headers to send, or ApiFault 429 carrying them."""
+        token = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()  # never kept in clear
         with self._lock:
             now = self.clock()
             remaining = self._level(token, now)
@@ -98,9 +101,7 @@ class RateLimiter:
                                headers=headers)
             remaining -= 1
             self._buckets[token] = (remaining, now)
+            if len(self._buckets) > MAX_BUCKETS:  # many made-up tokens: forget the full buckets
+                self._buckets = {t: b for t, b in self._buckets.items()
+                                 if t == token or self._level(t, now) < self.limit}
             return self._headers(remaining, now)
-
-    def peek(self, token: str) -> dict:
-        with self._lock:
-            now = self.clock()
-            return self._headers(self._level(token, now), now)
