@@ -181,3 +181,14 @@ def test_make_server_refuses_nonsense(tmp_path):
         make_server(tmp_path, action_seconds=-1)
     with pytest.raises(ValueError, match="rate_limit"):
         make_server(tmp_path, rate_limit=0)
+
+
+def test_made_up_tokens_do_not_pile_up(clock):
+    from sandbox.emulator.timing import MAX_BUCKETS, RateLimiter
+    limiter = RateLimiter(3600, clock)
+    assert limiter.take("real")["RateLimit-Remaining"] == 3599
+    for i in range(MAX_BUCKETS + 50):
+        limiter.take(f"made-up-{i}")
+        clock.advance(1.0)  # one second refills one request: the made-up buckets are full again
+    assert len(limiter._buckets) <= MAX_BUCKETS
+    assert limiter.take("real")["RateLimit-Remaining"] == 3599  # full again after 1050 s, pruned or not
