@@ -8,7 +8,7 @@ import secrets
 from . import catalog, networks
 from .apierrors import ApiFault, invalid_input
 from .routing import Call, Router, protection_change, require
-from .servers import _mac, resolve_type
+from .servers import _mac, begin_status, resolve_type
 
 
 def _server(call: Call) -> dict:
@@ -24,12 +24,15 @@ def _done(call: Call, server: dict, command: str, extra=()):
     return 201, {"action": action}
 
 
-def _power(command: str, status: str | None):
+def _power(command: str, during: str | None, after: str):
     def handler(call: Call):
         server = _server(call)
-        if status:
-            server["status"] = status
-        return _done(call, server, command)
+        result = _done(call, server, command)
+        if during:
+            begin_status(call.store, server, result[1]["action"], during, after)
+        else:
+            server["status"] = after
+        return result
     return handler
 
 
@@ -49,7 +52,9 @@ def change_type(call: Call):
     server["server_type"] = new
     if call.body["upgrade_disk"]:
         server["primary_disk_size"] = disk
-    return _done(call, server, "change_server_type")
+    result = _done(call, server, "change_server_type")
+    begin_status(call.store, server, result[1]["action"], "migrating", "off")
+    return result
 
 
 def enable_backup(call: Call):
@@ -165,16 +170,17 @@ def rebuild(call: Call):
     server["image"] = image
     call.store.touch()
     action = call.store.action("rebuild_server", [(server["id"], "server")])
+    begin_status(call.store, server, action, "rebuilding", server["status"])
     return 201, {"action": action, "root_password": None if server["ssh_keys"] else secrets.token_urlsafe(12)}
 
 
 def register(router: Router) -> None:
     table = {
-        "poweron": _power("start_server", "running"),
-        "poweroff": _power("stop_server", "off"),
-        "shutdown": _power("shutdown_server", "off"),
-        "reboot": _power("reboot_server", "running"),
-        "reset": _power("reset_server", "running"),
+        "poweron": _power("start_server", "starting", "running"),
+        "poweroff": _power("stop_server", "stopping", "off"),
+        "shutdown": _power("shutdown_server", "stopping", "off"),
+        "reboot": _power("reboot_server", None, "running"),
+        "reset": _power("reset_server", None, "running"),
         "change_type": change_type,
         "enable_backup": enable_backup,
         "disable_backup": disable_backup,

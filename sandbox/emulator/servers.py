@@ -35,13 +35,22 @@ def check_user_data(body: dict) -> None:
                             user_data=f"is limited to 32 KiB ({USER_DATA_MAX} bytes)")
 
 
+def begin_status(store: Store, server: dict, action: dict, during: str, after: str) -> None:
+    """The server shows `during` (initializing, starting, stopping, migrating,
+    rebuilding: the API's transitional states) while `action` runs, then `after`."""
+    server["status"] = during
+    server["pending"] = {"action": action["id"], "then": after}
+    store.touch()
+
+
 def settle_status(store: Store, server: dict) -> None:
-    """A new server is `initializing` until its create_server action finishes."""
-    if server["status"] != "initializing":
+    pending = server.get("pending")
+    if not pending:
         return
-    action = store.data["actions"].get(str(server.get("create_action")))
+    action = store.data["actions"].get(str(pending["action"]))
     if action is None or store.settle(action)["status"] != "running":
-        server["status"] = server.get("boot_status", "running")
+        server["status"] = pending["then"]
+        server.pop("pending")
         store.touch()
 
 
@@ -198,7 +207,7 @@ def create(call: Call):
         _given_ip(store, public_net, kind, location)
     sid = store.new_id()
     boot = "running" if body.get("start_after_create", True) else "off"
-    server = {"id": sid, "name": name, "status": "initializing", "boot_status": boot,
+    server = {"id": sid, "name": name, "status": "initializing",
               "created": now(), "server_type": stype, "image": image, "location": location,
               "labels": labels, "protection": {"delete": False, "rebuild": False}, "backup_window": None,
               "placement_group": pg["id"] if pg else None, "ipv4": None, "ipv6": None, "private_net": [],
@@ -215,7 +224,7 @@ def create(call: Call):
         if not any(a["type"] == "server" and a["server"]["id"] == sid for a in fw["applied_to"]):
             fw["applied_to"].append({"type": "server", "server": {"id": sid}})
     action = store.action("create_server", [(sid, "server")])
-    server["create_action"] = action["id"]
+    begin_status(store, server, action, "initializing", boot)
     next_actions = [store.action("start_server", [(sid, "server")], follow_up=True)] if boot == "running" else []
     next_actions += [store.action("attach_volume", [(v["id"], "volume"), (sid, "server")], follow_up=True)
                      for v in volumes]

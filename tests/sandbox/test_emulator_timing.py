@@ -52,6 +52,34 @@ def test_a_server_initializes_for_the_action_time(slow, clock):
     assert action["finished"] == "2027-01-15T08:00:30+00:00"  # START + 30 s
 
 
+@pytest.mark.parametrize("path,body,during,after", [
+    ("poweroff", None, "stopping", "off"),
+    ("shutdown", None, "stopping", "off"),
+    ("rebuild", {"image": "ubuntu-24.04"}, "rebuilding", "running"),
+    ("reboot", None, "running", "running"),
+])
+def test_transitional_states_while_an_action_runs(slow, clock, path, body, during, after):
+    sid = create(slow)["server"]["id"]
+    clock.advance(30)
+    assert slow.api("POST", f"/servers/{sid}/actions/{path}", body)[0] == 201
+    assert slow.api("GET", f"/servers/{sid}")[1]["server"]["status"] == during
+    clock.advance(30)
+    assert slow.api("GET", f"/servers/{sid}")[1]["server"]["status"] == after
+
+
+def test_start_and_rescale_states(slow, clock):
+    sid = create(slow, start_after_create=False)["server"]["id"]
+    clock.advance(30)
+    assert slow.api("POST", f"/servers/{sid}/actions/change_type",
+                    {"server_type": "cpx32", "upgrade_disk": False})[0] == 201
+    assert slow.api("GET", f"/servers/{sid}")[1]["server"]["status"] == "migrating"
+    clock.advance(30)
+    assert slow.api("POST", f"/servers/{sid}/actions/poweron")[0] == 201
+    assert slow.api("GET", f"/servers/{sid}")[1]["server"]["status"] == "starting"
+    clock.advance(30)
+    assert slow.api("GET", f"/servers/{sid}")[1]["server"]["status"] == "running"
+
+
 def test_stopped_after_create_when_asked(slow, clock):
     sid = create(slow, start_after_create=False)["server"]["id"]
     clock.advance(30)
