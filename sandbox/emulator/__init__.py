@@ -18,7 +18,8 @@ Behaviour worth knowing (details and sources in each module):
   always as JSON.
 - Time (timing.py): actions run `action_seconds` (default 0: `running` in the
   response that starts them, `success` from the first read). A new server is
-  `initializing` until its create action is done; a resource with an action
+  `initializing` until its create action is done (likewise `starting`,
+  `stopping`, `migrating`, `rebuilding`); a resource with an action
   still running answers `locked` to the next one. RateLimit-* headers count
   down per token (3600/hour by default) and `rate_limit_exceeded` (429)
   follows at zero. Settings: make_server(action_seconds=, rate_limit=,
