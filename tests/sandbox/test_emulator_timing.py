@@ -113,7 +113,7 @@ def test_reads_and_renames_are_not_locked(slow):
     assert slow.api("PUT", f"/servers/{sid}", {"name": "renamed"})[0] == 200
 
 
-def test_the_official_client_waits_and_retries_locked(tmp_path):
+def test_the_official_client_waits_for_timed_actions(tmp_path):
     """hcloud-python polls until the action is done; with a real (short) time
     the create → power-off sequence works through it."""
     emu = start_emulator(tmp_path / "short", action_seconds=0.05)
