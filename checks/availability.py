@@ -52,17 +52,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# How the API says an endpoint no longer exists: since 1 Oct 2026 /datacenters
+# answers 410 `deprecated_api_endpoint` (Hetzner's documented error table);
+# a plain 404/410 without a JSON body arrives as the bare status.
+ENDPOINT_GONE = (404, 410, "not_found", "deprecated_api_endpoint")
+
+
 def datacenter_available_ids(client: Client, location: str) -> set[int] | None:
     """Server type ids orderable in `location` per /datacenters, None if it is gone.
 
-    /datacenters is deprecated (hcloud warns, Hetzner announced its removal),
-    but while it answers it is the one place an API states "available now"
-    per location; it is read raw to avoid the library's deprecation warning.
+    /datacenters was deprecated in June 2026 and removed on 1 Oct 2026; while
+    an API still serves it, it states "available now" per location. Once it
+    is gone, server_types[].locations[] (`available`, `deprecation`) is the
+    only source, which server_type_availability reads anyway. It is read raw
+    to avoid the library's deprecation warning.
     """
     try:
         answer = client.request("GET", "/datacenters")
     except APIException as exc:
-        if exc.code in (404, 410, "not_found", "gone"):
+        if exc.code in ENDPOINT_GONE:
             return None
         raise
     ids: set[int] | None = None

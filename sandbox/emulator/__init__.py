@@ -6,22 +6,34 @@
     server.close()
 
 or in the foreground: python -m sandbox.emulator --state-dir DIR --token T
-[--port N] [--port-file F] [--ip-range CIDR] (the token may come from
+[--port N] [--port-file F] [--ip-range CIDR] [--action-seconds S]
+[--rate-limit N] (the token may come from
 $HCLOUD_SANDBOX_TOKEN instead, which keeps it out of `ps`).
 
-Behaviour worth knowing:
-- Actions are `running` in the response that starts them and `success` from
-  the first time anything reads them, so `wait_until_finished` returns on its
-  first poll. Servers show `initializing` only in their create response.
+Behaviour worth knowing (details and sources in each module):
+- Errors: statuses from Hetzner's documented error table (apierrors.py):
+  invalid_input and every operation-specific code (server_not_stopped,
+  resource_in_use, must_be_unassigned, ...) are 422; locked/protected 423;
+  unknown paths 404 `not_found`, unsupported methods 405 `method_not_allowed`,
+  always as JSON.
+- Time (timing.py): actions run `action_seconds` (default 0: `running` in the
+  response that starts them, `success` from the first read). A new server is
+  `initializing` until its create action is done (likewise `starting`,
+  `stopping`, `migrating`, `rebuilding`); a resource with an action
+  still running answers `locked` to the next one. RateLimit-* headers count
+  down per token (3600/hour by default) and `rate_limit_exceeded` (429)
+  follows at zero. Settings: make_server(action_seconds=, rate_limit=,
+  clock=) or $HCLOUD_SANDBOX_ACTION_SECONDS / $HCLOUD_SANDBOX_RATE_LIMIT.
+- Catalogue (catalog.py): Hetzner's autumn-2026 server types and prices, with
+  sources. Types removed at the end of 2025 (cx22, cpx11, ...) are not listed
+  or orderable; shared CX/CAX types are `available: false` (412
+  `resource_unavailable` on create); `/_sandbox/availability` switches more off.
+- Removed surface: no `datacenter` in servers or primary IPs (requests with
+  it are invalid_input), and /datacenters answers 410 `deprecated_api_endpoint`.
 - Public IPv4s come from 203.0.113.0/24 (or --ip-range), IPv6 /64s from
   2001:db8::/32: documentation ranges, stored and never contacted.
-- A server type not sold in a location is `invalid_input` (400); one switched
-  off with /_sandbox/availability is `resource_unavailable` (412, "error
-  during placement", as users report it from the live API).
 - Deleting an attached volume is refused with `locked` (423); deleting a
-  protected resource is `protected` (423); a firewall still applied is
-  `resource_in_use` (409). The status codes of those three are not verified
-  against the live API.
+  protected resource is `protected` (423).
 
 Admin endpoints (outside /v1, same bearer token):
     GET  /_sandbox/state            counts per family, unavailable pairs, IP range

@@ -1,4 +1,9 @@
 """python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR] [--port-file F]
+    [--action-seconds S] [--rate-limit N]
+
+--action-seconds and --rate-limit default to $HCLOUD_SANDBOX_ACTION_SECONDS
+(0: actions finish when first read) and $HCLOUD_SANDBOX_RATE_LIMIT (3600 an
+hour, Hetzner's default), so `sandbox up` picks them up from the environment.
 
 Runs in the foreground until SIGTERM/SIGINT. Prints one "listening" line with
 the URL (never the token) once the socket accepts connections.
@@ -12,6 +17,7 @@ import sys
 import threading
 
 from .httpserver import make_server
+from .timing import action_seconds_from_env, rate_limit_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", default=None,
                         help="write the bound port here once listening (for --port 0)")
     parser.add_argument("--verbose", action="store_true", help="log one line per request")
+    parser.add_argument("--action-seconds", type=float, default=None,
+                        help="how long every action runs (default $HCLOUD_SANDBOX_ACTION_SECONDS or 0)")
+    parser.add_argument("--rate-limit", type=int, default=None,
+                        help="requests per hour per token (default $HCLOUD_SANDBOX_RATE_LIMIT or 3600)")
     args = parser.parse_args(argv)
+    try:
+        action_seconds = action_seconds_from_env() if args.action_seconds is None else args.action_seconds
+        rate_limit = rate_limit_from_env() if args.rate_limit is None else args.rate_limit
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.token:
         parser.error("--token (or HCLOUD_SANDBOX_TOKEN) is required")
     try:
         server = make_server(args.state_dir, host=args.host, port=args.port, token=args.token,
-                             ip_range=args.ip_range)
+                             ip_range=args.ip_range, action_seconds=action_seconds, rate_limit=rate_limit)
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,19 @@
-"""API errors in the shape the real Hetzner Cloud API sends them."""
+"""API errors in the shape the real Hetzner Cloud API sends them.
+
+Statuses follow Hetzner's documented error table (docs.hetzner.cloud,
+"Errors" -> "Error Codes", 2026) and the operation-specific tables in the
+OpenAPI description (../shared/hetzner_cloud_openapi.json):
+    400 json_error            401 unauthorized, token_readonly
+    403 forbidden, maintenance, resource_limit_exceeded
+    404 not_found             405 method_not_allowed
+    409 uniqueness_error, conflict
+    410 deprecated_api_endpoint (details.announcement links the changelog)
+    412 resource_unavailable  422 invalid_input, service_error, unsupported_error
+                              and every operation-specific code (server_not_stopped,
+                              resource_in_use, must_be_unassigned, ...)
+    423 locked, protected     429 rate_limit_exceeded
+    500 server_error          503 unavailable       504 timeout
+"""
 from __future__ import annotations
 
 
@@ -24,7 +39,7 @@ def not_found(what: str = "resource") -> ApiFault:
 
 def invalid_input(message: str, **fields: str) -> ApiFault:
     """`fields` maps each offending field to its message (details.fields, as the API does)."""
-    return ApiFault(400, "invalid_input", message,
+    return ApiFault(422, "invalid_input", message,
                     {"fields": [{"name": k, "messages": [v]} for k, v in fields.items()]})
 
 
@@ -37,8 +52,19 @@ def protected(what: str) -> ApiFault:
     return ApiFault(423, "protected", f"cannot delete {what}: delete protection is enabled")
 
 
-def conflict(code: str, message: str, status: int = 409) -> ApiFault:
-    return ApiFault(status, code, message)
+def unprocessable(code: str, message: str) -> ApiFault:
+    """An operation-specific error: the OpenAPI tables give them all 422."""
+    return ApiFault(422, code, message)
+
+
+def locked(what: str) -> ApiFault:
+    return ApiFault(423, "locked", f"{what} is locked: another action is still running on it")
+
+
+def gone(what: str, announcement: str) -> ApiFault:
+    """A removed endpoint, in the documented `deprecated_api_endpoint` shape."""
+    return ApiFault(410, "deprecated_api_endpoint", f"API functionality was removed: {what}",
+                    {"announcement": announcement})
 
 
 # status -> (code, message) for injected faults; 429 follows the API's rate limiter.

@@ -1,9 +1,9 @@
-"""Read-only catalogue endpoints: server types, images, locations,
-datacenters, load balancer types, pricing."""
+"""Read-only catalogue endpoints: server types, images, locations, load
+balancer types, pricing; /datacenters answers 410 Gone since 1 Oct 2026."""
 from __future__ import annotations
 
 from . import catalog
-from .apierrors import not_found
+from .apierrors import gone, not_found
 from .query import listing
 from .routing import Call, Router
 
@@ -15,8 +15,9 @@ def _one(items: list[dict], rid: str, what: str) -> dict:
     return match
 
 
-def server_types(call: Call) -> list[dict]:
-    return [catalog.server_type(n, call.store.unavailable()) for n in catalog.SERVER_TYPES]
+def server_types(call: Call, listed_only: bool = True) -> list[dict]:
+    names = catalog.server_type_names() if listed_only else list(catalog.SERVER_TYPES)
+    return [catalog.server_type(n, call.store.unavailable()) for n in names]
 
 
 def images() -> list[dict]:
@@ -25,10 +26,6 @@ def images() -> list[dict]:
 
 def locations() -> list[dict]:
     return [catalog.location(n) for n in catalog.LOCATIONS]
-
-
-def datacenters(call: Call) -> list[dict]:
-    return [catalog.datacenter(n, call.store.unavailable()) for n in catalog.LOCATIONS]
 
 
 def lb_types() -> list[dict]:
@@ -45,18 +42,26 @@ def _image_filters():
     }
 
 
+# Hetzner removed GET /datacenters and /datacenters/{id} after 1 Oct 2026 and
+# answers them with 410 Gone (hcloud-python 2.22.0 / hcloud-go 2.44.0 / CLI 1.66.0
+# release notes; error shape from the documented `deprecated_api_endpoint`).
+DATACENTERS_ANNOUNCEMENT = "https://docs.hetzner.cloud/changelog#2026-06-02-datacenters-deprecated"
+
+
+def _datacenters_gone(call: Call):
+    raise gone("/datacenters (use server_types[].locations[] and /locations)", DATACENTERS_ANNOUNCEMENT)
+
+
 def register(router: Router) -> None:
     router.add("GET", "/server_types", lambda c: listing(c.query, "server_types", server_types(c)))
     router.add("GET", "/server_types/{id}",
-               lambda c: {"server_type": _one(server_types(c), c.params["id"], "server type")})
+               lambda c: {"server_type": _one(server_types(c, listed_only=False), c.params["id"], "server type")})
     router.add("GET", "/images", lambda c: listing(c.query, "images", images(), filters=_image_filters()))
     router.add("GET", "/images/{id}", lambda c: {"image": _one(images(), c.params["id"], "image")})
     router.add("GET", "/locations", lambda c: listing(c.query, "locations", locations()))
     router.add("GET", "/locations/{id}", lambda c: {"location": _one(locations(), c.params["id"], "location")})
-    router.add("GET", "/datacenters", lambda c: dict(
-        listing(c.query, "datacenters", datacenters(c)), recommendation=catalog.datacenter("nbg1", set())["id"]))
-    router.add("GET", "/datacenters/{id}",
-               lambda c: {"datacenter": _one(datacenters(c), c.params["id"], "datacenter")})
+    router.add("GET", "/datacenters", _datacenters_gone)
+    router.add("GET", "/datacenters/{id}", _datacenters_gone)
     router.add("GET", "/load_balancer_types", lambda c: listing(c.query, "load_balancer_types", lb_types()))
     router.add("GET", "/load_balancer_types/{id}",
                lambda c: {"load_balancer_type": _one(lb_types(), c.params["id"], "load balancer type")})

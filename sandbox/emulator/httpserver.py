@@ -1,9 +1,11 @@
-"""The HTTP side: bearer-token check, JSON in and out, injected faults, the
-/_sandbox admin endpoints, and make_server() for tests and the CLI."""
+"""The HTTP side: bearer-token check, rate limit, JSON in and out (errors
+included, for any method or path), injected faults, the /_sandbox admin
+endpoints, and make_server() for tests and the CLI."""
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import socket
 import threading
 import time
@@ -15,8 +17,12 @@ from . import catalog
 from .apierrors import FAULT_CODES, ApiFault, invalid_input
 from .routing import Call, Router
 from .store import Store
+from .timing import DEFAULT_RATE_LIMIT, RateLimiter
 
-RATE_LIMIT = 3600
+# POST/PUT/DELETE on /<family>/<id>[/actions/...]: refused with `locked` while
+# an action on that resource runs (the API: "there is already an Action running").
+_TARGET = re.compile(r"^/(servers|volumes|firewalls|networks|load_balancers|floating_ips|primary_ips|"
+                     r"certificates|images)/(\d+)(/actions/[a-z_]+)?/?$")
 
 
 def build_router() -> Router:
@@ -64,12 +70,13 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, store: Store, token: str):
+    def __init__(self, address, store: Store, token: str, rate_limit: int = DEFAULT_RATE_LIMIT):
         self.store = store
         self.token = token
         self.router = build_router()
         self.faults = Faults()
         self.fault_lock = threading.Lock()
+        self.rate = RateLimiter(rate_limit, store.clock)
         super().__init__(address, _Handler)
 
     @property
@@ -87,10 +94,19 @@ class EmulatorServer(ThreadingHTTPServer):
 
 
 def make_server(state_dir=None, host: str = "127.0.0.1", port: int = 0, token: str = "sandbox-token",
-                ip_range: str | None = None) -> EmulatorServer:
+                ip_range: str | None = None, action_seconds: float = 0.0,
+                rate_limit: int = DEFAULT_RATE_LIMIT, clock=time.time) -> EmulatorServer:
+    """`action_seconds`: how long each action runs (0: done when first read);
+    `rate_limit`: requests per hour per token; `clock`: seconds since the
+    epoch, injectable so tests move time by hand (timing.ManualClock)."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the emulator only listens on the loopback interface")
-    return EmulatorServer((host, port), Store(state_dir, ip_range), token)
+    if not action_seconds >= 0:
+        raise ValueError("action_seconds must not be negative")
+    if rate_limit < 1:
+        raise ValueError("rate_limit must be at least 1 request per hour")
+    store = Store(state_dir, ip_range, action_seconds=action_seconds, clock=clock)
+    return EmulatorServer((host, port), store, token, rate_limit)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,6 +135,30 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._serve("DELETE")
 
+    # Methods the API does not serve still get a JSON error, never the
+    # standard library's HTML "501 Unsupported method" page.
+    def do_PATCH(self):
+        self._serve("PATCH")
+
+    def do_OPTIONS(self):
+        self._serve("OPTIONS")
+
+    def do_HEAD(self):
+        self._serve("HEAD")
+
+    def send_error(self, code, message=None, explain=None):
+        """The standard library's own errors (an unknown method such as BREW,
+        a malformed request line) as JSON too, not its HTML page."""
+        status, err = (405, "method_not_allowed") if code == 501 else (
+            code, {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid_input" if code < 500
+                                                                      else "server_error"))
+        self.close_connection = True
+        try:
+            self._send(status, {"error": {"code": err, "message": message or "request refused", "details": {}}},
+                       {"Connection": "close"})
+        except OSError:
+            pass
+
     # -- plumbing ----------------------------------------------------------
     def _send(self, status: int, body: dict | None, headers: dict | None = None) -> None:
         data = b"" if body is None else json.dumps(body).encode()
@@ -130,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, str(value))
         self.end_headers()
-        if data:
+        if data and self.command != "HEAD":
             self.wfile.write(data)
 
     def _read_body(self) -> dict:
@@ -152,22 +192,27 @@ class _Handler(BaseHTTPRequestHandler):
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                                   self.server.token.encode())
 
+    def _presented_token(self) -> str:
+        return self.headers.get("Authorization", "").partition(" ")[2].strip()
+
     def _serve(self, method: str) -> None:
         split = urlsplit(self.path)
         path = split.path
-        rate = {"RateLimit-Limit": RATE_LIMIT, "RateLimit-Remaining": RATE_LIMIT - 1,
-                "RateLimit-Reset": int(time.time()) + 1}
+        is_api = path == "/v1" or path.startswith("/v1/")
+        rate: dict = {}
         try:
+            if is_api:  # every API request counts, authenticated or not (the admin side does not)
+                rate = self.server.rate.take(self._presented_token())
             body = self._read_body()
             if not self._authorized():
                 raise ApiFault(401, "unauthorized", "unable to authenticate")
             query = parse_qs(split.query, keep_blank_values=True)
             if path.startswith("/_sandbox/"):
                 status, payload = self._admin(method, path, body)
-            elif path == "/v1" or path.startswith("/v1/"):
+            elif is_api:
                 status, payload, rate = self._api(method, path[3:], query, body, rate)
             else:
-                raise ApiFault(404, "not_found", "not found")
+                raise ApiFault(404, "not_found", f"not found: {path}")
         except ApiFault as fault:
             headers = dict(rate, **fault.headers)
             self._send(fault.status, fault.body(), headers)
@@ -194,8 +239,19 @@ class _Handler(BaseHTTPRequestHandler):
         handler, params = self.server.router.resolve(method, path or "/")
         store = self.server.store
         with store.lock:
+            target = _TARGET.match(path) if method in ("POST", "DELETE") else None
+            if target and store.busy(target[1].rstrip("s"), target[2]):
+                from .apierrors import locked
+                raise locked(f"{target[1].rstrip('s').replace('_', ' ')} {target[2]}")
+            # While actions take time, a `locked` can come from an action started
+            # after the handler changed things: undo those changes then.
+            saved = store.snapshot() if method != "GET" and store.action_seconds > 0 else None
             try:
                 result = handler(Call(store, params, query, body))
+            except ApiFault:
+                if saved is not None:
+                    store.restore(saved)
+                raise
             finally:
                 store.save_if_dirty()
         status, payload = result if isinstance(result, tuple) else (200, result)

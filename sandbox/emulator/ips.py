@@ -37,8 +37,7 @@ def render_primary(store: Store, pip: dict) -> dict:
     out["dns_ptr"] = [dict(d) for d in pip["dns_ptr"]]
     out["labels"] = dict(pip["labels"])
     out["protection"] = dict(pip["protection"])
-    out["location"] = catalog.location(pip["location"])
-    out["datacenter"] = catalog.datacenter(pip["location"], store.unavailable())
+    out["location"] = catalog.location(pip["location"])  # `datacenter` removed on 2026-07-01
     return out
 
 
@@ -52,18 +51,17 @@ def render_floating(store: Store, fip: dict) -> dict:
 
 
 def _server_off(store: Store, sid) -> dict:
+    from .servers import settle_status
     server = store.get("servers", sid, "server")
+    settle_status(store, server)
     if server["status"] != "off":
-        raise ApiFault(409, "server_not_stopped", "server must be powered off to change its primary IPs")
+        raise ApiFault(422, "server_not_stopped", "server must be powered off to change its primary IPs")
     return server
 
 
 def _where(body: dict) -> str | None:
-    if body.get("datacenter"):
-        loc = catalog.datacenter_location(body["datacenter"])
-        if loc is None:
-            raise invalid_input("datacenter not found", datacenter="not found")
-        return loc
+    from .servers import reject_datacenter
+    reject_datacenter(body)
     if body.get("location"):
         if body["location"] not in catalog.LOCATIONS:
             raise invalid_input("location not found", location="not found")
@@ -83,10 +81,10 @@ def create_primary(call: Call):
     if body.get("assignee_id") is not None:
         server = store.get("servers", body["assignee_id"], "server")
         if server.get(kind):
-            raise ApiFault(409, f"server_has_{kind}", f"server already has a primary {kind}")
+            raise ApiFault(422, f"server_has_{kind}", f"server already has a primary {kind}")
     location = server["location"] if server else _where(body)
     if location is None:
-        raise invalid_input("one of location, datacenter or assignee_id is required",
+        raise invalid_input("one of location or assignee_id is required",
                             location="Missing data for required field.")
     pip = new_primary_ip(store, kind, location, server["id"] if server else None,
                          auto_delete=bool(body.get("auto_delete", False)), name=name, labels=check_labels(body))
@@ -104,7 +102,9 @@ def delete_primary(call: Call):
     pip = _pip(call)
     ensure_unprotected(pip, "primary ip")
     if pip["assignee_id"] is not None:
-        raise ApiFault(409, "primary_ip_assigned", "unassign the primary IP before deleting it")
+        # Since 1 May 2026 (OpenAPI: DELETE /primary_ips/{id}) an assigned IP is
+        # no longer unassigned automatically.
+        raise ApiFault(422, "must_be_unassigned", "unassign the primary IP before deleting it")
     call.store.delete("primary_ips", pip["id"])
     return 204, None
 
@@ -118,10 +118,10 @@ def assign_primary(call: Call):
     pip = _pip(call)
     require(call.body, "assignee_id")
     if pip["assignee_id"] is not None:
-        raise ApiFault(409, "primary_ip_already_assigned", "primary IP is already assigned")
+        raise ApiFault(422, "primary_ip_already_assigned", "primary IP is already assigned")
     server = _server_off(call.store, call.body["assignee_id"])
     if server.get(pip["type"]):
-        raise ApiFault(409, f"server_has_{pip['type']}", f"server already has a primary {pip['type']}")
+        raise ApiFault(422, f"server_has_{pip['type']}", f"server already has a primary {pip['type']}")
     if server["location"] != pip["location"]:
         raise ApiFault(422, "primary_ip_datacenter_mismatch", "primary IP and server are in different locations")
     pip["assignee_id"], server[pip["type"]] = server["id"], pip["id"]
@@ -131,7 +131,7 @@ def assign_primary(call: Call):
 def unassign_primary(call: Call):
     pip = _pip(call)
     if pip["assignee_id"] is None:
-        raise ApiFault(409, "conflict", "primary IP is not assigned")
+        raise invalid_input("primary IP is not assigned", id="not assigned")
     server = _server_off(call.store, pip["assignee_id"])
     pip["assignee_id"], server[pip["type"]] = None, None
     return _pip_action(call, pip, "unassign_primary_ip", [(server["id"], "server")])
@@ -225,6 +225,8 @@ def update_floating(call: Call):
 def delete_floating(call: Call):
     fip = _fip(call)
     ensure_unprotected(fip, "floating ip")
+    if fip["server"] is not None:  # since 1 May 2026, as for primary IPs
+        raise ApiFault(422, "must_be_unassigned", "unassign the floating IP before deleting it")
     call.store.delete("floating_ips", fip["id"])
     return 204, None
 

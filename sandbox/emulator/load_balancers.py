@@ -160,7 +160,7 @@ def create(call: Call):
         svc = _service(raw)
         _check_certs(store, svc)
         if any(s["listen_port"] == svc["listen_port"] for s in lb["services"]):
-            raise ApiFault(409, "source_port_already_used", f"listen port {svc['listen_port']} is already used")
+            raise ApiFault(422, "source_port_already_used", f"listen port {svc['listen_port']} is already used")
         lb["services"].append(svc)
     lb["targets"] = [_target(store, lb, raw) for raw in body.get("targets") or []]
     lb["public_net"]["ipv4"]["ip"] = store.next_ipv4()
@@ -183,7 +183,7 @@ def add_service(call: Call):
     lb = _lb(call)
     svc = _service(call.body)
     if any(s["listen_port"] == svc["listen_port"] for s in lb["services"]):
-        raise ApiFault(409, "source_port_already_used", f"listen port {svc['listen_port']} is already used")
+        raise ApiFault(422, "source_port_already_used", f"listen port {svc['listen_port']} is already used")
     _check_certs(call.store, svc)
     lb["services"].append(svc)
     return _done(call, lb, "add_service")
@@ -221,7 +221,7 @@ def add_target(call: Call):
     lb = _lb(call)
     target = _target(call.store, lb, call.body)
     if any(_same_target(t, target) for t in lb["targets"]):
-        raise ApiFault(409, "target_already_defined", "this target is already defined")
+        raise ApiFault(422, "target_already_defined", "this target is already defined")
     lb["targets"].append(target)
     return _done(call, lb, "add_target")
 
@@ -240,7 +240,7 @@ def attach_to_network(call: Call):
     require(call.body, "network")
     net = call.store.get("networks", call.body["network"], "network")
     if any(p["network"] == net["id"] for p in lb["private_net"]):
-        raise ApiFault(409, "load_balancer_already_attached", "load balancer is already attached to this network")
+        raise ApiFault(422, "load_balancer_already_attached", "load balancer is already attached to this network")
     ip = networks.allocate_ip(call.store, net, catalog.LOCATIONS[lb["location"]][6], call.body.get("ip"))
     lb["private_net"].append({"network": net["id"], "ip": ip})
     return _done(call, lb, "attach_to_network", [(net["id"], "network")])

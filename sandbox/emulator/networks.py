@@ -51,12 +51,12 @@ def _make_subnet(network: dict, body: dict) -> dict:
         if not sub.subnet_of(outer):
             raise invalid_input("subnet is not inside the network's ip_range", ip_range="outside network")
         if any(sub.overlaps(t) for t in taken):
-            raise ApiFault(409, "networks_overlap", "subnet overlaps an existing subnet")
+            raise ApiFault(422, "networks_overlap", "subnet overlaps an existing subnet")
     else:
         prefix = max(outer.prefixlen, 24)
         sub = next((c for c in outer.subnets(new_prefix=prefix) if not any(c.overlaps(t) for t in taken)), None)
         if sub is None:
-            raise ApiFault(409, "no_subnet_available", "no room left for a subnet in this network")
+            raise ApiFault(422, "no_subnet_available", "no room left for a subnet in this network")
     return {"type": body["type"], "ip_range": str(sub), "network_zone": body["network_zone"],
             "gateway": _gateway(network), "vswitch_id": body.get("vswitch_id")}
 
@@ -83,7 +83,7 @@ def allocate_ip(store: Store, network: dict, zone: str, wanted: str | None = Non
     subnets = [ipaddress.ip_network(s["ip_range"]) for s in network["subnets"]
                if s["type"] in ("cloud", "server") and s["network_zone"] == zone]
     if not subnets:
-        raise ApiFault(409, "no_subnet_available", f"network has no subnet in network zone {zone}")
+        raise ApiFault(422, "no_subnet_available", f"network has no subnet in network zone {zone}")
     gateway = _gateway(network)
     if wanted:
         try:
@@ -91,13 +91,13 @@ def allocate_ip(store: Store, network: dict, zone: str, wanted: str | None = Non
         except ValueError:
             raise invalid_input("invalid ip", ip="not an IP address") from None
         if not any(ip in s for s in subnets) or wanted in used or wanted == gateway:
-            raise ApiFault(409, "ip_not_available", f"IP {wanted} is not available")
+            raise ApiFault(422, "ip_not_available", f"IP {wanted} is not available")
         return wanted
     for sub in subnets:
         for host in sub.hosts():
             if str(host) not in used and str(host) != gateway:
                 return str(host)
-    raise ApiFault(409, "no_subnet_available", "no free IP left in the network's subnets")
+    raise ApiFault(422, "no_subnet_available", "no free IP left in the network's subnets")
 
 
 def create(call: Call):

@@ -114,8 +114,20 @@ def add_action_routes(router: Router, family: str, rtype: str) -> None:
     router.add("GET", f"/{family}/{{id}}/actions/{{action_id}}", resource_action)
 
 
+def _actions_by_id(call: Call):
+    """GET /actions needs `id` since listing every action was removed on
+    2025-01-30 (OpenAPI: GET /actions); without it the removed listing answers
+    410 like the docs' `deprecated_api_endpoint` example."""
+    if not [v for v in call.query.get("id", []) if v != ""]:
+        from .apierrors import gone
+        raise gone("listing all actions (pass ?id=...)",
+                   "https://docs.hetzner.cloud/changelog#2025-01-30-listing-arbitrary-actions-in-the-actions"
+                   "-list-endpoint-is-removed")
+    return action_list(call, call.store.actions())
+
+
 def add_global_action_routes(router: Router) -> None:
-    router.add("GET", "/actions", lambda call: action_list(call, call.store.actions()))
+    router.add("GET", "/actions", _actions_by_id)
     router.add("GET", "/actions/{id}",
                lambda call: _one(call.store, call.store.actions(), call.params["id"]))
 

@@ -8,11 +8,14 @@ import secrets
 from . import catalog, networks
 from .apierrors import ApiFault, invalid_input
 from .routing import Call, Router, protection_change, require
-from .servers import _mac, resolve_type
+from .servers import _mac, begin_status, resolve_type
 
 
 def _server(call: Call) -> dict:
-    return call.store.get("servers", call.params["id"], "server")
+    from .servers import settle_status
+    server = call.store.get("servers", call.params["id"], "server")
+    settle_status(call.store, server)
+    return server
 
 
 def _done(call: Call, server: dict, command: str, extra=()):
@@ -21,12 +24,15 @@ def _done(call: Call, server: dict, command: str, extra=()):
     return 201, {"action": action}
 
 
-def _power(command: str, status: str | None):
+def _power(command: str, during: str | None, after: str):
     def handler(call: Call):
         server = _server(call)
-        if status:
-            server["status"] = status
-        return _done(call, server, command)
+        result = _done(call, server, command)
+        if during:
+            begin_status(call.store, server, result[1]["action"], during, after)
+        else:
+            server["status"] = after
+        return result
     return handler
 
 
@@ -36,7 +42,7 @@ def change_type(call: Call):
     if "upgrade_disk" not in call.body:
         raise invalid_input("invalid input in field 'upgrade_disk'", upgrade_disk="Missing data for required field.")
     if server["status"] != "off":
-        raise ApiFault(409, "server_not_stopped", "server must be stopped before changing its type")
+        raise ApiFault(422, "server_not_stopped", "server must be stopped before changing its type")
     new = resolve_type(call.store, call.body["server_type"], server["location"])
     disk = int(catalog.SERVER_TYPES[new][3])
     if disk < server["primary_disk_size"]:
@@ -46,7 +52,9 @@ def change_type(call: Call):
     server["server_type"] = new
     if call.body["upgrade_disk"]:
         server["primary_disk_size"] = disk
-    return _done(call, server, "change_server_type")
+    result = _done(call, server, "change_server_type")
+    begin_status(call.store, server, result[1]["action"], "migrating", "off")
+    return result
 
 
 def enable_backup(call: Call):
@@ -63,6 +71,12 @@ def disable_backup(call: Call):
 
 def change_protection(call: Call):
     server = _server(call)
+    after = {k: call.body.get(k, server["protection"][k]) for k in ("delete", "rebuild")}
+    if after["delete"] != after["rebuild"]:
+        # OpenAPI (change_protection): "currently delete and rebuild attribute
+        # needs to have the same value".
+        raise invalid_input("invalid input: delete and rebuild protection must have the same value",
+                            rebuild="must equal delete")
     protection_change(call.store, server, call.body, keys=("delete", "rebuild"))
     return _done(call, server, "change_protection")
 
@@ -72,7 +86,7 @@ def attach_to_network(call: Call):
     require(call.body, "network")
     net = call.store.get("networks", call.body["network"], "network")
     if any(p["network"] == net["id"] for p in server["private_net"]):
-        raise ApiFault(409, "server_already_attached", "server is already attached to this network")
+        raise ApiFault(422, "server_already_attached", "server is already attached to this network")
     zone = catalog.LOCATIONS[server["location"]][6]
     ip = networks.allocate_ip(call.store, net, zone, call.body.get("ip"))
     aliases = [str(a) for a in call.body.get("alias_ips") or []]
@@ -86,7 +100,7 @@ def detach_from_network(call: Call):
     require(call.body, "network")
     net = call.store.get("networks", call.body["network"], "network")
     if not any(p["network"] == net["id"] for p in server["private_net"]):
-        raise ApiFault(409, "server_not_attached_to_network", "server is not attached to this network")
+        raise ApiFault(422, "server_not_attached_to_network", "server is not attached to this network")
     server["private_net"] = [p for p in server["private_net"] if p["network"] != net["id"]]
     return _done(call, server, "detach_from_network", [(net["id"], "network")])
 
@@ -96,7 +110,7 @@ def change_alias_ips(call: Call):
     require(call.body, "network")
     entry = next((p for p in server["private_net"] if p["network"] == call.body["network"]), None)
     if entry is None:
-        raise ApiFault(409, "server_not_attached_to_network", "server is not attached to this network")
+        raise ApiFault(422, "server_not_attached_to_network", "server is not attached to this network")
     entry["alias_ips"] = [str(a) for a in call.body.get("alias_ips") or []]
     return _done(call, server, "change_alias_ips")
 
@@ -107,9 +121,9 @@ def add_to_placement_group(call: Call):
     require(call.body, "placement_group")
     pg = call.store.get("placement_groups", call.body["placement_group"], "placement group")
     if server["status"] != "off":
-        raise ApiFault(409, "server_not_stopped", "server must be stopped to join a placement group")
+        raise ApiFault(422, "server_not_stopped", "server must be stopped to join a placement group")
     if server.get("placement_group"):
-        raise ApiFault(409, "conflict", "server is already in a placement group")
+        raise invalid_input("server is already in a placement group", placement_group="already in one")
     if sum(s.get("placement_group") == pg["id"] for s in call.store.all("servers")) >= PLACEMENT_GROUP_MAX:
         raise ApiFault(412, "placement_error", "placement group is full")
     server["placement_group"] = pg["id"]
@@ -119,7 +133,7 @@ def add_to_placement_group(call: Call):
 def remove_from_placement_group(call: Call):
     server = _server(call)
     if not server.get("placement_group"):
-        raise ApiFault(409, "conflict", "server is not in a placement group")
+        raise invalid_input("server is not in a placement group", placement_group="not in one")
     pg_id, server["placement_group"] = server["placement_group"], None
     return _done(call, server, "remove_from_placement_group", [(pg_id, "placement_group")])
 
@@ -144,24 +158,29 @@ def _covers(pip: dict, ip: str) -> bool:
 
 
 def rebuild(call: Call):
+    from .servers import check_user_data
     server = _server(call)
+    if server["protection"].get("rebuild"):
+        raise ApiFault(423, "protected", "cannot rebuild server: rebuild protection is enabled")
     require(call.body, "image")
+    check_user_data(call.body)
     image = catalog.image_by(call.body["image"])
     if image is None:
         raise invalid_input("image not found", image="image not found")
     server["image"] = image
     call.store.touch()
     action = call.store.action("rebuild_server", [(server["id"], "server")])
+    begin_status(call.store, server, action, "rebuilding", server["status"])
     return 201, {"action": action, "root_password": None if server["ssh_keys"] else secrets.token_urlsafe(12)}
 
 
 def register(router: Router) -> None:
     table = {
-        "poweron": _power("start_server", "running"),
-        "poweroff": _power("stop_server", "off"),
-        "shutdown": _power("shutdown_server", "off"),
-        "reboot": _power("reboot_server", "running"),
-        "reset": _power("reset_server", "running"),
+        "poweron": _power("start_server", "starting", "running"),
+        "poweroff": _power("stop_server", "stopping", "off"),
+        "shutdown": _power("shutdown_server", "stopping", "off"),
+        "reboot": _power("reboot_server", None, "running"),
+        "reset": _power("reset_server", None, "running"),
         "change_type": change_type,
         "enable_backup": enable_backup,
         "disable_backup": disable_backup,

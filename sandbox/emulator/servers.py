@@ -14,6 +14,7 @@ from .routing import (Call, Router, add_action_routes, check_labels, check_name,
 from .selectors import firewalls_for_server
 from .store import Store, now
 
+USER_DATA_MAX = 32 * 1024   # OpenAPI: "This field is limited to 32KiB."
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 PLACEMENT_GROUP_MAX = 10
@@ -23,8 +24,40 @@ def _ipv4_ptr(ip: str) -> str:
     return "static." + ".".join(reversed(ip.split("."))) + ".clients.your-server.de"
 
 
+def check_user_data(body: dict) -> None:
+    value = body.get("user_data")
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise invalid_input("invalid input in field 'user_data'", user_data="must be a string")
+    if len(value.encode("utf-8")) > USER_DATA_MAX:
+        raise invalid_input("invalid input in field 'user_data': is too long",
+                            user_data=f"is limited to 32 KiB ({USER_DATA_MAX} bytes)")
+
+
+def begin_status(store: Store, server: dict, action: dict, during: str, after: str) -> None:
+    """The server shows `during` (initializing, starting, stopping, migrating,
+    rebuilding: the API's transitional states) while `action` runs, then `after`."""
+    server["status"] = during
+    server["pending"] = {"action": action["id"], "then": after}
+    store.touch()
+
+
+def settle_status(store: Store, server: dict) -> None:
+    pending = server.get("pending")
+    if not pending:
+        return
+    action = store.data["actions"].get(str(pending["action"]))
+    if action is None or store.settle(action)["status"] != "running":
+        server["status"] = pending["then"]
+        server.pop("pending")
+        store.touch()
+
+
 def render(store: Store, server: dict, status: str | None = None) -> dict:
     from . import simple
+    if status is None:
+        settle_status(store, server)
     ipv4 = store.find("primary_ips", server["ipv4"]) if server.get("ipv4") else None
     ipv6 = store.find("primary_ips", server["ipv6"]) if server.get("ipv6") else None
     pg = store.find("placement_groups", server["placement_group"]) if server.get("placement_group") else None
@@ -45,7 +78,8 @@ def render(store: Store, server: dict, status: str | None = None) -> dict:
         },
         "private_net": [dict(p, alias_ips=list(p.get("alias_ips", []))) for p in server["private_net"]],
         "server_type": stype,
-        "datacenter": catalog.datacenter(server["location"], store.unavailable()),
+        # No `datacenter`: the API dropped it on 2026-07-01 (OpenAPI `server`:
+        # "will be removed after the 1 July 2026. Use the `location` property").
         "location": catalog.location(server["location"]),
         "image": catalog.image(server["image"]) if server.get("image") else None,
         "iso": None, "rescue_enabled": False, "locked": False,
@@ -67,25 +101,29 @@ def resolve_type(store: Store, key, location: str, field: str = "server_type") -
     """Server type name, checked against the location: unknown or unsupported
     there -> invalid_input; switched off by the sandbox admin -> resource_unavailable."""
     name = catalog.server_type_by(key)
-    if name is None:
+    if name is None or catalog.retired(name):
+        # A type past its deprecation's `unavailable_after` cannot be ordered
+        # and is no longer listed: to a client it does not exist any more.
         raise invalid_input(f"server type {key!r} not found", **{field: "server type not found"})
-    if location not in catalog.SERVER_TYPES[name][6]:
+    if location not in catalog.SERVER_TYPES[name][7]:
         raise invalid_input(f"unsupported location for server type: {name} is not offered in {location}",
                             **{field: f"unsupported location {location}"})
-    if (name, location) in store.unavailable():
+    if not catalog.orderable(name, location, store.unavailable()):
         raise ApiFault(412, "resource_unavailable",
                        f"error during placement: server type {name} is currently unavailable in {location}")
     return name
 
 
+def reject_datacenter(body: dict) -> None:
+    """`datacenter` in requests was removed on 2026-07-01 (OpenAPI: deprecated,
+    "will be removed after the 1 July 2026"); the API refuses unknown fields."""
+    if "datacenter" in body:
+        raise invalid_input("invalid input: unknown field name 'datacenter' (removed on 2026-07-01; "
+                            "use 'location')", datacenter="unknown field")
+
+
 def _location(body: dict) -> str:
-    if body.get("location") and body.get("datacenter"):
-        raise invalid_input("specify either location or datacenter", location="conflicts with datacenter")
-    if body.get("datacenter"):
-        loc = catalog.datacenter_location(body["datacenter"])
-        if loc is None:
-            raise invalid_input("datacenter not found", datacenter="not found")
-        return loc
+    reject_datacenter(body)
     key = body.get("location") or "nbg1"
     loc = key if key in catalog.LOCATIONS else catalog.location_name_by_id(int(key)) if str(key).isdigit() else None
     if loc is None:
@@ -112,7 +150,7 @@ def _given_ip(store: Store, body_net: dict, kind: str, location: str) -> dict | 
     if pip["type"] != kind:
         raise ApiFault(422, "primary_ip_version_mismatch", f"primary IP {given} is not {kind}")
     if pip["assignee_id"] is not None:
-        raise ApiFault(409, "primary_ip_assigned", f"primary IP {given} is already assigned")
+        raise ApiFault(422, "primary_ip_assigned", f"primary IP {given} is already assigned")
     if pip["location"] != location:
         raise ApiFault(422, "primary_ip_datacenter_mismatch", "primary IP is in another location")
     return pip
@@ -143,6 +181,7 @@ def create(call: Call):
     if image is None:
         raise invalid_input(f"image {body['image']!r} not found", image="image not found")
     labels = check_labels(body)
+    check_user_data(body)
     ssh_keys = _ssh_keys(store, body.get("ssh_keys"))
     pg = store.get("placement_groups", body["placement_group"], "placement group") \
         if body.get("placement_group") else None
@@ -152,7 +191,7 @@ def create(call: Call):
     volumes = [store.get("volumes", v, "volume") for v in body.get("volumes") or []]
     for volume in volumes:
         if volume["server"] is not None:
-            raise ApiFault(409, "volume_already_attached", f"volume {volume['id']} is already attached")
+            raise ApiFault(422, "volume_already_attached", f"volume {volume['id']} is already attached")
         if volume["location"] != location:
             raise invalid_input("volume is in another location", volumes="location mismatch")
     nets = [store.get("networks", n, "network") for n in body.get("networks") or []]
@@ -167,7 +206,8 @@ def create(call: Call):
     for kind in ("ipv4", "ipv6"):
         _given_ip(store, public_net, kind, location)
     sid = store.new_id()
-    server = {"id": sid, "name": name, "status": "running" if body.get("start_after_create", True) else "off",
+    boot = "running" if body.get("start_after_create", True) else "off"
+    server = {"id": sid, "name": name, "status": "initializing",
               "created": now(), "server_type": stype, "image": image, "location": location,
               "labels": labels, "protection": {"delete": False, "rebuild": False}, "backup_window": None,
               "placement_group": pg["id"] if pg else None, "ipv4": None, "ipv6": None, "private_net": [],
@@ -184,9 +224,12 @@ def create(call: Call):
         if not any(a["type"] == "server" and a["server"]["id"] == sid for a in fw["applied_to"]):
             fw["applied_to"].append({"type": "server", "server": {"id": sid}})
     action = store.action("create_server", [(sid, "server")])
-    next_actions = [store.action("start_server", [(sid, "server")])] if server["status"] == "running" else []
-    next_actions += [store.action("attach_volume", [(v["id"], "volume"), (sid, "server")]) for v in volumes]
-    next_actions += [store.action("attach_to_network", [(sid, "server"), (n["id"], "network")]) for n in nets]
+    begin_status(store, server, action, "initializing", boot)
+    next_actions = [store.action("start_server", [(sid, "server")], follow_up=True)] if boot == "running" else []
+    next_actions += [store.action("attach_volume", [(v["id"], "volume"), (sid, "server")], follow_up=True)
+                     for v in volumes]
+    next_actions += [store.action("attach_to_network", [(sid, "server"), (n["id"], "network")], follow_up=True)
+                     for n in nets]
     return 201, {"server": render(store, server, status="initializing"), "action": action,
                  "next_actions": next_actions,
                  "root_password": None if ssh_keys else secrets.token_urlsafe(12)}

@@ -7,15 +7,17 @@ half-written one; leftover temp files from a killed writer are ignored.
 """
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
 import tempfile
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .apierrors import not_found
+from .apierrors import locked, not_found
 
 STATE_FILE = "state.json"
 FAMILIES = ("servers", "volumes", "firewalls", "placement_groups", "ssh_keys", "networks",
@@ -28,15 +30,24 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).replace(microsecond=0).isoformat()
+
+
 def _empty(ip_range: str) -> dict:
     return {"version": 1, "next_id": 1000, "next_action_id": 1, "ip_range": ip_range,
             "ipv4_cursor": 0, "ipv6_cursor": 0, "unavailable": [],
-            "resources": {f: {} for f in FAMILIES}, "actions": {}}
+            "resources": {f: {} for f in FAMILIES}, "actions": {}, "action_due": {}}
 
 
 class Store:
-    def __init__(self, state_dir: str | os.PathLike | None, ip_range: str | None = None):
+    def __init__(self, state_dir: str | os.PathLike | None, ip_range: str | None = None,
+                 action_seconds: float = 0.0, clock=time.time):
         self.lock = threading.RLock()
+        # How long an action runs, on `clock`. With 0 an action finishes the
+        # first time anything reads it, and nothing is ever `locked`.
+        self.action_seconds = float(action_seconds)
+        self.clock = clock
         self.state_dir = Path(state_dir) if state_dir else None
         self.data = _empty(ip_range or DEFAULT_IP_RANGE)
         self.dirty = False
@@ -132,15 +143,49 @@ class Store:
     def touch(self) -> None:
         self.dirty = True
 
+    def snapshot(self) -> dict:
+        """Everything a handler may change, for restore(). The action log is
+        append-only, so it is cut back to its length instead of copied (the
+        copy would grow with every action ever run)."""
+        return {k: copy.deepcopy(v) for k, v in self.data.items() if k not in ("actions", "action_due")}
+
+    def restore(self, saved: dict) -> None:
+        for aid in [a for a in self.data["actions"] if int(a) >= saved["next_action_id"]]:
+            self.data["actions"].pop(aid)
+            self.data["action_due"].pop(aid, None)
+        self.data.update(saved)
+        self.dirty = True
+
     # -- actions -----------------------------------------------------------
-    def action(self, command: str, resources: list[tuple[int, str]]) -> dict:
-        """Record a running action; it turns to success the first time it is read."""
+    def busy(self, rtype: str, rid) -> bool:
+        """Whether an action on this resource is still running (the API's `locked`)."""
+        if self.action_seconds <= 0:
+            return False
+        for aid in list(self.data["action_due"]):
+            action = self.data["actions"].get(aid)
+            if action is None:
+                continue
+            if any(r["type"] == rtype and str(r["id"]) == str(rid) for r in action["resources"]):
+                if self.settle(action)["status"] == "running":
+                    return True
+        return False
+
+    def action(self, command: str, resources: list[tuple[int, str]], follow_up: bool = False) -> dict:
+        """Record a running action. It finishes `action_seconds` later on the
+        store's clock, checked whenever it is read; a resource with an action
+        still running refuses a new one with `locked` (423), unless this one
+        is a `follow_up` the same request started (a create's next_actions)."""
+        for rid, rtype in resources:
+            if not follow_up and self.busy(rtype, rid):
+                raise locked(f"{rtype.replace('_', ' ')} {rid}")
         aid = self.data["next_action_id"]
         self.data["next_action_id"] += 1
+        started = self.clock()
         action = {"id": aid, "command": command, "status": "running", "progress": 0,
-                  "started": now(), "finished": None, "error": None,
+                  "started": iso(started), "finished": None, "error": None,
                   "resources": [{"id": rid, "type": rtype} for rid, rtype in resources]}
         self.data["actions"][str(aid)] = action
+        self.data["action_due"][str(aid)] = started + self.action_seconds
         if self.failing_actions["count"] > 0:
             self.failing_actions["count"] -= 1
             self._doomed.add(aid)
@@ -148,14 +193,23 @@ class Store:
         return dict(action, resources=list(action["resources"]))
 
     def settle(self, action: dict) -> dict:
-        if action["status"] == "running":
-            if action["id"] in self._doomed:
-                self._doomed.discard(action["id"])
-                action.update(status="error", finished=now(), error={
-                    "code": self.failing_actions["code"], "message": self.failing_actions["message"]})
-            else:
-                action.update(status="success", progress=100, finished=now())
-            self.dirty = True
+        if action["status"] != "running":
+            return action
+        due = self.data["action_due"].get(str(action["id"]))
+        now_ = self.clock()
+        if due is not None and now_ < due:
+            total = max(self.action_seconds, 1e-9)
+            action["progress"] = min(99, int(100 * (1 - (due - now_) / total)))
+            return action
+        finished = iso(now_)
+        if action["id"] in self._doomed:
+            self._doomed.discard(action["id"])
+            action.update(status="error", finished=finished, error={
+                "code": self.failing_actions["code"], "message": self.failing_actions["message"]})
+        else:
+            action.update(status="success", progress=100, finished=finished)
+        self.data["action_due"].pop(str(action["id"]), None)
+        self.dirty = True
         return action
 
     def actions(self) -> list[dict]:

@@ -2,6 +2,8 @@
 resize, protection."""
 from __future__ import annotations
 
+import re
+
 from . import catalog
 from .apierrors import ApiFault, invalid_input
 from .query import listing
@@ -10,6 +12,14 @@ from .routing import (Call, Router, add_action_routes, check_labels, check_name,
 from .store import Store, now
 
 MIN_SIZE, MAX_SIZE = 10, 10240
+# Volume names: letters, digits, '-', '_' and '.' only (the API refuses others).
+VOLUME_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _check_volume_name(name) -> None:
+    if isinstance(name, str) and not VOLUME_NAME.fullmatch(name):
+        raise invalid_input("invalid input in field 'name'",
+                            name="only letters, digits, '-', '_' and '.' are allowed")
 
 
 def render(store: Store, volume: dict) -> dict:
@@ -31,6 +41,7 @@ def _size(value) -> int:
 def create(call: Call):
     store, body = call.store, call.body
     require(body, "name", "size")
+    _check_volume_name(body["name"])
     name = check_name(store, "volumes", body["name"])
     size = _size(body["size"])
     server = store.get("servers", body["server"], "server") if body.get("server") else None
@@ -55,7 +66,8 @@ def create(call: Call):
               "status": "available"}
     store.put("volumes", volume)
     action = store.action("create_volume", [(vid, "volume")])
-    next_actions = [store.action("attach_volume", [(vid, "volume"), (server["id"], "server")])] if server else []
+    next_actions = [store.action("attach_volume", [(vid, "volume"), (server["id"], "server")],
+                                 follow_up=True)] if server else []
     return 201, {"volume": render(store, volume), "action": action, "next_actions": next_actions}
 
 
@@ -73,7 +85,7 @@ def attach(call: Call):
     require(call.body, "server")
     server = call.store.get("servers", call.body["server"], "server")
     if volume["server"] is not None:
-        raise ApiFault(409, "volume_already_attached", "volume is already attached to a server, detach it first")
+        raise ApiFault(422, "volume_already_attached", "volume is already attached to a server, detach it first")
     if server["location"] != volume["location"]:
         raise invalid_input("server and volume are in different locations", server="location mismatch")
     volume["server"] = server["id"]
@@ -105,6 +117,8 @@ def change_protection(call: Call):
 
 def update(call: Call):
     volume = _volume(call)
+    if "name" in call.body:
+        _check_volume_name(call.body["name"])
     update_common(call.store, "volumes", volume, call.body)
     return {"volume": render(call.store, volume)}
 

@@ -56,9 +56,10 @@ def test_empty_project_is_ready(config, emu):
     assert report.conflicts == () and report.ownership == "labels"
     assert report.availability.ok
     assert report.cost.live and report.cost.estimate.source.startswith("Hetzner Cloud API")
-    # The emulator's price list: ccx33 37.00 + 20% backups + 50 GB x 0.058 + IPv4 0.50.
+    # The emulator's 2026 price list (new orders from 15 June 2026): ccx33 138.49
+    # + 20% backups 27.698 + 50 GB x 0.0572 = 2.86 + IPv4 0.50 = 169.548.
     assert str(report.cost.estimate.total_monthly_eur.quantize(type(
-        report.cost.estimate.total_monthly_eur)("0.01"))) == "47.80"
+        report.cost.estimate.total_monthly_eur)("0.01"))) == "169.55"
     assert by_name(report, "API reachable").status == OK
     later = [c for c in report.checks if c.status == FAIL]
     assert later == []

@@ -63,7 +63,8 @@ def test_json_has_the_same_data(run, emu):
     assert doc["inventory"]["ssh_keys"] == {"count": 1, "names": ["laptop"], "status": "present"}
     assert doc["inventory"]["servers"]["status"] == "empty"
     assert doc["cost"]["live"] is True
-    assert doc["cost"]["estimate"]["total_monthly_eur"] == "47.80"
+    # The emulator's 2026 prices: ccx33 138.49 + 20% backups + 50 GB x 0.0572 + IPv4 0.50.
+    assert doc["cost"]["estimate"]["total_monthly_eur"] == "169.55"
     assert isinstance(doc["api_latency_ms"], float)
 
 

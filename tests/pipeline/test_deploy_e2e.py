@@ -106,7 +106,7 @@ def test_preflight_blocker_stops_the_pipeline_before_terraform(sb):
     from hcloud.images import Image
     from hcloud.server_types import ServerType
     # Someone already created a server with the name the stack wants.
-    client.servers.create(name="autoscale-ai-production", server_type=ServerType(name="cx22"),
+    client.servers.create(name="autoscale-ai-production", server_type=ServerType(name="cpx12"),
                           image=Image(name="ubuntu-22.04"))
     stack = sb.stacks / "production"
     before = {p.name: p.read_bytes() for p in stack.iterdir()}

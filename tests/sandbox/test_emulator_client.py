@@ -43,7 +43,7 @@ def make_server(client, name="web", **kwargs):
 
 def test_actions_finish_on_first_poll(hcloud_client):
     started = time.monotonic()
-    result = hcloud_client.servers.create(name="fast", server_type=ServerType(name="cx22"),
+    result = hcloud_client.servers.create(name="fast", server_type=ServerType(name="cpx12"),
                                           image=Image(name="debian-12"))
     assert result.action.status == "running"
     wait(result.action, *result.next_actions)
@@ -260,16 +260,19 @@ def test_load_balancers(hcloud_client):
 
 
 def test_catalogue_through_the_client(hcloud_client):
-    assert {t.name for t in hcloud_client.server_types.get_all()} >= {"cx22", "ccx33", "ccx43", "ccx53"}
+    listed = {t.name for t in hcloud_client.server_types.get_all()}
+    assert listed >= {"cpx12", "cpx62", "cx23", "cax11", "ccx33", "ccx43", "ccx53"}
+    assert not listed & {"cx22", "cx32", "cpx11"}  # removed at the end of 2025: no longer listed
     assert {lbt.name for lbt in hcloud_client.load_balancer_types.get_all()} == {"lb11", "lb21", "lb31"}
     assert {loc.name for loc in hcloud_client.locations.get_all()} == {"nbg1", "fsn1", "hel1", "ash", "hil", "sin"}
     assert hcloud_client.images.get_by_name_and_architecture("ubuntu-24.04", "x86").type == "system"
-    assert hcloud_client.request("GET", "/datacenters?name=nbg1-dc3")["datacenters"][0]["location"]["name"] == "nbg1"
     ccx33 = hcloud_client.server_types.get_by_name("ccx33")
     assert ccx33.cores == 8 and ccx33.memory == 32
-    assert any(p["location"] == "nbg1" and p["price_monthly"]["net"] == "37.0000" for p in ccx33.prices)
+    # New orders from 15 June 2026 (../shared/README.md): 138.49 net, x 1.19 gross.
+    assert {(p["location"], p["price_monthly"]["net"], p["price_monthly"]["gross"]) for p in ccx33.prices
+            if p["location"] == "nbg1"} == {("nbg1", "138.4900", "164.8031")}
     pricing = hcloud_client.request("GET", "/pricing")["pricing"]
-    assert pricing["volume"]["price_per_gb_month"]["net"] == "0.0580"
+    assert pricing["volume"]["price_per_gb_month"] == {"net": "0.0572", "gross": "0.0681"}
     assert pricing["server_backup"]["percentage"] == "20.0000"
 
 

@@ -25,9 +25,18 @@ def _run(args, env=None):
     (["--state-dir", "{d}", "--token", "t", "--ip-range", "not-a-range"], "cannot start"),
     (["--state-dir", "{d}", "--token", "t", "--ip-range", "2001:db8::/64"], "IPv4"),
     (["--state-dir", "{d}", "--token", "t", "--port", "nope"], "invalid int"),
+    (["--state-dir", "{d}", "--token", "t", "--action-seconds", "-1"], "action_seconds"),
+    (["--state-dir", "{d}", "--token", "t", "--rate-limit", "0"], "rate_limit"),
+    (["--state-dir", "{d}", "--token", "t", "ENV:HCLOUD_SANDBOX_ACTION_SECONDS=later"],
+     "HCLOUD_SANDBOX_ACTION_SECONDS must be a number"),
+    (["--state-dir", "{d}", "--token", "t", "ENV:HCLOUD_SANDBOX_RATE_LIMIT=0"],
+     "HCLOUD_SANDBOX_RATE_LIMIT must be at least 1"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, args, needle):
-    done = _run([a.format(d=tmp_path / "s") for a in args], env={"HCLOUD_SANDBOX_TOKEN": ""})
+    env = {"HCLOUD_SANDBOX_TOKEN": "", "HCLOUD_SANDBOX_ACTION_SECONDS": "", "HCLOUD_SANDBOX_RATE_LIMIT": ""}
+    env.update(a[4:].split("=", 1) for a in args if a.startswith("ENV:"))
+    args = [a for a in args if not a.startswith("ENV:")]
+    done = _run([a.format(d=tmp_path / "s") for a in args], env=env)
     assert done.returncode == 2
     assert needle in done.stderr and "Traceback" not in done.stderr
 

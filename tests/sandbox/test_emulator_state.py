@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _server(name):
-    return {"name": name, "server_type": "cx22", "image": "debian-12", "location": "hel1"}
+    return {"name": name, "server_type": "cpx12", "image": "debian-12", "location": "hel1"}
 
 
 def test_restart_keeps_resources_and_counters(tmp_path):
@@ -29,7 +29,7 @@ def test_restart_keeps_resources_and_counters(tmp_path):
     try:
         sid = first.api("POST", "/servers", _server("keep"))[1]["server"]["id"]
         first.api("POST", "/volumes", {"name": "data", "size": 20, "server": sid})
-        first.admin("POST", "/_sandbox/availability", {"server_type": "cx32", "location": "hel1", "available": False})
+        first.admin("POST", "/_sandbox/availability", {"server_type": "cpx22", "location": "hel1", "available": False})
     finally:
         first.server.close()
     second = start_emulator(tmp_path / "state")
@@ -40,7 +40,7 @@ def test_restart_keeps_resources_and_counters(tmp_path):
         new = second.api("POST", "/servers", _server("new"))[1]["server"]
         assert new["id"] > sid  # ids are never reused after a restart
         assert new["public_net"]["ipv4"]["ip"] != servers[0]["public_net"]["ipv4"]["ip"]
-        assert second.admin("GET", "/_sandbox/state")["unavailable"] == [["cx32", "hel1"]]
+        assert second.admin("GET", "/_sandbox/state")["unavailable"] == [["cpx22", "hel1"]]
     finally:
         second.server.close()
 
@@ -72,7 +72,12 @@ def test_saves_are_atomic_under_kill(tmp_path):
         "    s.save()\n")
     for _ in range(5):
         child = subprocess.Popen([sys.executable, "-c", script, str(state)], cwd=REPO)
-        time.sleep(0.4)
+        # Kill it mid-loop: once its first save is on disk (start-up time varies
+        # with load), plus a little so that later saves are in flight.
+        deadline = time.monotonic() + 30
+        while not (state / STATE_FILE).exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.02)
+        time.sleep(0.2)
         child.send_signal(signal.SIGKILL)
         child.wait()
         loaded = json.loads((state / STATE_FILE).read_text())

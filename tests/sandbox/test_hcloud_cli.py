@@ -77,11 +77,27 @@ def test_list_with_resources(hcloud_cli, populated, resource):
 
 def test_server_describe_for_a_server_made_through_the_api(hcloud_cli, populated):
     text = hcloud_cli("server", "describe", "web").stdout
-    assert f"ID:\t\t{populated.id}" in text and "ccx33" in text and "nbg1" in text
+    assert f"ID:\t\t{populated.id}" in text and "ccx33" in text
     assert "10.0.1.1" in text and "role: web" in text
     described = json.loads(hcloud_cli("server", "describe", str(populated.id), "-o", "json").stdout)
     assert described["name"] == "web" and described["public_net"]["ipv4"]["ip"].startswith("203.0.113.")
+    assert described["location"]["name"] == "nbg1" and "datacenter" not in described
     assert "Linux Device:\t/dev/disk/by-id/scsi-0HC_Volume_" in hcloud_cli("volume", "describe", "vol").stdout
+
+
+def test_cli_1_30_shows_no_location_once_datacenter_is_gone(hcloud_cli, populated):
+    """hcloud-cli 1.30 reads a server's place only from `datacenter`, which the
+    API dropped on 2026-07-01: it still works, but prints an empty datacenter
+    and no location (newer CLIs read `location`). A known client break."""
+    text = hcloud_cli("server", "describe", "web").stdout
+    assert "Datacenter:\n  ID:\t\t0\n  Name:\t\t\n" in text and "nbg1" not in text
+    table = hcloud_cli("server", "list", "-o", "columns=name,location").stdout
+    assert table.splitlines()[1].split() == ["web"]  # the location column is blank
+
+
+def test_cli_datacenter_commands_get_the_410(hcloud_cli):
+    done = hcloud_cli("datacenter", "list", check=False)
+    assert done.returncode != 0 and "deprecated_api_endpoint" in done.stderr
 
 
 def test_ssh_key_create_list_delete(hcloud_cli, hcloud_client):
@@ -107,7 +123,7 @@ def test_wrong_token_is_reported(hcloud_cli, emulator, tmp_path):
 @pytest.mark.parametrize("resource,name", [
     ("volume", "vol"), ("firewall", "fw"), ("ssh-key", "key"), ("network", "net"), ("placement-group", "pg"),
     ("load-balancer", "lb"), ("floating-ip", "fip"), ("certificate", "cert"), ("server-type", "ccx33"),
-    ("image", "ubuntu-22.04"), ("location", "nbg1"), ("datacenter", "nbg1-dc3"), ("load-balancer-type", "lb11"),
+    ("image", "ubuntu-22.04"), ("location", "nbg1"), ("load-balancer-type", "lb11"),
 ])
 def test_describe_every_family(hcloud_cli, populated, resource, name):
     text = hcloud_cli(resource, "describe", name).stdout
@@ -126,16 +142,19 @@ def test_load_balancer_describe_shows_services_and_label_targets(hcloud_cli, pop
 
 def test_server_lifecycle_through_the_cli_waits_on_actions(hcloud_cli, hcloud_client):
     hcloud_client.ssh_keys.create(name="key", public_key=PUBKEY_FILE.read_text())
-    created = hcloud_cli("server", "create", "--name", "cli-made", "--type", "cx22", "--image", "debian-12",
+    created = hcloud_cli("server", "create", "--name", "cli-made", "--type", "cpx12", "--image", "debian-12",
                          "--location", "fsn1", "--ssh-key", "key")
     assert "Server" in created.stdout and "203.0.113." in created.stdout
     hcloud_cli("server", "poweroff", "cli-made")
-    hcloud_cli("server", "change-type", "cli-made", "cx32", "--keep-disk")
+    hcloud_cli("server", "change-type", "cli-made", "cpx22", "--keep-disk")
     server = hcloud_client.servers.get_by_name("cli-made")
-    assert server.status == "off" and server.server_type.name == "cx32" and server.primary_disk_size == 40
-    hcloud_cli("server", "enable-protection", "cli-made", "delete")
+    assert server.status == "off" and server.server_type.name == "cpx22" and server.primary_disk_size == 40
+    # The API wants a server's delete and rebuild protection equal.
+    lone = hcloud_cli("server", "enable-protection", "cli-made", "delete", check=False)
+    assert lone.returncode != 0 and "invalid_input" in lone.stderr
+    hcloud_cli("server", "enable-protection", "cli-made", "delete", "rebuild")
     refused = hcloud_cli("server", "delete", "cli-made", check=False)
     assert refused.returncode != 0 and "protected" in refused.stderr
-    hcloud_cli("server", "disable-protection", "cli-made", "delete")
+    hcloud_cli("server", "disable-protection", "cli-made", "delete", "rebuild")
     hcloud_cli("server", "delete", "cli-made")
     assert hcloud_client.servers.get_all() == []

@@ -52,7 +52,7 @@ def test_up_is_idempotent_and_down_keeps_state(sandbox_dir):
     assert (sandbox_dir / "emulator.pid").read_text().strip() == str(info.pid)
     assert manager.up(sandbox_dir).pid == info.pid  # already running: same process
 
-    status, _ = _post(info, "/servers", {"name": "keep", "server_type": "cx22", "image": "debian-12"})
+    status, _ = _post(info, "/servers", {"name": "keep", "server_type": "cpx12", "image": "debian-12"})
     assert status == 201
     assert manager.status(sandbox_dir).counts["servers"] == 1
 

@@ -169,13 +169,13 @@ def test_keep_disk_allows_a_later_downgrade_in_place(tmp_path, emulator):
     tf.apply("-var", "keep_disk=true")
     server_id = int(tf.outputs()["server_id"])
     client = emulator.client()
-    for server_type in ("cx32", "cx22"):
+    for server_type in ("cpx22", "cpx12"):
         args = ("-var", "keep_disk=true", "-var", f"server_type={server_type}")
         assert tf.planned_actions(*args)["hcloud_server.web"] == ["update"]
         tf.run("apply", "-input=false", "check.tfplan")
         server = client.servers.get_by_id(server_id)
         assert server.server_type.name == server_type
-        assert server.primary_disk_size == 40  # the cx22 disk, kept
+        assert server.primary_disk_size == 40  # the cpx12 disk, kept
         assert tf.plan_exitcode(*args).returncode == 0
 
 
