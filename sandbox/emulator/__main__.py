@@ -26,15 +26,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", default=None,
                         help="write the bound port here once listening (for --port 0)")
     parser.add_argument("--verbose", action="store_true", help="log one line per request")
+    parser.add_argument("--machines", default=None, metavar="DIR",
+                        help="boot a real sandbox machine per running server, kept in DIR (root only); "
+                             "server addresses then come from --machine-range")
+    parser.add_argument("--machine-range", default=None, help="machine address range (default 198.51.100.0/24)")
+    parser.add_argument("--machine-images", default=None, metavar="DIR",
+                        help="image tarballs (scripts/sandbox-images.sh) every machine's Docker imports")
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("--token (or HCLOUD_SANDBOX_TOKEN) is required")
+    if args.machines:
+        from sandbox.machines.netguard import DEFAULT_RANGE
+        args.machine_range = args.machine_range or args.ip_range or DEFAULT_RANGE
+        args.ip_range = args.machine_range   # servers get addresses a machine can really hold
     try:
         server = make_server(args.state_dir, host=args.host, port=args.port, token=args.token,
                              ip_range=args.ip_range)
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
         return 2
+    machines = None
+    if args.machines:
+        from errors import DeployError
+        from sandbox.machines.controller import from_args
+        try:
+            machines = from_args(server.store, args.machines, args.machine_range, args.machine_images)
+        except DeployError as exc:
+            server.server_close()
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     server.verbose = args.verbose
 
     def stop(signum, frame):
@@ -55,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         server.server_close()
         with server.store.lock:
             server.store.save_if_dirty()
+        if machines is not None:
+            machines.close()
     return 0
 
 

@@ -9,6 +9,7 @@ from . import catalog, networks
 from .apierrors import ApiFault, invalid_input
 from .routing import Call, Router, protection_change, require
 from .servers import _mac, resolve_type
+from . import hooks  # lifecycle callbacks (sandbox machines)
 
 
 def _server(call: Call) -> dict:
@@ -26,6 +27,7 @@ def _power(command: str, status: str | None):
         server = _server(call)
         if status:
             server["status"] = status
+        hooks.emit("server_power", call.store, server=server, command=command)
         return _done(call, server, command)
     return handler
 
@@ -46,6 +48,7 @@ def change_type(call: Call):
     server["server_type"] = new
     if call.body["upgrade_disk"]:
         server["primary_disk_size"] = disk
+    hooks.emit("server_type_changed", call.store, server=server)
     return _done(call, server, "change_server_type")
 
 
@@ -150,6 +153,7 @@ def rebuild(call: Call):
     if image is None:
         raise invalid_input("image not found", image="image not found")
     server["image"] = image
+    hooks.emit("server_rebuilt", call.store, server=server)
     call.store.touch()
     action = call.store.action("rebuild_server", [(server["id"], "server")])
     return 201, {"action": action, "root_password": None if server["ssh_keys"] else secrets.token_urlsafe(12)}
