@@ -32,7 +32,7 @@ def _match(rule: dict) -> str | None:
     proto = rule["protocol"]
     if proto in ("tcp", "udp"):
         port = rule.get("port") or "any"
-        return proto if port == "any" else f"{proto} dport {port}"
+        return f"meta l4proto {proto}" if port == "any" else f"{proto} dport {port}"
     if proto == "icmp":
         return "meta l4proto { icmp, ipv6-icmp }"
     if proto in ("esp", "gre"):
