@@ -214,3 +214,39 @@ def test_delete_removes_the_machine_and_its_disk(machines_sandbox):
     assert left["routes"] == ["198.18.77.0/24"]
     with pytest.raises(OSError):
         socket.create_connection((ip, 22), timeout=2).close()
+
+
+def test_a_volume_attached_to_a_running_server_appears_where_cloud_init_mounts_it(machines_sandbox):
+    """Terraform attaches the volume after the server exists: the running
+    machine gets it at the `mounts` point without a reboot, and loses it on detach."""
+    sb = machines_sandbox
+    host_private, host_public = keypair(sb.dir, "hostkey")
+    volume = sb.client.volumes.create(name="late", size=10, location=Location(name="nbg1")).volume
+    extra = f"mounts:\n  - [/dev/disk/by-id/scsi-0HC_Volume_{volume.id}, /mnt/data, ext4, 'discard,nofail']\n"
+    server = _create(sb, "hot-1", cloud_config(host_private, extra), location=Location(name="nbg1"))
+    ip = server.public_net.ipv4.ip
+    wait_port(ip, 22)
+    boot = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22; mountpoint -q /mnt/data; echo $?", sb.client_key,
+               host_public).stdout.split()
+    assert boot[1] != "0"   # not a mount point yet
+    sb.client.volumes.attach(volume, server).wait_until_finished()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if ssh(ip, "mountpoint -q /mnt/data && echo hot > /mnt/data/f", sb.client_key, host_public).exit_status == 0:
+            break
+        time.sleep(0.1)
+    assert (sb.dir / "machines" / "volumes" / str(volume.id) / "f").read_text() == "hot\n"
+    same_boot = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22", sb.client_key, host_public).stdout.split()
+    assert same_boot == boot[:1]
+    sb.client.volumes.detach(volume).wait_until_finished()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if ssh(ip, "mountpoint -q /mnt/data", sb.client_key, host_public).exit_status != 0:
+            break
+        time.sleep(0.1)
+    assert ssh(ip, "ls /mnt/data", sb.client_key, host_public).stdout == ""
+    sb.client.volumes.delete(volume)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (sb.dir / "machines" / "volumes" / str(volume.id)).exists():
+        time.sleep(0.1)
+    assert not (sb.dir / "machines" / "volumes" / str(volume.id)).exists()
