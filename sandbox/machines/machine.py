@@ -77,7 +77,7 @@ class Machine:
             self.log(note)
         self.mounted = self._mount_points()
         for mountpoint in self.mounted.values():
-            rootfs._mkdirs(self.layout.upper, mountpoint)
+            rootfs.mkdirs(self.layout.upper, mountpoint)
         script = rootfs.init_script(self.layout, hostname=self.plan.hostname or spec.name, images=self.images,
                                     cgroup=f"/{self.netns}",
                                     volumes={mp: spec.volumes[vid] for vid, mp in self.mounted.items()})

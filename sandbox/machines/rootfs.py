@@ -43,7 +43,7 @@ class Layout:
     def init(self) -> Path: return self.base / "init.sh"
 
 
-def _mkdirs(upper: Path, path: str) -> Path:
+def mkdirs(upper: Path, path: str) -> Path:
     """mkdir -p inside the upper dir, each new directory with the mode and
     owner of the host directory it shadows (an upper dir's attributes win)."""
     target = upper
@@ -68,7 +68,7 @@ def _resolved(path: str) -> str:
 
 def put(upper: Path, path: str, data: bytes, mode: int, append: bool = False) -> Path:
     path = _resolved(path)
-    target = _mkdirs(upper, os.path.dirname(path)) / os.path.basename(path)
+    target = mkdirs(upper, os.path.dirname(path)) / os.path.basename(path)
     if append and not target.exists() and Path(path).is_file():
         data = Path(path).read_bytes() + data   # copy-up by hand: append to the host's content
     elif append and target.exists():
@@ -92,7 +92,7 @@ def sshd_config(ip: str, key_types: list[str]) -> str:
 def host_keys(upper: Path, plan: BootPlan) -> list[str]:
     """Write the host keys cloud-init was given; without any, make an ed25519
     one on first boot (as cloud-init does) and keep it on the disk."""
-    ssh = _mkdirs(upper, "/etc/ssh")
+    ssh = mkdirs(upper, "/etc/ssh")
     types = []
     for kind, halves in sorted(plan.host_keys.items()):
         if "private" not in halves:
@@ -121,7 +121,7 @@ def prepare(layout: Layout, *, ip: str, hostname: str, plan: BootPlan, keys: lis
     types = host_keys(upper, plan)
     put(upper, "/etc/ssh/sshd_config", sshd_config(ip, types).encode(), 0o644)
     authorized = "".join(k.strip() + "\n" for k in [*keys, *plan.authorized_keys] if k.strip())
-    _mkdirs(upper, "/root")
+    mkdirs(upper, "/root")
     put(upper, "/root/.ssh/authorized_keys", authorized.encode(), 0o600)
     os.chmod(upper / "root/.ssh", 0o700)
     put(upper, "/etc/hostname", f"{hostname}\n".encode(), 0o644)
@@ -134,7 +134,7 @@ def prepare(layout: Layout, *, ip: str, hostname: str, plan: BootPlan, keys: lis
     put(upper, "/etc/sandbox-machine/owners.sh", owners.encode(), 0o755)
     for d in ("/var/lib/docker", "/opt/sandbox-images", "/run", "/tmp", "/var/log",
               *plan.volume_mounts.values()):
-        _mkdirs(upper, d)
+        mkdirs(upper, d)
 
 
 def init_script(layout: Layout, *, hostname: str, images: Path | None, cgroup: str,
