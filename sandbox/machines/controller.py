@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from errors import DeployError, SandboxError
+from errors import DeployError
 
 from . import netguard, preflight, sweep
 from .machine import Machine, Spec
@@ -95,17 +95,19 @@ class Controller:
         sweep.sweep(self.dir)
 
     def on_event(self, event: str, store, **details) -> None:
+        """Runs in the API handler under the store lock: record, wake, return."""
         server = details.get("server")
         if event == "server_created":
             body = details.get("body") or {}
             self._save_record(server["id"], {"user_data": body.get("user_data"), "generation": 0})
-        elif event in ("server_power", "server_type_changed", "server_rebuilt") and server is not None:
-            if event == "server_rebuilt" or details.get("command") in ("reboot_server", "reset_server") \
-                    or event == "server_type_changed":
-                record = self._record(server["id"])
-                record["generation"] = record.get("generation", 0) + 1
-                record["wipe"] = record.get("wipe") or event == "server_rebuilt"
-                self._save_record(server["id"], record)
+        restart = event in ("server_type_changed", "server_rebuilt") or \
+            (event == "server_power" and details.get("command") in ("reboot_server", "reset_server"))
+        if restart and server is not None:
+            # Status alone cannot show a reboot: a new generation restarts the machine.
+            record = self._record(server["id"])
+            record["generation"] = record.get("generation", 0) + 1
+            record["wipe"] = record.get("wipe", False) or event == "server_rebuilt"
+            self._save_record(server["id"], record)
         self.wake.set()
 
     def _loop(self) -> None:
@@ -217,5 +219,3 @@ def from_args(store, machines_dir, net_range, images_dir) -> Controller:
     controller.start()
     return controller
 
-
-__all__ = ["Controller", "from_args", "SandboxError"]

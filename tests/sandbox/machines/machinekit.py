@@ -111,3 +111,21 @@ def wait_boot_finished(ip: str, client_key: str, host_public: str, timeout: floa
 def cloud_config(host_private: str, extra: str = "") -> str:
     key = "".join(f"    {line}\n" for line in host_private.strip().splitlines())
     return f"#cloud-config\nssh_keys:\n  ed25519_private: |\n{key}{extra}"
+
+
+BOOT_ID = "cut -d' ' -f22 /proc/1/stat"   # PID 1's start time: new on every machine start
+
+
+def wait_restarted(ip: str, client_key: str, host_public: str, before: str, timeout: float = 30.0) -> str:
+    """Until the machine answers with a PID 1 other than `before` (the restart
+    happens on the controller's thread, shortly after the API call)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            now = ssh(ip, BOOT_ID, client_key, host_public, timeout=5).stdout.strip()
+        except (OSError, asyncssh.Error, asyncio.TimeoutError):
+            now = before
+        if now and now != before:
+            return now
+        time.sleep(0.1)
+    raise AssertionError(f"{ip}: the machine did not restart within {timeout}s")

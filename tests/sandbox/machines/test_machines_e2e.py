@@ -2,7 +2,6 @@
 client), reached over real SSH with a pinned host key, running Docker."""
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from pathlib import Path
@@ -16,8 +15,8 @@ from hcloud.server_types import ServerType
 
 from sandbox.machines import sweep
 from sandbox.machines.images import build
-from tests.sandbox.machines.machinekit import (_ssh, cloud_config, keypair, ssh, wait_boot_finished,
-                                               wait_port)
+from tests.sandbox.machines.machinekit import (BOOT_ID, cloud_config, keypair, ssh, wait_boot_finished,
+                                               wait_port, wait_restarted)
 
 pytestmark = pytest.mark.e2e
 
@@ -153,12 +152,10 @@ def test_power_cycle_and_rescale_keep_the_volume(machines_sandbox):
     out = ssh(ip, "cat /mnt/data/proof", sb.client_key, host_public)
     assert out.stdout.strip() == "kept"
     # A reboot restarts the machine (a new PID namespace: a fresh boot id) and keeps the data too.
-    before = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22", sb.client_key, host_public).stdout
+    before = ssh(ip, BOOT_ID, sb.client_key, host_public).stdout.strip()
     sb.client.servers.reboot(server).wait_until_finished()
-    time.sleep(0.2)
-    wait_port(ip, 22)
-    after = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22; cat /mnt/data/proof", sb.client_key, host_public).stdout
-    assert after.split()[1] == "kept" and after.split()[0] != before.strip()
+    wait_restarted(ip, sb.client_key, host_public, before)
+    assert ssh(ip, "cat /mnt/data/proof", sb.client_key, host_public).stdout.strip() == "kept"
 
 
 def test_firewall_closes_a_port_until_a_rule_opens_it(machines_sandbox):
@@ -226,7 +223,7 @@ def test_a_volume_attached_to_a_running_server_appears_where_cloud_init_mounts_i
     server = _create(sb, "hot-1", cloud_config(host_private, extra), location=Location(name="nbg1"))
     ip = server.public_net.ipv4.ip
     wait_port(ip, 22)
-    boot = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22; mountpoint -q /mnt/data; echo $?", sb.client_key,
+    boot = ssh(ip, f"{BOOT_ID}; mountpoint -q /mnt/data; echo $?", sb.client_key,
                host_public).stdout.split()
     assert boot[1] != "0"   # not a mount point yet
     sb.client.volumes.attach(volume, server).wait_until_finished()
@@ -236,7 +233,7 @@ def test_a_volume_attached_to_a_running_server_appears_where_cloud_init_mounts_i
             break
         time.sleep(0.1)
     assert (sb.dir / "machines" / "volumes" / str(volume.id) / "f").read_text() == "hot\n"
-    same_boot = ssh(ip, "cat /proc/1/stat | cut -d' ' -f22", sb.client_key, host_public).stdout.split()
+    same_boot = ssh(ip, BOOT_ID, sb.client_key, host_public).stdout.split()
     assert same_boot == boot[:1]
     sb.client.volumes.detach(volume).wait_until_finished()
     deadline = time.monotonic() + 10
@@ -250,3 +247,22 @@ def test_a_volume_attached_to_a_running_server_appears_where_cloud_init_mounts_i
     while time.monotonic() < deadline and (sb.dir / "machines" / "volumes" / str(volume.id)).exists():
         time.sleep(0.1)
     assert not (sb.dir / "machines" / "volumes" / str(volume.id)).exists()
+
+
+def test_rebuild_gives_a_fresh_disk_and_keeps_the_volume(machines_sandbox):
+    sb = machines_sandbox
+    host_private, host_public = keypair(sb.dir, "hostkey")
+    volume = sb.client.volumes.create(name="keep", size=10, location=Location(name="nbg1")).volume
+    extra = f"mounts:\n  - [/dev/disk/by-id/scsi-0HC_Volume_{volume.id}, /mnt/data, ext4, defaults]\n"
+    server = _create(sb, "rebuild-1", cloud_config(host_private, extra), volumes=[volume],
+                     location=Location(name="nbg1"))
+    ip = server.public_net.ipv4.ip
+    wait_boot_finished(ip, sb.client_key, host_public)
+    assert ssh(ip, "echo old > /root/on-disk; echo vol > /mnt/data/on-volume", sb.client_key,
+               host_public).exit_status == 0
+    before = ssh(ip, BOOT_ID, sb.client_key, host_public).stdout.strip()
+    sb.client.servers.rebuild(server, Image(name="ubuntu-24.04")).action.wait_until_finished()
+    wait_restarted(ip, sb.client_key, host_public, before)
+    wait_boot_finished(ip, sb.client_key, host_public)
+    out = ssh(ip, "cat /mnt/data/on-volume; test -e /root/on-disk; echo $?", sb.client_key, host_public)
+    assert out.stdout.split() == ["vol", "1"]
