@@ -13,7 +13,6 @@ import io
 import os
 import re
 import sys
-import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -100,11 +99,13 @@ def busybox() -> Image:
 
 
 def python() -> Image:
+    """Debian's python3 (whatever interpreter runs this script), with the
+    standard library that interpreter reports for itself."""
     image = busybox()
-    exe = os.path.realpath(sys.executable if sys.base_prefix == sys.prefix else "/usr/bin/python3")
-    image.add_binary("/usr/bin/python3", "/usr/bin/python3")
-    image.add(exe)
-    image.add_tree(sysconfig.get_paths(vars={"base": "/usr", "installed_base": "/usr"})["stdlib"])
+    python3 = "/usr/bin/python3"
+    image.add_binary(python3)
+    stdlib = run([python3, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"]).stdout.strip()
+    image.add_tree(stdlib)
     return image
 
 
