@@ -42,6 +42,7 @@ class Controller:
         self.hostnet = HostNet(self.dir, self.net)
         self.machines: dict[int, Machine] = {}
         self.failed: dict[int, tuple] = {}
+        self.private_checked: dict[str, bool] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -140,9 +141,26 @@ class Controller:
                 keys = [k["public_key"] for k in (store.find("ssh_keys", i) for i in s["ssh_keys"]) if k]
                 vols = {v["id"]: self.volume_dir(v["id"]) for v in store.all("volumes") if v["server"] == sid}
                 record = self._record(sid)
+                private = {}
+                for p in s.get("private_net", []):
+                    network = store.find("networks", p["network"])
+                    if network is not None and self._private_ok(network["ip_range"]):
+                        private[p["network"]] = (network["ip_range"], (p["ip"], *p.get("alias_ips", [])))
                 specs[sid] = Spec(sid, s["name"], pip["ip"], keys, record.get("user_data"), vols, firewalls,
-                                  record.get("generation", 0))
+                                  record.get("generation", 0), private)
         return specs, set(servers), volume_ids
+
+    def _private_ok(self, ip_range: str) -> bool:
+        """A private network lives only between the namespaces (its bridge has
+        no host address), but one that overlaps the host's own routes or
+        addresses is still refused, once, with a line in the log."""
+        if ip_range not in self.private_checked:
+            net = ipaddress.ip_network(ip_range, strict=False)
+            found = netguard.host_conflicts(net) if net.version == 4 else ["not IPv4"]
+            self.private_checked[ip_range] = not found
+            if found:
+                _say(f"private network {ip_range} not built: {found[0]}")
+        return self.private_checked[ip_range]
 
     def reconcile(self) -> None:
         with self.lock:
@@ -156,6 +174,8 @@ class Controller:
                 if sid in self.machines:
                     m = self.machines[sid]
                     m.apply_firewall(spec.firewalls)
+                    if spec.private != m.spec.private:
+                        m.set_private(spec.private)
                     if set(spec.volumes) != set(m.spec.volumes):
                         self._volumes_exist(spec)
                         m.set_volumes(spec.volumes)
@@ -194,10 +214,13 @@ class Controller:
              ", ".join(f"{k} {v:.2f}s" for k, v in machine.timings.items()))
 
     def _stop(self, sid: int) -> None:
-        machine = self.machines.pop(sid, None)
+        machine = self.machines.get(sid)
         if machine is not None:
             t0 = time.monotonic()
-            machine.stop()
+            try:
+                machine.stop()
+            finally:
+                self.machines.pop(sid, None)   # only once it is really gone
             _say(f"server {sid} machine stopped in {time.monotonic() - t0:.2f}s")
 
     def _forget(self, existing: set[int], volume_ids: set[int]) -> None:

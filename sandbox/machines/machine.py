@@ -31,6 +31,7 @@ class Spec:
     volumes: dict[int, Path]              # attached volume id -> its directory on the host
     firewalls: list[dict] | None          # None: no firewall applied
     generation: int = 0
+    private: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # network -> (range, ips)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Machine:
     plan: cloudinit.BootPlan | None = None
     mounted: dict[int, str] = field(default_factory=dict)   # volume id -> mount point inside
     rules: str | None = None
+    joined: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # private networks in place
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -83,6 +85,7 @@ class Machine:
                                     volumes={mp: spec.volumes[vid] for vid, mp in self.mounted.items()})
         self.layout.init.write_text(script)
         self.hostnet.add(spec.sid, spec.ip)
+        self.set_private(spec.private)
         # The firewall is in place before anything listens.
         self.apply_firewall(spec.firewalls)
         console = open(self.layout.base / "console.log", "ab")
@@ -121,6 +124,17 @@ class Machine:
         run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"], input=rules)
         self.rules = rules
         self.spec.firewalls = firewalls
+
+    def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
+        """Join and leave Hetzner private networks, live (as Hetzner hot-plugs them)."""
+        for nid in [n for n, v in self.joined.items() if private.get(n) != v]:
+            self.hostnet.remove_private(self.spec.sid, nid)
+            del self.joined[nid]
+        for nid, (ip_range, ips) in private.items():
+            if nid not in self.joined:
+                self.hostnet.add_private(self.spec.sid, nid, ip_range, list(ips))
+                self.joined[nid] = (ip_range, ips)
+        self.spec.private = dict(private)
 
     def pid1(self) -> int | None:
         if self.proc is None:
@@ -167,7 +181,8 @@ class Machine:
                 _wait_gone(pid)
             self.proc = None
         self.pidfile.unlink(missing_ok=True)
-        self.hostnet.remove(self.spec.sid, self.spec.ip)
+        self.hostnet.remove(self.spec.sid, self.spec.ip)   # its private interfaces go with the namespace
+        self.joined = {}
         remove_cgroups(f"{self.netns}")
         self.rules = None
 

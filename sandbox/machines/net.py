@@ -41,6 +41,14 @@ class HostNet:
     def veth(self, sid: int) -> tuple[str, str]:
         return f"hdv{self.tag}{sid}", f"hdp{self.tag}{sid}"
 
+    def private_bridge(self, nid: int) -> str:
+        return f"hdn{self.tag}{nid}"
+
+    def private_veth(self, sid: int, nid: int) -> tuple[str, str, str]:
+        """host end, temporary peer name, name inside (one interface per network)."""
+        suffix = f"{sid % 10**4:04d}{nid % 100:02d}"   # fixed widths: no two pairs share a name
+        return f"hdw{self.tag}{suffix}", f"hdq{self.tag}{suffix}", f"enp7s{nid % 100}"
+
     def own_devices(self) -> set[str]:
         return {self.bridge}
 
@@ -66,6 +74,9 @@ class HostNet:
         with self._locked():
             run(["ip", "route", "del", "unreachable", str(self.net)], check=False)
             run(["ip", "link", "del", self.bridge], check=False)
+            for link in json.loads(run(["ip", "-j", "link"]).stdout or "[]"):
+                if link["ifname"].startswith(f"hdn{self.tag}"):
+                    run(["ip", "link", "del", link["ifname"]], check=False)
 
     # -- one machine -------------------------------------------------------
     def add(self, sid: int, ip: str) -> str:
@@ -100,3 +111,29 @@ class HostNet:
             time.sleep(0.05)
         if Path(f"/sys/class/net/{host_end}").exists():
             run(["ip", "link", "del", host_end], check=False)
+
+    # -- Hetzner private networks ------------------------------------------
+    def add_private(self, sid: int, nid: int, ip_range: str, ips: list[str]) -> None:
+        """The machine joins network `nid`: a bridge with no host address (so
+        the host routes nothing there), the server's private IPs, and an
+        on-link route for the network's range inside the namespace only."""
+        bridge = self.private_bridge(nid)
+        host_end, peer, inside_name = self.private_veth(sid, nid)
+        with self._locked():
+            if run(["ip", "link", "show", bridge], check=False).returncode != 0:
+                run(["ip", "link", "add", bridge, "type", "bridge"])
+            run(["ip", "link", "set", bridge, "up"])
+        ns = self.netns(sid)
+        run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", peer])
+        run(["ip", "link", "set", peer, "netns", ns])
+        inside = ["ip", "-n", ns]
+        run([*inside, "link", "set", peer, "name", inside_name])
+        for ip in ips:
+            run([*inside, "addr", "add", f"{ip}/32", "dev", inside_name])
+        run([*inside, "link", "set", inside_name, "up"])
+        run([*inside, "route", "add", ip_range, "dev", inside_name])
+        run(["ip", "link", "set", host_end, "master", bridge, "up"])
+
+    def remove_private(self, sid: int, nid: int) -> None:
+        _, _, inside_name = self.private_veth(sid, nid)
+        run(["ip", "-n", self.netns(sid), "link", "del", inside_name], check=False)

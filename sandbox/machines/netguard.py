@@ -71,8 +71,9 @@ def conflicts(net: ipaddress.IPv4Network, routes: list[dict], addrs: list[dict],
     return found
 
 
-def check(net: ipaddress.IPv4Network, own: set[str] = frozenset(), hosts_file: str = "/etc/hosts") -> None:
-    """Raise SandboxError (one line) if the live host uses any part of `net`."""
+def host_conflicts(net: ipaddress.IPv4Network, own: set[str] = frozenset(),
+                   hosts_file: str = "/etc/hosts") -> list[str]:
+    """conflicts() against the live host."""
     routes = json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]).stdout or "[]")
     addrs = json.loads(run(["ip", "-j", "addr"]).stdout or "[]")
     try:
@@ -81,7 +82,12 @@ def check(net: ipaddress.IPv4Network, own: set[str] = frozenset(), hosts_file: s
         hosts_text = ""
     # The local table lists the host's own addresses again; the addr check names those better.
     routes = [r for r in routes if r.get("table") != "local"]
-    found = conflicts(net, routes, addrs, hosts_text, own)
+    return conflicts(net, routes, addrs, hosts_text, own)
+
+
+def check(net: ipaddress.IPv4Network, own: set[str] = frozenset(), hosts_file: str = "/etc/hosts") -> None:
+    """Raise SandboxError (one line) if the live host uses any part of `net`."""
+    found = host_conflicts(net, own, hosts_file)
     if found:
         raise SandboxError(f"refusing to start sandbox machines on {net}: {found[0]}"
                            + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")

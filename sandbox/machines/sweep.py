@@ -71,7 +71,8 @@ def leftovers(machines_dir: str | os.PathLike) -> dict[str, list[str]]:
     return {
         "netns": sorted(p.name for p in NETNS_DIR.glob(prefix + "*")) if NETNS_DIR.is_dir() else [],
         "links": sorted(l["ifname"] for l in links
-                        if l["ifname"] in (f"hdbr-{tag}",) or l["ifname"].startswith((f"hdv{tag}", f"hdp{tag}"))),
+                        if l["ifname"] in (f"hdbr-{tag}",)
+                        or l["ifname"].startswith((f"hdv{tag}", f"hdp{tag}", f"hdw{tag}", f"hdq{tag}", f"hdn{tag}"))),
         "routes": sorted(r["dst"] for r in routes if net and r.get("dst") not in (None, "default")
                          and ipaddress.ip_network(r["dst"], strict=False).overlaps(net)),
         "cgroups": sorted(str(h / n.name) for h in (CGROUP_ROOT.iterdir() if CGROUP_ROOT.is_dir() else [])
@@ -119,7 +120,7 @@ def sweep(machines_dir: str | os.PathLike) -> None:
                 argv = ["ip", "route", "del", dst] if route.get("dev") else ["ip", "route", "del", "unreachable", dst]
                 run(argv, check=False)
     for link in json.loads(run(["ip", "-j", "link"]).stdout or "[]"):
-        if link["ifname"].startswith((f"hdv{tag}", f"hdp{tag}")):
+        if link["ifname"].startswith((f"hdv{tag}", f"hdp{tag}", f"hdw{tag}", f"hdq{tag}", f"hdn{tag}")):
             run(["ip", "link", "del", link["ifname"]], check=False)
     if Path(f"/sys/class/net/{bridge}").exists():
         run(["ip", "link", "del", bridge], check=False)

@@ -82,6 +82,18 @@ def wait_port(ip: str, port: int, timeout: float = 30.0) -> float:
     raise AssertionError(f"{ip}:{port} did not open within {timeout}s")
 
 
+def wait_closed(ip: str, port: int, timeout: float = 30.0) -> None:
+    """Until a connection to ip:port fails (a machine going down)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((ip, port), timeout=0.5).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{ip}:{port} still open after {timeout}s")
+
+
 def known_hosts(ip: str, host_public: str):
     return asyncssh.import_known_hosts(f"{ip} {host_public}\n")
 

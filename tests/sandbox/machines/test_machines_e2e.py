@@ -2,13 +2,14 @@
 client), reached over real SSH with a pinned host key, running Docker."""
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from pathlib import Path
 
 import asyncssh
 import pytest
-from hcloud.firewalls.domain import FirewallResource, FirewallRule
+from hcloud.firewalls.domain import FirewallRule
 from hcloud.images import Image
 from hcloud.locations import Location
 from hcloud.server_types import ServerType
@@ -16,7 +17,7 @@ from hcloud.server_types import ServerType
 from sandbox.machines import sweep
 from sandbox.machines.images import build
 from tests.sandbox.machines.machinekit import (BOOT_ID, cloud_config, keypair, ssh, wait_boot_finished,
-                                               wait_port, wait_restarted)
+                                               wait_closed, wait_port, wait_restarted)
 
 pytestmark = pytest.mark.e2e
 
@@ -136,11 +137,15 @@ def test_power_cycle_and_rescale_keep_the_volume(machines_sandbox):
                host_public).exit_status == 0
     sb.client.servers.power_off(server).wait_until_finished()
     # Off means off: the machine's address answers nothing (the `unreachable` route, no timeout).
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and sb.controller.machines.get(server.id):
+    wait_closed(ip, 22)
+    deadline, errors = time.monotonic() + 15, []
+    while time.monotonic() < deadline and errno.EHOSTUNREACH not in errors:
+        try:
+            socket.create_connection((ip, 22), timeout=2).close()
+        except OSError as exc:   # refused while the namespace is still being removed, then unreachable
+            errors.append(exc.errno)
         time.sleep(0.05)
-    with pytest.raises(OSError):
-        socket.create_connection((ip, 22), timeout=2).close()
+    assert errors[-1] == errno.EHOSTUNREACH, errors
     sb.client.servers.power_on(server).wait_until_finished()
     wait_port(ip, 22)
     out = ssh(ip, "cat /mnt/data/proof /root/disk-proof", sb.client_key, host_public)
