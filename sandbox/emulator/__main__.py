@@ -1,4 +1,5 @@
 """python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR] [--port-file F]
+    [--machines DIR [--machine-range CIDR] [--machine-images DIR]]
 
 Runs in the foreground until SIGTERM/SIGINT. Prints one "listening" line with
 the URL (never the token) once the socket accepts connections.

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.e2e
 def _host_state() -> dict:
     return {"netns": subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout,
             "routes": subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout,
-            "mounts": Path("/proc/mounts").read_text()}
+            "mounts": Path("/proc/mounts").read_text(),
+            "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text()}
 
 
 def test_sandbox_down_leaves_nothing_behind(tmp_path, monkeypatch):
+    # The default range, as a user gets it: a developer's own `sandbox up --machines` must not be running.
     monkeypatch.setenv("HETZNER_DEPLOY_SANDBOX_DIR", str(tmp_path / "sb"))
     build(tmp_path / "sb" / "images", ["busybox"])
     runner = CliRunner()
@@ -59,6 +61,9 @@ def test_sandbox_down_leaves_nothing_behind(tmp_path, monkeypatch):
         assert during["netns"] == [group] and during["processes"] == [str(unshare_pid)]
         assert f"/sys/fs/cgroup/memory/{group}" in during["cgroups"]
         assert "198.51.100.0/24" in during["routes"] and ip in during["routes"]
+        # Docker turned forwarding on inside the machine's namespace only.
+        assert ssh(ip, "cat /proc/sys/net/ipv4/ip_forward", private, host_public).stdout.strip() == "1"
+        assert _host_state()["ip_forward"] == before["ip_forward"]
     finally:
         down = runner.invoke(cli, ["sandbox", "down"])
     assert down.exit_code == 0, down.output
