@@ -82,7 +82,8 @@ class Machine:
             rootfs.mkdirs(self.layout.upper, mountpoint)
         script = rootfs.init_script(self.layout, hostname=self.plan.hostname or spec.name, images=self.images,
                                     cgroup=f"/{self.netns}",
-                                    volumes={mp: spec.volumes[vid] for vid, mp in self.mounted.items()})
+                                    volumes={mp: spec.volumes[vid] for vid, mp in self.mounted.items()},
+                                    devices=[rootfs.volume_device(vid) for vid in self.mounted])
         self.layout.init.write_text(script)
         self.hostnet.add(spec.sid, spec.ip)
         self.set_private(spec.private)
@@ -156,6 +157,7 @@ class Machine:
         for vid, mountpoint in list(self.mounted.items()):
             if vid not in wanted:
                 run([*enter, "umount", "-l", f"{self.layout.root}{mountpoint}"], check=False)
+                run([*enter, "rm", "-f", f"{self.layout.root}{rootfs.volume_device(vid)}"], check=False)
                 del self.mounted[vid]
                 self.log(f"volume {vid} detached from {mountpoint}")
         for vid, mountpoint in wanted.items():
@@ -163,6 +165,9 @@ class Machine:
                 target = f"{self.layout.root}{mountpoint}"
                 run([*enter, "mkdir", "-p", target])
                 run([*enter, "mount", "--bind", str(volumes[vid]), target])
+                device = f"{self.layout.root}{rootfs.volume_device(vid)}"
+                run([*enter, "mkdir", "-p", os.path.dirname(device)])
+                run([*enter, "ln", "-sfn", "/dev/null", device])
                 self.mounted[vid] = mountpoint
                 self.log(f"volume {vid} attached at {mountpoint}")
 

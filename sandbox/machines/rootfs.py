@@ -41,6 +41,8 @@ class Layout:
     def log(self) -> Path: return self.upper / "var/log/cloud-init-output.log"
     @property
     def init(self) -> Path: return self.base / "init.sh"
+    @property
+    def devlayer(self) -> Path: return self.base / "dev"
 
 
 def mkdirs(upper: Path, path: str) -> Path:
@@ -112,7 +114,7 @@ def host_keys(upper: Path, plan: BootPlan) -> list[str]:
 
 def prepare(layout: Layout, *, ip: str, hostname: str, plan: BootPlan, keys: list[str],
             first_boot: bool) -> None:
-    for d in (layout.upper, layout.work, layout.root, layout.docker):
+    for d in (layout.upper, layout.work, layout.root, layout.docker, layout.devlayer):
         d.mkdir(parents=True, exist_ok=True)
     upper = layout.upper
     if first_boot:   # cloud-init's write_files run once per instance
@@ -138,7 +140,7 @@ def prepare(layout: Layout, *, ip: str, hostname: str, plan: BootPlan, keys: lis
 
 
 def init_script(layout: Layout, *, hostname: str, images: Path | None, cgroup: str,
-                volumes: dict[str, Path]) -> str:
+                volumes: dict[str, Path], devices: list[str] = ()) -> str:
     """Host side of PID 1, run in the new mount/UTS/PID namespaces: build the
     root, then become tini inside it. Mounts made here live and die with
     the mount namespace: nothing reaches the host's mount table."""
@@ -150,7 +152,14 @@ def init_script(layout: Layout, *, hostname: str, images: Path | None, cgroup: s
              f"mount -t proc proc {q(root + '/proc')}",
              f"mount -t sysfs sysfs {q(root + '/sys')}",
              f"mount --rbind /sys/fs/cgroup {q(root + '/sys/fs/cgroup')}",
-             f"mount --rbind /dev {q(root + '/dev')}",
+             # /dev: the host's device nodes under a private writable layer, so the
+             # machine can get /dev/disk/by-id/... links the host never sees.
+             f"mount -t tmpfs -o mode=0755 tmpfs {q(str(layout.devlayer))}",
+             f"mkdir {q(str(layout.devlayer / 'upper'))} {q(str(layout.devlayer / 'work'))}",
+             f"mount -t overlay overlay -o lowerdir=/dev,upperdir={q(str(layout.devlayer / 'upper'))},"
+             f"workdir={q(str(layout.devlayer / 'work'))} {q(root + '/dev')}",
+             f"mount --rbind /dev/pts {q(root + '/dev/pts')}",
+             f"mount -t tmpfs -o mode=1777 tmpfs {q(root + '/dev/shm')}",
              f"mount -t tmpfs -o mode=0755 tmpfs {q(root + '/run')}",
              f"mount -t tmpfs -o mode=1777 tmpfs {q(root + '/tmp')}",
              f"mount --bind {q(str(layout.docker))} {q(root + '/var/lib/docker')}"]
@@ -158,6 +167,8 @@ def init_script(layout: Layout, *, hostname: str, images: Path | None, cgroup: s
         lines.append(f"mount -o bind,ro {q(str(images))} {q(root + '/opt/sandbox-images')}")
     for mountpoint, source in volumes.items():
         lines.append(f"mount --bind {q(str(source))} {q(root + mountpoint)}")
+    for device in devices:
+        lines += [f"mkdir -p {q(root + os.path.dirname(device))}", f"ln -sfn /dev/null {q(root + device)}"]
     lines += [f"hostname {q(hostname)}",
               f"exec chroot {q(root)} /usr/bin/tini-static -- /bin/sh /etc/sandbox-machine/boot.sh "
               f"{q(cgroup)}"]
@@ -203,3 +214,10 @@ exec sleep infinity
 
 def install_boot(upper: Path) -> None:
     put(upper, "/etc/sandbox-machine/boot.sh", BOOT.encode(), 0o755)
+
+
+def volume_device(vid: int) -> str:
+    """Where Hetzner's udev rule puts a volume. In the sandbox it is a link to
+    /dev/null: it exists (so a boot script that waits for it goes on), while the
+    sandbox has already bound the volume's directory where `mounts` says."""
+    return f"/dev/disk/by-id/scsi-0HC_Volume_{vid}"

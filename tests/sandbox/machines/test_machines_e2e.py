@@ -271,3 +271,30 @@ def test_rebuild_gives_a_fresh_disk_and_keeps_the_volume(machines_sandbox):
     wait_boot_finished(ip, sb.client_key, host_public)
     out = ssh(ip, "cat /mnt/data/on-volume; test -e /root/on-disk; echo $?", sb.client_key, host_public)
     assert out.stdout.split() == ["vol", "1"]
+
+
+def test_the_projects_own_cloud_init_boots_with_its_volume(machines_sandbox):
+    """cloud-init/user-data.yaml.j2 as Terraform would render it: the runcmd
+    that waits for the volume's device goes on at once, and its directories
+    land on the volume."""
+    sb = machines_sandbox
+    host_private, host_public = keypair(sb.dir, "hostkey")
+    volume = sb.client.volumes.create(name="appdata", size=10, location=Location(name="nbg1")).volume
+    template = (Path(__file__).resolve().parents[3] / "cloud-init/user-data.yaml.j2").read_text()
+    rendered = template.replace("{{ header }}", "# rendered by the test").replace("{{ project }}", "demo") \
+        .replace("${volume_device}", f"/dev/disk/by-id/scsi-0HC_Volume_{volume.id}")
+    key = "".join(f"    {line}\n" for line in host_private.strip().splitlines())
+    user_data = rendered + f"ssh_keys:\n  ed25519_private: |\n{key}"
+    server = _create(sb, "proj-1", user_data, volumes=[volume], location=Location(name="nbg1"))
+    ip = server.public_net.ipv4.ip
+    t0 = time.monotonic()
+    wait_boot_finished(ip, sb.client_key, host_public, timeout=60)
+    print(f"boot finished {time.monotonic() - t0:.2f}s after create")
+    out = ssh(ip, "ls /mnt/data; test -d /opt/demo && echo opt-ok; cat /etc/ssh/sshd_config.d/50-hetzner-deploy.conf",
+              sb.client_key, host_public).stdout.split("\n")
+    assert out[:4] == ["backups", "postgres", "redis", "opt-ok"]
+    assert "PermitRootLogin prohibit-password" in out
+    assert sorted(p.name for p in (sb.dir / "machines" / "volumes" / str(volume.id)).iterdir()) == \
+        ["backups", "postgres", "redis"]
+    log = ssh(ip, "cat /var/log/cloud-init-output.log", sb.client_key, host_public).stdout
+    assert "cloud-init modules NOT run in the sandbox: package_update, package_upgrade, packages" in log
