@@ -64,8 +64,12 @@ class Controller:
     def _save_record(self, sid: int, record: dict) -> None:
         path = self.server_dir(sid) / "record.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record))
-        os.chmod(path, 0o600)   # user data can hold the host's private key
+        tmp = path.with_suffix(".tmp")
+        # 0600 from the start: user data can hold the host's private key.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(record))
+        os.replace(tmp, path)   # a reader never sees half a record
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
