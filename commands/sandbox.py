@@ -21,10 +21,14 @@ def sandbox() -> None:
 
 @sandbox.command("up")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to listen on (default: a free one).")
-def up_cmd(port: int | None) -> None:
+@click.option("--machines", is_flag=True,
+              help="Boot a real machine (network namespace, sshd, Docker) for every running server; needs root.")
+def up_cmd(port: int | None, machines: bool) -> None:
     """Start the sandbox (does nothing if it already runs)."""
-    info = manager.up(port=port)
+    info = manager.up(port=port, machines=machines)
     click.echo(f"sandbox running on {info.endpoint} (pid {info.pid})")
+    if machines:
+        click.echo(f"  machines:        {info.directory / 'machines'} (images from {info.directory / 'images'})")
     click.echo(f"  state and logs:  {info.directory}")
     click.echo(f"  provider mirror: {info.mirror_dir}")
     click.echo(f"  terraform CLI config: {info.cli_config_file}")

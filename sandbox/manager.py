@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DIR_ENV = "HETZNER_DEPLOY_SANDBOX_DIR"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+MACHINES_STOP_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def sandbox_dir(directory: str | os.PathLike | None = None) -> Path:
 
 def _files(d: Path) -> dict[str, Path]:
     return {"pid": d / "emulator.pid", "port": d / "emulator.port", "log": d / "emulator.log",
-            "token": d / "token", "state": d / "state"}
+            "token": d / "token", "state": d / "state",
+            # present while the emulator runs with sandbox machines (`up --machines`)
+            "machines_on": d / "emulator.machines", "machines": d / "machines", "images": d / "images"}
 
 
 def _read_int(path: Path) -> int | None:
@@ -149,7 +152,7 @@ def _log_tail(path: Path, lines: int = 5) -> str:
         return "no log"
 
 
-def _start(d: Path, port: int | None, token: str) -> None:
+def _start(d: Path, port: int | None, token: str, machines: bool = False) -> None:
     f = _files(d)
     f["port"].unlink(missing_ok=True)
     env = dict(os.environ, HCLOUD_SANDBOX_TOKEN=token,
@@ -159,6 +162,11 @@ def _start(d: Path, port: int | None, token: str) -> None:
     argv = [sys.executable, "-m", "sandbox.emulator", "--state-dir", str(f["state"]),
             "--port", str(port or 0), "--port-file", str(f["port"]),
             "--verbose"]  # one line per request in emulator.log; the token is never in it
+    if machines:
+        argv += ["--machines", str(f["machines"]), "--machine-images", str(f["images"])]
+        f["machines_on"].write_text("1\n")
+    else:
+        f["machines_on"].unlink(missing_ok=True)
     with open(f["log"], "ab") as log:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -178,8 +186,10 @@ def _start(d: Path, port: int | None, token: str) -> None:
     raise SandboxError(f"the sandbox emulator did not answer within {START_TIMEOUT:.0f}s (log: {f['log']})")
 
 
-def up(directory: str | os.PathLike | None = None, port: int | None = None) -> SandboxInfo:
-    """Start the sandbox unless it already runs; either way return its info."""
+def up(directory: str | os.PathLike | None = None, port: int | None = None,
+       machines: bool = False) -> SandboxInfo:
+    """Start the sandbox unless it already runs; either way return its info.
+    machines: boot a real machine per running server (root; see sandbox/machines)."""
     if port is not None and not 0 < port < 65536:
         raise SandboxError(f"invalid port {port}: use 1-65535")
     d = sandbox_dir(directory)
@@ -192,11 +202,17 @@ def up(directory: str | os.PathLike | None = None, port: int | None = None) -> S
     if current.running and port and current.port != port:
         raise SandboxError(f"the sandbox already runs on port {current.port}; "
                            f"run `hetzner-deploy sandbox down` first to move it to {port}")
+    if current.running and machines and not _files(d)["machines_on"].exists():
+        raise SandboxError("the sandbox already runs without machines; "
+                           "run `hetzner-deploy sandbox down` first, then `sandbox up --machines`")
+    if machines and not current.running:
+        from sandbox.machines import preflight
+        preflight.check()
     if not current.running:
         stale = _read_int(_files(d)["pid"])
         if _alive(stale):  # ours, but deaf (hung, or its token file was replaced): replace it
             _terminate(stale)
-        _start(d, port, token)
+        _start(d, port, token, machines)
     try:
         from sandbox.mirror import build_mirror
     except ImportError as exc:
@@ -208,9 +224,9 @@ def up(directory: str | os.PathLike | None = None, port: int | None = None) -> S
     return info
 
 
-def _terminate(pid: int) -> bool:
+def _terminate(pid: int, timeout: float = STOP_TIMEOUT) -> bool:
     """SIGTERM, wait, then SIGKILL; True once the process is gone."""
-    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
@@ -230,10 +246,17 @@ def down(directory: str | os.PathLike | None = None) -> SandboxInfo:
     d = sandbox_dir(directory)
     f = _files(d)
     pid = _read_int(f["pid"])
-    if _alive(pid) and not _terminate(pid):
+    # With machines the emulator stops each one (about 2 s apiece) before it exits.
+    timeout = MACHINES_STOP_TIMEOUT if f["machines_on"].exists() else STOP_TIMEOUT
+    if _alive(pid) and not _terminate(pid, timeout):
         raise SandboxError(f"could not stop the sandbox emulator (pid {pid})")
     f["pid"].unlink(missing_ok=True)
     f["port"].unlink(missing_ok=True)
+    if f["machines"].is_dir():
+        # Whatever a killed emulator could not remove: namespaces, routes, cgroups, processes.
+        from sandbox.machines.sweep import sweep
+        sweep(f["machines"])
+    f["machines_on"].unlink(missing_ok=True)
     return status(d)
 
 

@@ -1,5 +1,6 @@
 """python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR] [--port-file F]
     [--action-seconds S] [--rate-limit N]
+    [--machines DIR [--machine-range CIDR] [--machine-images DIR]]
 
 --action-seconds and --rate-limit default to $HCLOUD_SANDBOX_ACTION_SECONDS
 (0: actions finish when first read) and $HCLOUD_SANDBOX_RATE_LIMIT (3600 an
@@ -36,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="how long every action runs (default $HCLOUD_SANDBOX_ACTION_SECONDS or 0)")
     parser.add_argument("--rate-limit", type=int, default=None,
                         help="requests per hour per token (default $HCLOUD_SANDBOX_RATE_LIMIT or 3600)")
+    parser.add_argument("--machines", default=None, metavar="DIR",
+                        help="boot a real sandbox machine per running server, kept in DIR (root only); "
+                             "server addresses then come from --machine-range")
+    parser.add_argument("--machine-range", default=None, help="machine address range (default 198.51.100.0/24)")
+    parser.add_argument("--machine-images", default=None, metavar="DIR",
+                        help="image tarballs (scripts/sandbox-images.sh) every machine's Docker imports")
     args = parser.parse_args(argv)
     try:
         action_seconds = action_seconds_from_env() if args.action_seconds is None else args.action_seconds
@@ -44,12 +51,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if not args.token:
         parser.error("--token (or HCLOUD_SANDBOX_TOKEN) is required")
+    if args.machines:
+        from sandbox.machines.netguard import DEFAULT_RANGE
+        args.machine_range = args.machine_range or args.ip_range or DEFAULT_RANGE
+        args.ip_range = args.machine_range   # servers get addresses a machine can really hold
     try:
         server = make_server(args.state_dir, host=args.host, port=args.port, token=args.token,
                              ip_range=args.ip_range, action_seconds=action_seconds, rate_limit=rate_limit)
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
         return 2
+    machines = None
+    if args.machines:
+        from errors import DeployError
+        from sandbox.machines.controller import from_args
+        try:
+            machines = from_args(server.store, args.machines, args.machine_range, args.machine_images)
+        except DeployError as exc:
+            server.server_close()
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     server.verbose = args.verbose
 
     def stop(signum, frame):
@@ -70,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         server.server_close()
         with server.store.lock:
             server.store.save_if_dirty()
+        if machines is not None:
+            machines.close()
     return 0
 
 

@@ -9,6 +9,7 @@ from . import catalog, networks
 from .apierrors import ApiFault, invalid_input
 from .routing import Call, Router, protection_change, require
 from .servers import _mac, begin_status, resolve_type
+from . import hooks  # lifecycle callbacks (sandbox machines)
 
 
 def _server(call: Call) -> dict:
@@ -32,6 +33,7 @@ def _power(command: str, during: str | None, after: str):
             begin_status(call.store, server, result[1]["action"], during, after)
         else:
             server["status"] = after
+        hooks.emit("server_power", call.store, server=server, command=command)
         return result
     return handler
 
@@ -54,6 +56,7 @@ def change_type(call: Call):
         server["primary_disk_size"] = disk
     result = _done(call, server, "change_server_type")
     begin_status(call.store, server, result[1]["action"], "migrating", "off")
+    hooks.emit("server_type_changed", call.store, server=server)
     return result
 
 
@@ -168,6 +171,7 @@ def rebuild(call: Call):
     if image is None:
         raise invalid_input("image not found", image="image not found")
     server["image"] = image
+    hooks.emit("server_rebuilt", call.store, server=server)
     call.store.touch()
     action = call.store.action("rebuild_server", [(server["id"], "server")])
     begin_status(call.store, server, action, "rebuilding", server["status"])

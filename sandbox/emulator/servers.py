@@ -13,6 +13,7 @@ from .routing import (Call, Router, add_action_routes, check_labels, check_name,
                       require, update_common)
 from .selectors import firewalls_for_server
 from .store import Store, now
+from . import hooks  # lifecycle callbacks (sandbox machines)
 
 USER_DATA_MAX = 32 * 1024   # OpenAPI: "This field is limited to 32KiB."
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -230,6 +231,7 @@ def create(call: Call):
                      for v in volumes]
     next_actions += [store.action("attach_to_network", [(sid, "server"), (n["id"], "network")], follow_up=True)
                      for n in nets]
+    hooks.emit("server_created", store, server=server, body=body)
     return 201, {"server": render(store, server, status="initializing"), "action": action,
                  "next_actions": next_actions,
                  "root_password": None if ssh_keys else secrets.token_urlsafe(12)}
@@ -262,6 +264,7 @@ def delete(call: Call):
     for lb in store.all("load_balancers"):
         lb["targets"] = [t for t in lb["targets"] if not (t["type"] == "server" and t["server"]["id"] == sid)]
     action = store.action("delete_server", [(sid, "server")])
+    hooks.emit("server_deleted", store, server=server)
     store.delete("servers", sid)
     return 200, {"action": action}
 

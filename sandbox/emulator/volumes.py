@@ -10,6 +10,7 @@ from .query import listing
 from .routing import (Call, Router, add_action_routes, check_labels, check_name, ensure_unprotected,
                       protection_change, require, update_common)
 from .store import Store, now
+from . import hooks  # lifecycle callbacks (sandbox machines)
 
 MIN_SIZE, MAX_SIZE = 10, 10240
 # Volume names: letters, digits, '-', '_' and '.' only (the API refuses others).
@@ -89,6 +90,7 @@ def attach(call: Call):
     if server["location"] != volume["location"]:
         raise invalid_input("server and volume are in different locations", server="location mismatch")
     volume["server"] = server["id"]
+    hooks.emit("volume_attached", call.store, volume=volume)
     return _done(call, volume, "attach_volume", [(server["id"], "server")])
 
 
@@ -96,6 +98,7 @@ def detach(call: Call):
     volume = _volume(call)
     extra = [(volume["server"], "server")] if volume["server"] else []
     volume["server"] = None
+    hooks.emit("volume_detached", call.store, volume=volume)
     return _done(call, volume, "detach_volume", extra)
 
 
@@ -131,6 +134,7 @@ def delete(call: Call):
         # provider detaches before deleting for that reason.
         raise ApiFault(423, "locked", "volume is attached to a server, detach it before deleting it")
     call.store.delete("volumes", volume["id"])
+    hooks.emit("volume_deleted", call.store, volume=volume)
     return 204, None
 
 

@@ -1,0 +1,248 @@
+"""Follow the emulator: boot, restart, re-wire and remove machines so that
+they match its servers.
+
+The emulator's lifecycle hooks only record what the API cannot show later
+(the user data, a reboot) and wake the worker thread; the worker compares a
+snapshot of the store with the machines it runs and acts. A slow tick also
+catches what has no hook (firewall rules, labels that select firewalls).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from errors import DeployError
+
+from . import netguard, preflight, sweep
+from .machine import Machine, Spec
+from .net import HostNet
+from .rootfs import Layout
+
+TICK = 0.5
+
+
+def _say(line: str) -> None:
+    print(f"machines: {line}", file=sys.stderr, flush=True)
+
+
+class Controller:
+    def __init__(self, store, machines_dir: str | os.PathLike, net_range: str,
+                 images_dir: str | os.PathLike | None = None):
+        self.store = store
+        self.dir = Path(machines_dir).resolve()
+        self.net = netguard.parse_range(net_range)
+        self.images = Path(images_dir).resolve() if images_dir else None
+        self.hostnet = HostNet(self.dir, self.net)
+        self.machines: dict[int, Machine] = {}
+        self.failed: dict[int, tuple] = {}
+        self.private_checked: dict[str, bool] = {}
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()   # one reconcile at a time (the worker's, or a test's)
+
+    # -- paths and records -------------------------------------------------
+    def server_dir(self, sid: int) -> Path:
+        return self.dir / "servers" / str(sid)
+
+    def volume_dir(self, vid: int) -> Path:
+        return self.dir / "volumes" / str(vid)
+
+    def _record(self, sid: int) -> dict:
+        try:
+            return json.loads((self.server_dir(sid) / "record.json").read_text())
+        except (OSError, ValueError):
+            return {"user_data": None, "generation": 0}
+
+    def _save_record(self, sid: int, record: dict) -> None:
+        path = self.server_dir(sid) / "record.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        # 0600 from the start: user data can hold the host's private key.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(record))
+        os.replace(tmp, path)   # a reader never sees half a record
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        preflight.check()
+        sweep.sweep(self.dir)   # what a killed emulator left behind
+        netguard.check(self.net, own=self.hostnet.own_devices())
+        for sub in ("servers", "volumes"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        self.hostnet.setup()
+        from sandbox.emulator import hooks
+        hooks.register(self.on_event)
+        self.thread = threading.Thread(target=self._loop, name="machines", daemon=True)
+        self.thread.start()
+        _say(f"machines on {self.net} (host address {self.hostnet.host_ip} on {self.hostnet.bridge})")
+
+    def close(self) -> None:
+        from sandbox.emulator import hooks
+        hooks.unregister(self.on_event)
+        self.stopping.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+        with self.lock:
+            for sid in list(self.machines):
+                self._stop(sid)
+        self.hostnet.teardown()
+        sweep.sweep(self.dir)
+
+    def on_event(self, event: str, store, **details) -> None:
+        """Runs in the API handler under the store lock: record, wake, return."""
+        server = details.get("server")
+        if event == "server_created":
+            body = details.get("body") or {}
+            self._save_record(server["id"], {"user_data": body.get("user_data"), "generation": 0})
+        restart = event in ("server_type_changed", "server_rebuilt") or \
+            (event == "server_power" and details.get("command") in ("reboot_server", "reset_server"))
+        if restart and server is not None:
+            # Status alone cannot show a reboot: a new generation restarts the machine.
+            record = self._record(server["id"])
+            record["generation"] = record.get("generation", 0) + 1
+            record["wipe"] = record.get("wipe", False) or event == "server_rebuilt"
+            self._save_record(server["id"], record)
+        self.wake.set()
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.wait(TICK)
+            self.wake.clear()
+            if self.stopping.is_set():
+                break
+            try:
+                self.reconcile()
+            except Exception:  # noqa: BLE001 - the worker must outlive one bad pass
+                _say("reconcile failed:\n" + traceback.format_exc())
+
+    # -- the comparison --------------------------------------------------------
+    def snapshot(self) -> tuple[dict[int, Spec], set[int], set[int]]:
+        from sandbox.emulator.selectors import firewalls_for_server
+        store = self.store
+        with store.lock:
+            servers = {s["id"]: s for s in store.all("servers")}
+            volume_ids = {v["id"] for v in store.all("volumes")}
+            specs = {}
+            for sid, s in servers.items():
+                if s["status"] != "running" or not s.get("ipv4"):
+                    continue
+                pip = store.find("primary_ips", s["ipv4"])
+                if pip is None:
+                    continue
+                fw_ids = firewalls_for_server(store, s)
+                firewalls = [json.loads(json.dumps(store.find("firewalls", f))) for f in fw_ids] or None
+                keys = [k["public_key"] for k in (store.find("ssh_keys", i) for i in s["ssh_keys"]) if k]
+                vols = {v["id"]: self.volume_dir(v["id"]) for v in store.all("volumes") if v["server"] == sid}
+                record = self._record(sid)
+                private = {}
+                for p in s.get("private_net", []):
+                    network = store.find("networks", p["network"])
+                    if network is not None and self._private_ok(network["ip_range"]):
+                        private[p["network"]] = (network["ip_range"], (p["ip"], *p.get("alias_ips", [])))
+                specs[sid] = Spec(sid, s["name"], pip["ip"], keys, record.get("user_data"), vols, firewalls,
+                                  record.get("generation", 0), private)
+        return specs, set(servers), volume_ids
+
+    def _private_ok(self, ip_range: str) -> bool:
+        """A private network lives only between the namespaces (its bridge has
+        no host address), but one that overlaps the host's own routes or
+        addresses is still refused, once, with a line in the log."""
+        if ip_range not in self.private_checked:
+            net = ipaddress.ip_network(ip_range, strict=False)
+            found = netguard.host_conflicts(net) if net.version == 4 else ["not IPv4"]
+            self.private_checked[ip_range] = not found
+            if found:
+                _say(f"private network {ip_range} not built: {found[0]}")
+        return self.private_checked[ip_range]
+
+    def reconcile(self) -> None:
+        with self.lock:
+            specs, existing, volume_ids = self.snapshot()
+            for sid in list(self.machines):
+                m, want = self.machines[sid], specs.get(sid)
+                if want is None or want.generation != m.spec.generation or want.ip != m.spec.ip \
+                        or (m.proc is not None and m.proc.poll() is not None):
+                    self._stop(sid)
+            for sid, spec in specs.items():
+                if sid in self.machines:
+                    m = self.machines[sid]
+                    m.apply_firewall(spec.firewalls)
+                    if spec.private != m.spec.private:
+                        m.set_private(spec.private)
+                    if set(spec.volumes) != set(m.spec.volumes):
+                        self._volumes_exist(spec)
+                        m.set_volumes(spec.volumes)
+                elif self.failed.get(sid) != (spec.generation, spec.ip):
+                    self._start(spec)
+            self._forget(existing, volume_ids)
+
+    def _volumes_exist(self, spec: Spec) -> None:
+        for path in spec.volumes.values():
+            path.mkdir(parents=True, exist_ok=True)
+
+    def _start(self, spec: Spec) -> None:
+        if ipaddress.ip_address(spec.ip) not in self.net:
+            if self.failed.get(spec.sid) != (spec.generation, spec.ip):
+                _say(f"server {spec.sid} has {spec.ip}, outside {self.net}: no machine (never routed)")
+            self.failed[spec.sid] = (spec.generation, spec.ip)
+            return
+        record = self._record(spec.sid)
+        base = self.server_dir(spec.sid)
+        if record.pop("wipe", False):
+            for sub in ("upper", "work", "docker"):
+                shutil.rmtree(base / sub, ignore_errors=True)
+            self._save_record(spec.sid, record)
+        self._volumes_exist(spec)
+        machine = Machine(spec, Layout(base), self.hostnet, self.images)
+        self.machines[spec.sid] = machine
+        try:
+            machine.start()
+        except (DeployError, OSError) as exc:
+            _say(f"server {spec.sid}: machine did not start: {exc}")
+            self._stop(spec.sid)
+            self.failed[spec.sid] = (spec.generation, spec.ip)
+            return
+        self.failed.pop(spec.sid, None)
+        _say(f"server {spec.sid} ({spec.name}) up on {spec.ip}: " +
+             ", ".join(f"{k} {v:.2f}s" for k, v in machine.timings.items()))
+
+    def _stop(self, sid: int) -> None:
+        machine = self.machines.get(sid)
+        if machine is not None:
+            t0 = time.monotonic()
+            try:
+                machine.stop()
+            finally:
+                self.machines.pop(sid, None)   # only once it is really gone
+            _say(f"server {sid} machine stopped in {time.monotonic() - t0:.2f}s")
+
+    def _forget(self, existing: set[int], volume_ids: set[int]) -> None:
+        """A deleted server's disk and a deleted volume's data go with them.
+        Re-read under the store lock: a server created since the snapshot
+        already has its record on disk."""
+        with self.store.lock:
+            existing = {s["id"] for s in self.store.all("servers")}
+            volume_ids = {v["id"] for v in self.store.all("volumes")}
+        for sub, alive in (("servers", existing), ("volumes", volume_ids)):
+            folder = self.dir / sub
+            for entry in folder.iterdir() if folder.is_dir() else []:
+                if entry.name.isdigit() and int(entry.name) not in alive and int(entry.name) not in self.machines:
+                    shutil.rmtree(entry, ignore_errors=True)
+
+
+def from_args(store, machines_dir, net_range, images_dir) -> Controller:
+    controller = Controller(store, machines_dir, net_range or netguard.DEFAULT_RANGE, images_dir)
+    controller.start()
+    return controller
+
