@@ -129,12 +129,15 @@ class Controller:
     # -- the comparison --------------------------------------------------------
     def snapshot(self) -> tuple[dict[int, Spec], set[int], set[int]]:
         from sandbox.emulator.selectors import firewalls_for_server
+        from sandbox.emulator.servers import settle_status
         store = self.store
         with store.lock:
             servers = {s["id"]: s for s in store.all("servers")}
             volume_ids = {v["id"] for v in store.all("volumes")}
             specs = {}
             for sid, s in servers.items():
+                # Transitional states (initializing, starting…) settle when read.
+                settle_status(store, s)
                 if s["status"] != "running" or not s.get("ipv4"):
                     continue
                 pip = store.find("primary_ips", s["ipv4"])

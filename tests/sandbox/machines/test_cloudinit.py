@@ -75,12 +75,22 @@ def test_broken_or_foreign_user_data_runs_nothing_and_says_so():
 def test_the_projects_own_template_is_understood():
     """The generator's cloud-init: its volume mount, files and commands are
     honoured, and the package modules are named as not run."""
-    from pathlib import Path
-    text = (Path(__file__).resolve().parents[3] / "cloud-init/user-data.yaml.j2").read_text()
-    text = text.replace("{{ header }}", "").replace("{{ project }}", "demo") \
-        .replace("${volume_device}", "/dev/disk/by-id/scsi-0HC_Volume_77")
+    text = project_user_data("demo", "/dev/disk/by-id/scsi-0HC_Volume_77")
     plan = cloudinit.parse(text)
     assert plan.volume_mounts == {77: "/mnt/data"}
     assert "/etc/ssh/sshd_config.d/50-hetzner-deploy.conf" in [f.path for f in plan.files]
     assert plan.runcmd[-1] == "mkdir -p /opt/demo /mnt/data/postgres /mnt/data/redis /mnt/data/backups"
     assert plan.notes[-1] == "cloud-init modules NOT run in the sandbox: package_update, package_upgrade, packages"
+
+
+def project_user_data(project: str, device: str) -> str:
+    """The generator's user-data.yaml as Terraform's templatefile() hands it to the server."""
+    import dataclasses
+    from pathlib import Path
+    from generator.config import load_config
+    from generator.profiles import get_profile
+    from generator.render import render_stack
+    root = Path(__file__).resolve().parents[3]
+    config = dataclasses.replace(load_config(root / "deploy.example.toml"), project=project)
+    text = render_stack(config, get_profile("ccx33"))["user-data.yaml"].decode()
+    return text.replace("${volume_device}", device).replace("$${", "${").replace("%%{", "%{")

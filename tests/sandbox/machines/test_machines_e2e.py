@@ -51,7 +51,7 @@ services:
 
 
 def _create(sb, name: str, user_data: str, **kw):
-    resp = sb.client.servers.create(name=name, server_type=ServerType(name="cx22"), image=Image(name="ubuntu-24.04"),
+    resp = sb.client.servers.create(name=name, server_type=ServerType(name="cpx12"), image=Image(name="ubuntu-24.04"),
                                     ssh_keys=[sb.ssh_key()], user_data=user_data, **kw)
     return resp.server
 
@@ -151,7 +151,7 @@ def test_power_cycle_and_rescale_keep_the_volume(machines_sandbox):
     out = ssh(ip, "cat /mnt/data/proof /root/disk-proof", sb.client_key, host_public)
     assert out.stdout.split() == ["kept", "disk"]
     sb.client.servers.power_off(server).wait_until_finished()
-    sb.client.servers.change_type(server, ServerType(name="cx32"), upgrade_disk=False).wait_until_finished()
+    sb.client.servers.change_type(server, ServerType(name="cpx22"), upgrade_disk=False).wait_until_finished()
     sb.client.servers.power_on(server).wait_until_finished()
     wait_port(ip, 22)
     out = ssh(ip, "cat /mnt/data/proof", sb.client_key, host_public)
@@ -280,9 +280,8 @@ def test_the_projects_own_cloud_init_boots_with_its_volume(machines_sandbox):
     sb = machines_sandbox
     host_private, host_public = keypair(sb.dir, "hostkey")
     volume = sb.client.volumes.create(name="appdata", size=10, location=Location(name="nbg1")).volume
-    template = (Path(__file__).resolve().parents[3] / "cloud-init/user-data.yaml.j2").read_text()
-    rendered = template.replace("{{ header }}", "# rendered by the test").replace("{{ project }}", "demo") \
-        .replace("${volume_device}", f"/dev/disk/by-id/scsi-0HC_Volume_{volume.id}")
+    from tests.sandbox.machines.test_cloudinit import project_user_data
+    rendered = project_user_data("demo", f"/dev/disk/by-id/scsi-0HC_Volume_{volume.id}")
     key = "".join(f"    {line}\n" for line in host_private.strip().splitlines())
     user_data = rendered + f"ssh_keys:\n  ed25519_private: |\n{key}"
     server = _create(sb, "proj-1", user_data, volumes=[volume], location=Location(name="nbg1"))

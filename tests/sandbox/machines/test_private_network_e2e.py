@@ -29,7 +29,7 @@ def test_machines_talk_over_the_private_network_and_the_host_has_no_way_in(machi
     ssh_only = FirewallRule(direction="in", protocol="tcp", port="22", source_ips=["0.0.0.0/0"])
     firewall = sb.client.firewalls.create(name="fw", rules=[ssh_only]).firewall
     host_private, host_public = keypair(sb.dir, "hostkey")
-    servers = [sb.client.servers.create(name=f"priv-{i}", server_type=ServerType(name="cx22"),
+    servers = [sb.client.servers.create(name=f"priv-{i}", server_type=ServerType(name="cpx12"),
                                         image=Image(name="ubuntu-24.04"), ssh_keys=[sb.ssh_key()],
                                         networks=[network], firewalls=[firewall],
                                         user_data=cloud_config(host_private)).server for i in (1, 2)]

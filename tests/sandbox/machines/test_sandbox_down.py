@@ -45,7 +45,7 @@ def test_sandbox_down_leaves_nothing_behind(tmp_path, monkeypatch):
         private, public = keypair(tmp_path, "client")
         host_private, host_public = keypair(tmp_path, "host")
         key = client.ssh_keys.create(name="k", public_key=public)
-        server = client.servers.create(name="down-1", server_type=ServerType(name="cx22"),
+        server = client.servers.create(name="down-1", server_type=ServerType(name="cpx12"),
                                        image=Image(name="ubuntu-24.04"), ssh_keys=[key],
                                        user_data=cloud_config(host_private)).server
         ip = server.public_net.ipv4.ip
