@@ -10,6 +10,8 @@ class PlanRefused(Exception):
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, PlanRefused):
+        return str(exc)
     if isinstance(exc, APIException):
         return f"API error {exc.code}: {exc.message}"
     if isinstance(exc, ActionFailedException):

@@ -19,6 +19,7 @@ def _address(ip: str) -> tuple[str, str | None]:
 
 class PrimaryIPResource(HcloudResource):
     TYPE = "hcloud_primary_ip"
+    DEFAULTS = {"auto_delete": False, "delete_protection": False}
     REPLACE = frozenset({"type", "location", "datacenter"})
 
     def create(self, ctx, planned):
@@ -31,6 +32,7 @@ class PrimaryIPResource(HcloudResource):
             assignee_id=int(assignee) if assignee else None,
             auto_delete=bool(known(planned.get("auto_delete"))),
             labels=labels(planned.get("labels")))
+        self.created(planned, made.primary_ip.id)
         wait(made.action)
         if known(planned.get("delete_protection")):
             wait(made.primary_ip.change_protection(delete=True))
@@ -66,8 +68,6 @@ class PrimaryIPResource(HcloudResource):
     def delete(self, ctx, current):
         pip = self.fetch(self.api.primary_ips.get_by_id, current["id"])
         if pip is not None:
-            if protection(pip):
-                wait(pip.change_protection(delete=False))
             if pip.assignee_id:
                 wait(pip.unassign())
             self.api.primary_ips.delete(pip)
@@ -76,6 +76,7 @@ class PrimaryIPResource(HcloudResource):
 
 class FloatingIPResource(HcloudResource):
     TYPE = "hcloud_floating_ip"
+    DEFAULTS = {"delete_protection": False}
     REPLACE = frozenset({"type", "home_location"})
 
     def create(self, ctx, planned):
@@ -85,6 +86,7 @@ class FloatingIPResource(HcloudResource):
             description=planned.get("description"), labels=labels(planned.get("labels")),
             home_location=Location(name=location) if location and not server else None,
             server=Server(id=int(server)) if server else None)
+        self.created(planned, str(made.floating_ip.id))
         wait(made.action)
         if planned.get("delete_protection"):
             wait(made.floating_ip.change_protection(delete=True))
@@ -116,8 +118,6 @@ class FloatingIPResource(HcloudResource):
     def delete(self, ctx, current):
         fip = self.fetch(self.api.floating_ips.get_by_id, current["id"])
         if fip is not None:
-            if protection(fip):
-                wait(fip.change_protection(delete=False))
             self.api.floating_ips.delete(fip)
         return None
 

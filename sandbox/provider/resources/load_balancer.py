@@ -17,6 +17,7 @@ def _split(ident: str) -> tuple[int, int]:
 
 class LoadBalancer(HcloudResource):
     TYPE = "hcloud_load_balancer"
+    DEFAULTS = {"delete_protection": False}
     REPLACE = frozenset({"location", "network_zone"})
 
     def check(self, diags, config):
@@ -36,6 +37,7 @@ class LoadBalancer(HcloudResource):
             labels=labels(planned.get("labels")),
             location=Location(name=location) if location else None,
             network_zone=None if location else known(planned.get("network_zone")))
+        self.created(planned, str(made.load_balancer.id))
         wait(made.action)
         if planned.get("delete_protection"):
             wait(made.load_balancer.change_protection(delete=True))
@@ -75,8 +77,6 @@ class LoadBalancer(HcloudResource):
     def delete(self, ctx, current):
         lb = self.fetch(self.api.load_balancers.get_by_id, current["id"])
         if lb is not None:
-            if protection(lb):
-                wait(lb.change_protection(delete=False))
             # Older API descriptions answer 204, newer ones an action: take both.
             answer = self.api.request("DELETE", f"/load_balancers/{lb.id}") or {}
             if answer.get("action"):
@@ -86,6 +86,7 @@ class LoadBalancer(HcloudResource):
 
 class LoadBalancerNetwork(HcloudResource):
     TYPE = "hcloud_load_balancer_network"
+    DEFAULTS = {"enable_public_interface": True}
     REPLACE = frozenset({"load_balancer_id", "network_id", "subnet_id", "ip"})
 
     def check(self, diags, config):

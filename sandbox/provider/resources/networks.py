@@ -14,12 +14,14 @@ def _split(ident: str) -> tuple[int, str]:
 
 class HcloudNetwork(HcloudResource):
     TYPE = "hcloud_network"
+    DEFAULTS = {"delete_protection": False, "expose_routes_to_vswitch": False}
 
     def create(self, ctx, planned):
         network = self.api.networks.create(
             name=planned["name"], ip_range=planned["ip_range"],
             expose_routes_to_vswitch=planned.get("expose_routes_to_vswitch"),
             labels=labels(planned.get("labels")))
+        self.created(planned, str(network.id))
         if planned.get("delete_protection"):
             wait(network.change_protection(delete=True))
         return self.read(ctx, {**planned, "id": str(network.id)})
@@ -48,8 +50,6 @@ class HcloudNetwork(HcloudResource):
     def delete(self, ctx, current):
         network = self.fetch(self.api.networks.get_by_id, current["id"])
         if network is not None:
-            if protection(network):
-                wait(network.change_protection(delete=False))
             self.api.networks.delete(network)
         return None
 
@@ -122,6 +122,7 @@ class NetworkRouteResource(HcloudResource):
 
 class ServerNetwork(HcloudResource):
     TYPE = "hcloud_server_network"
+    DEFAULTS = {"alias_ips": []}
     REPLACE = frozenset({"server_id", "network_id", "subnet_id", "ip"})
 
     def check(self, diags, config):
