@@ -74,6 +74,10 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     env = terraform_env(extra=dict(target.terraform_env))
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     _check_version(tf, ws)
+    # A destroy killed mid-way may have left its prevent_destroy override behind.
+    from pipeline.destroy import remove_stale_override
+    for directory in {ws.workdir, ws.stack_dir}:
+        remove_stale_override(directory)
     # Backend credentials can surface in terraform's errors; mask them with the token.
     return Session(ws, tf, target.kind,
                    tuple(v for v in (target.token, *backend_secrets(env)) if v))
@@ -149,7 +153,8 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
     """Sync (sandbox), init when due, plan into the saved plan file, record its inputs.
 
     extra_files are written into the workdir for this plan only (destroy's
-    override lifting prevent_destroy) and removed before the record is taken.
+    override lifting prevent_destroy and delete protection) and removed before
+    the record is taken.
     """
     synced = tuple(sync_copy(s.ws))
     init = ensure_init(s)
