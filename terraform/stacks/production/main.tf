@@ -70,7 +70,7 @@ resource "hcloud_volume" "data" {
   labels            = local.labels
 
   lifecycle {
-    # delete_protection alone does not stop `terraform destroy`: the provider lifts it.
+    # delete_protection stops the delete only at the API, after the server is gone.
     prevent_destroy = true
   }
 }
