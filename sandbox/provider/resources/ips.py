@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from hcloud.locations import Location
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import HcloudResource, known, labels, protection, wait
 
 
@@ -27,7 +26,7 @@ class PrimaryIPResource(HcloudResource):
         assignee = known(planned.get("assignee_id"))
         made = self.api.primary_ips.create(
             type=planned["type"], name=planned["name"],
-            location=Location(name=location) if location and not assignee else None,
+            location=hc.Location(name=location) if location and not assignee else None,
             assignee_type="server" if assignee else None,
             assignee_id=int(assignee) if assignee else None,
             auto_delete=bool(known(planned.get("auto_delete"))),
@@ -84,8 +83,8 @@ class FloatingIPResource(HcloudResource):
         made = self.api.floating_ips.create(
             type=planned["type"], name=known(planned.get("name")),
             description=planned.get("description"), labels=labels(planned.get("labels")),
-            home_location=Location(name=location) if location and not server else None,
-            server=Server(id=int(server)) if server else None)
+            home_location=hc.Location(name=location) if location and not server else None,
+            server=hc.Server(id=int(server)) if server else None)
         self.created(planned, str(made.floating_ip.id))
         wait(made.action)
         if planned.get("delete_protection"):
@@ -110,7 +109,7 @@ class FloatingIPResource(HcloudResource):
                    labels=labels(planned.get("labels")))
         server = known(planned.get("server_id"))
         if server != current.get("server_id"):
-            wait(fip.assign(Server(id=int(server))) if server else fip.unassign())
+            wait(fip.assign(hc.Server(id=int(server))) if server else fip.unassign())
         if bool(planned.get("delete_protection")) != bool(current.get("delete_protection")):
             wait(fip.change_protection(delete=bool(planned.get("delete_protection"))))
         return self.read(ctx, planned)
@@ -128,7 +127,7 @@ class FloatingIPAssignment(HcloudResource):
 
     def create(self, ctx, planned):
         fip = self.api.floating_ips.get_by_id(int(planned["floating_ip_id"]))
-        wait(fip.assign(Server(id=int(planned["server_id"]))))
+        wait(fip.assign(hc.Server(id=int(planned["server_id"]))))
         return self.read(ctx, {**planned, "id": str(fip.id)})
 
     def read(self, ctx, current):

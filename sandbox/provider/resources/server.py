@@ -5,16 +5,9 @@ import base64
 import hashlib
 import ipaddress
 
-from hcloud.firewalls import Firewall, FirewallResource
-from hcloud.images import Image
-from hcloud.locations import Location
-from hcloud.placement_groups import PlacementGroup
-from hcloud.primary_ips import PrimaryIP
-from hcloud.server_types import ServerType
-from hcloud.servers import Server, ServerCreatePublicNetwork
-from hcloud.ssh_keys import SSHKey
 from tf.types import Unknown
 
+from sandbox.provider.resources import hc
 from sandbox.provider.errors import PlanRefused
 from sandbox.provider.resources.base import (HcloudResource, first, importing, known, labels,
                                              protection, wait, wait_all)
@@ -95,23 +88,23 @@ class HcloudServer(HcloudResource):
         public = first(planned.get("public_net"))
         public_net = None
         if public is not None:
-            public_net = ServerCreatePublicNetwork(
+            public_net = hc.ServerCreatePublicNetwork(
                 enable_ipv4=public.get("ipv4_enabled") is not False,
                 enable_ipv6=public.get("ipv6_enabled") is not False,
-                ipv4=PrimaryIP(id=int(public["ipv4"])) if known(public.get("ipv4")) else None,
-                ipv6=PrimaryIP(id=int(public["ipv6"])) if known(public.get("ipv6")) else None)
+                ipv4=hc.PrimaryIP(id=int(public["ipv4"])) if known(public.get("ipv4")) else None,
+                ipv6=hc.PrimaryIP(id=int(public["ipv6"])) if known(public.get("ipv6")) else None)
         location = known(planned.get("location"))
         group = known(planned.get("placement_group_id"))
         made = self.api.servers.create(
-            name=planned["name"], server_type=ServerType(name=planned["server_type"]),
-            image=_ref(Image, planned["image"]),
-            ssh_keys=[_ref(SSHKey, k) for k in planned.get("ssh_keys") or []] or None,
-            firewalls=[Firewall(id=int(f)) for f in known(planned.get("firewall_ids")) or []]
+            name=planned["name"], server_type=hc.ServerType(name=planned["server_type"]),
+            image=_ref(hc.Image, planned["image"]),
+            ssh_keys=[_ref(hc.SSHKey, k) for k in planned.get("ssh_keys") or []] or None,
+            firewalls=[hc.Firewall(id=int(f)) for f in known(planned.get("firewall_ids")) or []]
             or None,
             # The plan holds the hash; the API gets the text from the configuration.
             user_data=(self.config or {}).get("user_data"), labels=labels(planned.get("labels")),
-            location=Location(name=location) if location else None,
-            placement_group=PlacementGroup(id=int(group)) if group else None,
+            location=hc.Location(name=location) if location else None,
+            placement_group=hc.PlacementGroup(id=int(group)) if group else None,
             public_net=public_net)
         self.created(planned, str(made.server.id))
         wait(made.action)
@@ -189,9 +182,9 @@ class HcloudServer(HcloudResource):
         if planned["name"] != current["name"] or planned.get("labels") != current.get("labels"):
             server.update(name=planned["name"], labels=labels(planned.get("labels")))
         if planned["server_type"] != current["server_type"]:
-            if server.status == Server.STATUS_RUNNING:
+            if server.status == hc.Server.STATUS_RUNNING:
                 wait(server.power_off())
-            wait(server.change_type(ServerType(name=planned["server_type"]),
+            wait(server.change_type(hc.ServerType(name=planned["server_type"]),
                                     upgrade_disk=not planned.get("keep_disk")))
             # Hetzner starts the server again after change_type; the emulator
             # leaves it off, so the stand-in does the start the API would do.
@@ -218,23 +211,23 @@ class HcloudServer(HcloudResource):
     def _set_placement_group(self, server, group) -> None:
         server = self.api.servers.get_by_id(server.id)  # the status now
         if server.placement_group is not None:
-            if server.status != Server.STATUS_OFF:
+            if server.status != hc.Server.STATUS_OFF:
                 raise PlanRefused(
                     "removing a running server from a placement group is not supported by "
                     "the provider: shut the server down, apply again, then start it")
             wait(server.remove_from_placement_group())
         if group:
             # The API refuses a running server with server_not_stopped.
-            wait(server.add_to_placement_group(PlacementGroup(id=int(group))))
+            wait(server.add_to_placement_group(hc.PlacementGroup(id=int(group))))
 
     def _sync_firewalls(self, server, have, want) -> None:
         if want is None:
             return
-        target = [FirewallResource(type="server", server=Server(id=server.id))]
+        target = [hc.FirewallResource(type="server", server=hc.Server(id=server.id))]
         for fid in set(have) - set(want):
-            wait_all(self.api.firewalls.remove_from_resources(Firewall(id=int(fid)), target))
+            wait_all(self.api.firewalls.remove_from_resources(hc.Firewall(id=int(fid)), target))
         for fid in set(want) - set(have):
-            wait_all(self.api.firewalls.apply_to_resources(Firewall(id=int(fid)), target))
+            wait_all(self.api.firewalls.apply_to_resources(hc.Firewall(id=int(fid)), target))
 
     def delete(self, ctx, current):
         server = self.fetch(self.api.servers.get_by_id, current["id"])
@@ -242,7 +235,7 @@ class HcloudServer(HcloudResource):
             return None
         # Delete protection stays: the API answers `protected`, as it does to
         # the real provider, which never lifts it on destroy.
-        if current.get("shutdown_before_deletion") and server.status == Server.STATUS_RUNNING:
+        if current.get("shutdown_before_deletion") and server.status == hc.Server.STATUS_RUNNING:
             wait(server.shutdown())
         wait(self.api.servers.delete(server))
         return None

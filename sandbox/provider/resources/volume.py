@@ -1,9 +1,8 @@
 """hcloud_volume and hcloud_volume_attachment."""
 from __future__ import annotations
 
-from hcloud.locations import Location
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import (HcloudResource, known, labels, protection,
                                              wait, wait_all)
 
@@ -23,8 +22,8 @@ class Volume(HcloudResource):
         server_id, location = known(planned.get("server_id")), known(planned.get("location"))
         made = self.api.volumes.create(
             size=planned["size"], name=planned["name"], labels=labels(planned.get("labels")),
-            location=Location(name=location) if location and not server_id else None,
-            server=Server(id=int(server_id)) if server_id else None,
+            location=hc.Location(name=location) if location and not server_id else None,
+            server=hc.Server(id=int(server_id)) if server_id else None,
             automount=bool(planned.get("automount")) if server_id else None,
             format=known(planned.get("format")))
         self.created(planned, str(made.volume.id))
@@ -59,7 +58,7 @@ class Volume(HcloudResource):
             if current.get("server_id"):
                 wait(volume.detach())
             if target:
-                wait(volume.attach(Server(id=int(target)),
+                wait(volume.attach(hc.Server(id=int(target)),
                                    automount=bool(planned.get("automount"))))
         return self.read(ctx, planned)
 
@@ -81,7 +80,7 @@ class VolumeAttachment(HcloudResource):
 
     def create(self, ctx, planned):
         volume = self.api.volumes.get_by_id(int(planned["volume_id"]))
-        server = Server(id=int(planned["server_id"]))
+        server = hc.Server(id=int(planned["server_id"]))
         if volume.server is None or volume.server.id != server.id:
             if volume.server is not None:
                 wait(volume.detach())
