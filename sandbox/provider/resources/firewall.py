@@ -8,9 +8,9 @@ from sandbox.provider.resources.base import HcloudResource, known, labels, wait_
 
 def _rule(spec: dict) -> hc.FirewallRule:
     return hc.FirewallRule(direction=spec["direction"], protocol=spec["protocol"],
-                        source_ips=sorted(spec.get("source_ips") or []),
-                        destination_ips=sorted(spec.get("destination_ips") or []),
-                        port=spec.get("port"), description=spec.get("description"))
+                           source_ips=sorted(spec.get("source_ips") or []),
+                           destination_ips=sorted(spec.get("destination_ips") or []),
+                           port=spec.get("port"), description=spec.get("description"))
 
 
 def _rule_state(rule) -> dict:
@@ -25,7 +25,7 @@ def _target(server_id=None, selector=None) -> hc.FirewallResource:
     if server_id is not None:
         return hc.FirewallResource(type="server", server=hc.Server(id=int(server_id)))
     return hc.FirewallResource(type="label_selector",
-                            label_selector=hc.FirewallResourceLabelSelector(selector))
+                               label_selector=hc.FirewallResourceLabelSelector(selector))
 
 
 def _applied(firewall) -> tuple[set[int], set[str]]:

@@ -94,7 +94,7 @@ class NetworkRouteResource(HcloudResource):
     def create(self, ctx, planned):
         network = self.api.networks.get_by_id(int(planned["network_id"]))
         wait(network.add_route(hc.NetworkRoute(destination=planned["destination"],
-                                            gateway=planned["gateway"])))
+                                               gateway=planned["gateway"])))
         return self.read(ctx, {**planned, "id": f"{network.id}-{planned['destination']}"})
 
     def read(self, ctx, current):
