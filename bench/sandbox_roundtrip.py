@@ -2,7 +2,8 @@
 
 emulator start + mirror build (sandbox.manager.up), terraform init, plan,
 apply, output, destroy, emulator stop, on a copy of terraform/stacks/production
-in a temporary directory (prevent_destroy lifted in the copy only).
+in a temporary directory (prevent_destroy and the volume's delete protection
+lifted in the copy only: the provider, like the real one, does not lift it).
 
     .venv/bin/python bench/sandbox_roundtrip.py
 """
@@ -27,7 +28,8 @@ def _copy_stack(dest: Path) -> Path:
     shutil.copytree(REPO / "terraform" / "stacks" / "production", dest,
                     ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"))
     main = dest / "main.tf"
-    main.write_text(main.read_text().replace("prevent_destroy = true", "prevent_destroy = false"))
+    main.write_text(main.read_text().replace("prevent_destroy = true", "prevent_destroy = false")
+                    .replace("delete_protection = true", "delete_protection = false"))
     return dest
 
 

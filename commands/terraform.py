@@ -184,7 +184,10 @@ def destroy(env, config_path, confirm_env, destroy_volume, stacks_dir):
         raise RefusedError(f"not destroyed: confirmation {confirm_env!r} does not match "
                            f"the environment {name!r}")
     session = session_for(config, stacks_dir)
-    result = plan_destroy(session, config, destroy_volume=destroy_volume)
+    # With --destroy-volume, delete protection is lifted (applied) first: the
+    # provider does not lift it on destroy, and Hetzner would refuse the delete.
+    result = plan_destroy(session, config, destroy_volume=destroy_volume,
+                          progress=ConsoleProgress())
     if not result.summary.has_changes:
         click.echo(f"nothing to destroy in {name}")
         return

@@ -165,7 +165,8 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
     """Sync (sandbox), init when due, plan into the saved plan file, record its inputs.
 
     extra_files are written into the workdir for this plan only (destroy's
-    override lifting prevent_destroy) and removed before the record is taken.
+    override lifting prevent_destroy and delete protection) and removed before
+    the record is taken.
     """
     synced = tuple(sync_copy(s.ws))
     init = ensure_init(s)

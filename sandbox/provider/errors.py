@@ -1,8 +1,10 @@
-"""Turn hcloud client failures into one-line diagnostics."""
-from __future__ import annotations
+"""Turn hcloud client failures into one-line diagnostics.
 
-from hcloud import APIException
-from hcloud.actions import ActionFailedException, ActionTimeoutException
+hcloud is imported inside the functions: by the time an error needs
+describing the client has been imported anyway, and a start-up that only
+serves schemas should not pay for it.
+"""
+from __future__ import annotations
 
 
 class PlanRefused(Exception):
@@ -10,6 +12,10 @@ class PlanRefused(Exception):
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, PlanRefused):
+        return str(exc)
+    from hcloud import APIException
+    from hcloud.actions import ActionFailedException, ActionTimeoutException
     if isinstance(exc, APIException):
         return f"API error {exc.code}: {exc.message}"
     if isinstance(exc, ActionFailedException):
@@ -21,4 +27,5 @@ def describe(exc: BaseException) -> str:
 
 
 def is_not_found(exc: BaseException) -> bool:
+    from hcloud import APIException
     return isinstance(exc, APIException) and exc.code == "not_found"

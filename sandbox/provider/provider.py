@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-from hcloud import Client
 from tf.iface import Provider
 
 from generator.provider_schema import PROVIDER_SOURCE
@@ -18,7 +17,7 @@ POLL_SECONDS = 0.02
 class HcloudProvider(Provider):
     def __init__(self, environ=None):
         self._environ = os.environ if environ is None else environ
-        self._client: Client | None = None
+        self._client = None  # an hcloud.Client once configured
 
     def get_model_prefix(self) -> str:
         return ""
@@ -50,11 +49,12 @@ class HcloudProvider(Provider):
         if not token:
             diags.add_error("No API token", "Set HCLOUD_TOKEN or the provider's `token`.")
             return
+        from hcloud import Client  # costly import: only when the API is needed
         self._client = Client(token=token, api_endpoint=endpoint.rstrip("/"),
                               application_name="hetzner-deploy-sandbox",
                               poll_interval=POLL_SECONDS, poll_max_retries=1500)
 
-    def client(self) -> Client:
+    def client(self):
         if self._client is None:
             raise RuntimeError("provider used before configuration")
         return self._client

@@ -36,6 +36,7 @@ class HcloudServicer(ProviderServicer):
         proposed_enc, proposed = _decode_state(diags, attrs, blocks, request.proposed_new_state)
         if diags.has_errors():
             return pb.PlanResourceChange.Response(diagnostics=diags.to_pb())
+        proposed = st.apply_defaults(schema, klass.DEFAULTS, proposed)
         if proposed is None:
             # Destroy: nothing to plan beyond the null state Terraform proposes.
             return pb.PlanResourceChange.Response(
@@ -55,10 +56,15 @@ class HcloudServicer(ProviderServicer):
         except Exception as exc:  # a plan-time API lookup failed
             diags.add_error(f"planning {request.type_name}: {describe(exc)}")
             return pb.PlanResourceChange.Response(diagnostics=diags.to_pb())
+        if prior is not None:
+            # The resource may have reshaped values (user_data becomes its hash).
+            changed = {k for k in planned
+                       if not _same(attrs, blocks, k, prior.get(k), planned[k])}
+            replace = sorted(k for k in changed if k in klass.REPLACE)
         return pb.PlanResourceChange.Response(
             planned_state=_encode_state(attrs, blocks, st.complete(schema, planned), proposed_enc),
             requires_replace=[_to_attribute_path([k]) for k in replace],
-            diagnostics=diags.to_pb())
+            legacy_type_system=_legacy(klass), diagnostics=diags.to_pb())
 
     @_log_errors
     def ReadResource(self, request, context):
@@ -88,6 +94,7 @@ class HcloudServicer(ProviderServicer):
         if diags.has_errors():
             return pb.ApplyResourceChange.Response(diagnostics=diags.to_pb())
         inst = self.app.new_resource(klass)
+        _, inst.config = _decode_state(diags, attrs, blocks, request.config)
         try:
             if prior is None:
                 new = inst.create(CreateContext(diags, type_name), deepcopy(planned))
@@ -99,13 +106,21 @@ class HcloudServicer(ProviderServicer):
         except Exception as exc:
             diags.add_error(f"{type_name}: {describe(exc)}")
             # On failure Terraform keeps what we return: the old object, or
-            # nothing for a create that did not happen.
-            new = prior
+            # nothing for a create that did not happen. A create whose API
+            # call succeeded before a later step failed returns the object, as
+            # the real provider does after d.SetId: Terraform keeps it, tainted.
+            if prior is not None:
+                # Unchanged in state, as SDKv2 keeps it after a failed update
+                # (not reconciled with the plan, which did not happen).
+                return pb.ApplyResourceChange.Response(
+                    new_state=request.prior_state,
+                    legacy_type_system=_legacy(klass), diagnostics=diags.to_pb())
+            new = _partial(inst, ReadContext(diags, type_name))
         if new is not None and planned is not None:
             new = st.settle(schema, planned, new)
         return pb.ApplyResourceChange.Response(
             new_state=_encode_state(attrs, blocks, st.complete(schema, new), planned_enc),
-            diagnostics=diags.to_pb())
+            legacy_type_system=_legacy(klass), diagnostics=diags.to_pb())
 
 
     @_log_errors
@@ -140,9 +155,27 @@ class HcloudServicer(ProviderServicer):
         imported = [] if found is None else [pb.ImportResourceState.ImportedResource(
             type_name=request.type_name,
             state=_encode_state(attrs, blocks,
-                                st.complete(schema, st.blank_zeroes(schema, found)), None))]
+                                st.complete(schema, st.blank_zeroes(
+                                    schema, found, keep=frozenset(klass.DEFAULTS))), None))]
         return pb.ImportResourceState.Response(imported_resources=imported,
                                                diagnostics=diags.to_pb())
+
+
+def _legacy(klass) -> bool:
+    """SDKv2 plans defaults for arguments that are not computed, and hashes; Terraform
+    accepts that only from a provider that says it uses the legacy type system."""
+    return bool(klass.LEGACY_TYPE_SYSTEM or klass.DEFAULTS)
+
+
+def _partial(inst, ctx) -> dict | None:
+    """The object a failed create left behind, read back when the API allows."""
+    made = getattr(inst, "partial", None)
+    if made is None:
+        return None
+    try:
+        return st.strip_unknown(inst.read(ctx, deepcopy(made)))
+    except Exception:  # the API is failing: keep what the create call returned
+        return st.strip_unknown(made)
 
 
 def _same(attrs, blocks, name, old, new) -> bool:

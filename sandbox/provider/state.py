@@ -114,15 +114,16 @@ def _is_zero(value: Any) -> bool:
     return value is False or (isinstance(value, (str, list, dict)) and not value)
 
 
-def blank_zeroes(schema, state: dict | None) -> dict | None:
-    """Import: a non-computed `false`/`""`/`[]`/`{}` reads as unset, as SDKv2 does."""
+def blank_zeroes(schema, state: dict | None, keep=frozenset()) -> dict | None:
+    """Import: a non-computed `false`/`""`/`[]`/`{}` reads as unset, as SDKv2 does,
+    except arguments with a default (`keep`), which the real read sets explicitly."""
     if state is None:
         return None
     attrs, blocks = _parts(schema)
     out = dict(state)
     for name, attr in attrs.items():
         value = out.get(name)
-        if not attr.computed and _is_zero(value):
+        if not attr.computed and name not in keep and _is_zero(value):
             out[name] = None
     for name, block in blocks.items():
         value = out.get(name)
@@ -186,3 +187,40 @@ def carry_computed(schema, prior: dict | None, proposed: dict) -> dict:
             filled.append(_fill(block.block, item, match))
         out[name] = filled
     return out
+
+
+def apply_defaults(schema, defaults: dict, state: dict | None) -> dict | None:
+    """SDKv2 `Default` (and the plugin framework's static defaults): an argument the
+    configuration leaves null is planned with its default, as the real provider shows it.
+
+    `defaults` maps attribute names to values, and block names to such a dict
+    for each element of that block.
+    """
+    if state is None or not defaults:
+        return state
+    _, blocks = _parts(schema)
+    out = dict(state)
+    for name, value in defaults.items():
+        if name in blocks:
+            items = out.get(name)
+            if items is None or items is Unknown:
+                continue
+            block = blocks[name]
+            if block.mode == "single":
+                out[name] = apply_defaults(block.block, value, items)
+            else:
+                out[name] = [apply_defaults(block.block, value, item) for item in items]
+        elif out.get(name) is None:
+            out[name] = deepcopy(value)
+    return out
+
+
+def strip_unknown(value: Any) -> Any:
+    """A planned value made fit for state: unknowns become null."""
+    if value is Unknown:
+        return None
+    if isinstance(value, dict):
+        return {k: strip_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_unknown(v) for v in value]
+    return value

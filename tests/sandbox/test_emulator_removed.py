@@ -79,7 +79,7 @@ def test_availability_check_relies_on_server_type_locations(emulator, hcloud_cli
     from server_types[].locations[] alone."""
     assert datacenter_available_ids(hcloud_client, "nbg1") is None
     found = check_availability(hcloud_client, server_types=("ccx33", "cpx22", "cx23", "cx22"),
-                               load_balancer_type="lb11", location="nbg1", image="ubuntu-22.04")
+                               load_balancer_types=("lb11",), location="nbg1", image="ubuntu-22.04")
     assert [(t.name, t.status) for t in found.types] == [
         ("ccx33", AVAILABLE), ("cpx22", AVAILABLE),
         ("cx23", UNAVAILABLE),   # shared-vCPU CX "not available" in 2026-09
@@ -87,6 +87,6 @@ def test_availability_check_relies_on_server_type_locations(emulator, hcloud_cli
         ("lb11", AVAILABLE)]
     emulator.admin("POST", "/_sandbox/availability", {"server_type": "ccx33", "location": "nbg1",
                                                       "available": False})
-    again = check_availability(hcloud_client, server_types=("ccx33",), load_balancer_type=None,
+    again = check_availability(hcloud_client, server_types=("ccx33",),
                                location="nbg1", image="ubuntu-22.04")
     assert again.types[0].status == UNAVAILABLE and not again.ok

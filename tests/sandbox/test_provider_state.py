@@ -92,3 +92,35 @@ def test_import_reads_zero_values_of_arguments_as_unset():
     assert state["placement_group_id"] == 0  # a number is never "unset"
     assert state["status"] == ""  # computed: the API's value stands
     assert state["public_net"] == [{"ipv4_enabled": None, "ipv4": 5}]
+
+
+def test_defaults_fill_only_what_the_configuration_left_null():
+    defaults = {"keep_disk": False, "backups": False,
+                "public_net": {"ipv4_enabled": True, "ipv6_enabled": True}}
+    planned = st.apply_defaults(SERVER, defaults, {
+        "name": "a", "backups": True, "keep_disk": None,
+        "public_net": [{"ipv4_enabled": False, "ipv6_enabled": None}]})
+    assert planned["keep_disk"] is False and planned["backups"] is True
+    assert planned["public_net"] == [{"ipv4_enabled": False, "ipv6_enabled": True}]
+    # No block in the configuration: none is made up.
+    assert st.apply_defaults(SERVER, defaults, {"public_net": []})["public_net"] == []
+    assert st.apply_defaults(SERVER, defaults, None) is None
+
+
+def test_import_keeps_read_values_of_arguments_with_defaults():
+    state = st.blank_zeroes(SERVER, {"delete_protection": False, "labels": {}},
+                            keep=frozenset({"delete_protection"}))
+    assert state["delete_protection"] is False and state["labels"] is None
+
+
+def test_strip_unknown_makes_a_plan_fit_for_state():
+    assert st.strip_unknown({"a": Unknown, "b": [1, Unknown], "c": {"d": "x"}}) == \
+        {"a": None, "b": [1, None], "c": {"d": "x"}}
+
+
+def test_user_data_hash_is_base64_sha1_as_the_real_provider_stores_it():
+    from sandbox.provider.resources.server import user_data_hash
+    # The published SHA-1 test vectors of "" (da39a3ee...0709) and "abc"
+    # (a9993e36...d89d), base64-encoded.
+    assert user_data_hash("") == "2jmj7l5rSw0yVb/vlWAYkK/YBwk="
+    assert user_data_hash("abc") == "qZk+NkcGgWq6PiVxeFDCbJzQ2J0="

@@ -84,7 +84,18 @@ def test_single_server_stack_round_trip(tmp_path, emulator):
     assert described.returncode == 0, described.stderr
     assert "ccx33" in described.stdout and out["server_ipv4"] in described.stdout
 
-    # Destroy lifts the volume's delete protection, as the real provider does.
+    # Destroy does not lift the volume's delete protection (nor does the real
+    # provider): the server goes first, then Hetzner refuses the volume.
+    refused = tf.run("destroy", "-auto-approve", "-input=false", check=False)
+    assert refused.returncode == 1
+    assert "Error: hcloud_volume: API error protected" in refused.stderr
+    assert client.servers.get_all() == []
+    assert client.volumes.get_all()[0].protection["delete"] is True
+    # Lifting it is an apply first, as `hetzner-deploy destroy --destroy-volume` does.
+    main = stack / "main.tf"
+    main.write_text(main.read_text().replace("delete_protection = true",
+                                             "delete_protection = false"))
+    tf.apply()
     tf.run("destroy", "-auto-approve", "-input=false")
     assert client.servers.get_all() == []
     assert client.volumes.get_all() == []
@@ -97,6 +108,12 @@ def test_single_server_stack_round_trip(tmp_path, emulator):
     assert not stand_in_hashes & _lock_hashes(STACK / ".terraform.lock.hcl")
 
 
+def _host(stack_tf) -> dict:
+    """The committed stack's one host, from its `hosts` output (ids as numbers)."""
+    (host,) = stack_tf.outputs()["hosts"]
+    return {**host, "id": int(host["id"]), "firewall_id": int(host["firewall_id"])}
+
+
 def test_prevent_destroy_guards_the_data_volume(stack_tf):
     stack_tf.apply()
     refused = stack_tf.run("destroy", "-auto-approve", "-input=false", check=False)
@@ -106,7 +123,7 @@ def test_prevent_destroy_guards_the_data_volume(stack_tf):
 
 def test_server_type_change_rescales_in_place(stack_tf, emulator):
     stack_tf.apply()
-    server_id = int(stack_tf.outputs()["server_id"])
+    server_id = _host(stack_tf)["id"]
     # What `generate --profile ccx43` changes: the type, and the server's profile label.
     _set_tfvar(stack_tf.workdir, "server_type", "ccx43")
     _set_tfvar(stack_tf.workdir, "profile", "ccx43")
@@ -132,8 +149,8 @@ def test_server_type_change_rescales_in_place(stack_tf, emulator):
 
 def test_allow_list_and_backups_change_in_place(stack_tf, emulator):
     stack_tf.apply()
-    firewall_id = int(stack_tf.outputs()["firewall_id"])
-    server_id = int(stack_tf.outputs()["server_id"])
+    firewall_id = _host(stack_tf)["firewall_id"]
+    server_id = _host(stack_tf)["id"]
     _set_tfvar(stack_tf.workdir, "ssh_allow_cidrs", '["198.51.100.7/32"]', raw=True)
     _set_tfvar(stack_tf.workdir, "backups", "false", raw=True)
     actions = stack_tf.planned_actions()
@@ -150,7 +167,7 @@ def test_allow_list_and_backups_change_in_place(stack_tf, emulator):
 def test_committed_stack_rescales_both_ways_in_place(stack_tf, emulator):
     """The stack renders keep_disk = true: ccx33 -> ccx43 -> ccx33 on one server."""
     stack_tf.apply()
-    server_id = int(stack_tf.outputs()["server_id"])
+    server_id = _host(stack_tf)["id"]
     client = emulator.client()
     disk = client.servers.get_by_id(server_id).primary_disk_size
     for server_type in ("ccx43", "ccx33"):
@@ -193,18 +210,6 @@ def test_user_data_and_image_changes_replace_the_server(tmp_path, emulator):
     tf.apply("-var", "image=debian-12")
     assert tf.outputs()["server_id"] != first_id
     assert tf.plan_exitcode("-var", "image=debian-12").returncode == 0
-
-
-def test_unequal_protection_flags_fail_validation(tmp_path, emulator):
-    stack = copy_stack(tmp_path / "stack", FIXTURES / "server")
-    main = stack / "main.tf"
-    main.write_text(main.read_text().replace("delete_protection  = false",
-                                             "delete_protection  = true"))
-    tf = Terraform(stack, tmp_path, emulator)
-    tf.init()
-    refused = tf.run("validate", check=False)
-    assert refused.returncode == 1
-    assert "delete_protection and rebuild_protection must be equal" in refused.stderr
 
 
 def test_three_tier_shape_plans_applies_and_destroys(tmp_path, emulator):
@@ -287,7 +292,11 @@ def test_every_other_resource_type_applies_and_destroys(tmp_path, emulator):
     tf.run("apply", "-input=false", "check.tfplan")
     assert client.servers.get_by_id(server.id).private_net[0].alias_ips == ["10.1.1.21"]
 
-    tf.run("destroy", "-auto-approve", "-input=false")  # lifts the network's protection
+    main = stack / "main.tf"
+    main.write_text(main.read_text().replace("delete_protection = true",
+                                             "delete_protection = false"))
+    tf.apply()  # the network's protection first: destroy does not lift it
+    tf.run("destroy", "-auto-approve", "-input=false")
     for family in ("servers", "networks", "primary_ips", "floating_ips", "firewalls",
                    "certificates"):
         assert getattr(client, family).get_all() == [], family
@@ -312,9 +321,26 @@ def test_whole_stack_imports_into_fresh_state(tmp_path, emulator):
         again.run("import", "-input=false", address, ident)
     actions = again.planned_actions()
     # The API does not report automount, so the attachment's is learnt on the
-    # next apply (the real provider cannot know it either); all else matches.
+    # next apply (the real provider cannot know it either). The server, like
+    # the real provider's after import, has no public_net block and none of
+    # the arguments the read does not set (keep_disk and two others): the
+    # plan adds them in place, nothing is replaced. All else matches.
     assert actions.pop("hcloud_volume_attachment.data") == ["update"]
+    assert actions.pop("hcloud_server.main") == ["update"]
+    assert actions.pop("hcloud_volume.data") == ["update"]  # format is not read back
     assert all(a == ["no-op"] for a in actions.values()), actions
+    changes = {rc["address"]: rc["change"]
+               for rc in again.show_plan("check.tfplan")["resource_changes"]}
+
+    def changed(address):
+        before, after = changes[address]["before"], changes[address]["after"]
+        return sorted(k for k in after if before.get(k) != after[k])
+    assert changed("hcloud_server.main") == ["ignore_remote_firewall_ids", "keep_disk",
+                                             "public_net", "shutdown_before_deletion"]
+    assert changes["hcloud_server.main"]["before"]["public_net"] == []
+    assert changed("hcloud_volume.data") == ["format"]
+    again.run("apply", "-input=false", "check.tfplan")
+    assert again.plan_exitcode().returncode == 0
 
 
 def test_import_by_id(tmp_path, emulator):

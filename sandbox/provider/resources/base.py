@@ -20,9 +20,20 @@ class HcloudResource(Resource):
     TYPE: str = ""
     # Arguments (attributes or blocks) whose change needs a new object.
     REPLACE: frozenset[str] = frozenset()
+    # Arguments with a schema Default in the real provider (see state.apply_defaults).
+    DEFAULTS: dict = {}
+    # SDKv2 resources whose planned values may differ from the configuration
+    # (a StateFunc, such as hcloud_server's user_data hash).
+    LEGACY_TYPE_SYSTEM = False
 
     def __init__(self, provider):
         self.provider = provider
+        self.config: dict | None = None   # the raw configuration, during apply
+        self.partial: dict | None = None  # set by created()
+
+    def created(self, planned: dict, ident) -> None:
+        """The API made the object: from here on a failure must not lose it."""
+        self.partial = {**planned, "id": ident}
 
     @classmethod
     def get_name(cls) -> str:

@@ -16,6 +16,7 @@ class ManagedCertificate(HcloudResource):
         made = self.api.certificates.create_managed(
             name=planned["name"], domain_names=sorted(planned["domain_names"]),
             labels=labels(planned.get("labels")))
+        self.created(planned, str(made.certificate.id))
         wait(made.action)
         return self.read(ctx, {**planned, "id": str(made.certificate.id)})
 

@@ -1,18 +1,16 @@
 """hcloud_firewall and hcloud_firewall_attachment."""
 from __future__ import annotations
 
-from hcloud.firewalls import FirewallResource, FirewallRule
-from hcloud.firewalls.domain import FirewallResourceLabelSelector
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import HcloudResource, known, labels, wait_all
 
 
-def _rule(spec: dict) -> FirewallRule:
-    return FirewallRule(direction=spec["direction"], protocol=spec["protocol"],
-                        source_ips=sorted(spec.get("source_ips") or []),
-                        destination_ips=sorted(spec.get("destination_ips") or []),
-                        port=spec.get("port"), description=spec.get("description"))
+def _rule(spec: dict) -> hc.FirewallRule:
+    return hc.FirewallRule(direction=spec["direction"], protocol=spec["protocol"],
+                           source_ips=sorted(spec.get("source_ips") or []),
+                           destination_ips=sorted(spec.get("destination_ips") or []),
+                           port=spec.get("port"), description=spec.get("description"))
 
 
 def _rule_state(rule) -> dict:
@@ -23,11 +21,11 @@ def _rule_state(rule) -> dict:
             "description": rule.description}
 
 
-def _target(server_id=None, selector=None) -> FirewallResource:
+def _target(server_id=None, selector=None) -> hc.FirewallResource:
     if server_id is not None:
-        return FirewallResource(type="server", server=Server(id=int(server_id)))
-    return FirewallResource(type="label_selector",
-                            label_selector=FirewallResourceLabelSelector(selector))
+        return hc.FirewallResource(type="server", server=hc.Server(id=int(server_id)))
+    return hc.FirewallResource(type="label_selector",
+                               label_selector=hc.FirewallResourceLabelSelector(selector))
 
 
 def _applied(firewall) -> tuple[set[int], set[str]]:

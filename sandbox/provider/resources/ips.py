@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from hcloud.locations import Location
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import HcloudResource, known, labels, protection, wait
 
 
@@ -19,6 +18,7 @@ def _address(ip: str) -> tuple[str, str | None]:
 
 class PrimaryIPResource(HcloudResource):
     TYPE = "hcloud_primary_ip"
+    DEFAULTS = {"auto_delete": False, "delete_protection": False}
     REPLACE = frozenset({"type", "location", "datacenter"})
 
     def create(self, ctx, planned):
@@ -26,11 +26,12 @@ class PrimaryIPResource(HcloudResource):
         assignee = known(planned.get("assignee_id"))
         made = self.api.primary_ips.create(
             type=planned["type"], name=planned["name"],
-            location=Location(name=location) if location and not assignee else None,
+            location=hc.Location(name=location) if location and not assignee else None,
             assignee_type="server" if assignee else None,
             assignee_id=int(assignee) if assignee else None,
             auto_delete=bool(known(planned.get("auto_delete"))),
             labels=labels(planned.get("labels")))
+        self.created(planned, made.primary_ip.id)
         wait(made.action)
         if known(planned.get("delete_protection")):
             wait(made.primary_ip.change_protection(delete=True))
@@ -66,8 +67,6 @@ class PrimaryIPResource(HcloudResource):
     def delete(self, ctx, current):
         pip = self.fetch(self.api.primary_ips.get_by_id, current["id"])
         if pip is not None:
-            if protection(pip):
-                wait(pip.change_protection(delete=False))
             if pip.assignee_id:
                 wait(pip.unassign())
             self.api.primary_ips.delete(pip)
@@ -76,6 +75,7 @@ class PrimaryIPResource(HcloudResource):
 
 class FloatingIPResource(HcloudResource):
     TYPE = "hcloud_floating_ip"
+    DEFAULTS = {"delete_protection": False}
     REPLACE = frozenset({"type", "home_location"})
 
     def create(self, ctx, planned):
@@ -83,8 +83,9 @@ class FloatingIPResource(HcloudResource):
         made = self.api.floating_ips.create(
             type=planned["type"], name=known(planned.get("name")),
             description=planned.get("description"), labels=labels(planned.get("labels")),
-            home_location=Location(name=location) if location and not server else None,
-            server=Server(id=int(server)) if server else None)
+            home_location=hc.Location(name=location) if location and not server else None,
+            server=hc.Server(id=int(server)) if server else None)
+        self.created(planned, str(made.floating_ip.id))
         wait(made.action)
         if planned.get("delete_protection"):
             wait(made.floating_ip.change_protection(delete=True))
@@ -108,7 +109,7 @@ class FloatingIPResource(HcloudResource):
                    labels=labels(planned.get("labels")))
         server = known(planned.get("server_id"))
         if server != current.get("server_id"):
-            wait(fip.assign(Server(id=int(server))) if server else fip.unassign())
+            wait(fip.assign(hc.Server(id=int(server))) if server else fip.unassign())
         if bool(planned.get("delete_protection")) != bool(current.get("delete_protection")):
             wait(fip.change_protection(delete=bool(planned.get("delete_protection"))))
         return self.read(ctx, planned)
@@ -116,8 +117,6 @@ class FloatingIPResource(HcloudResource):
     def delete(self, ctx, current):
         fip = self.fetch(self.api.floating_ips.get_by_id, current["id"])
         if fip is not None:
-            if protection(fip):
-                wait(fip.change_protection(delete=False))
             self.api.floating_ips.delete(fip)
         return None
 
@@ -128,7 +127,7 @@ class FloatingIPAssignment(HcloudResource):
 
     def create(self, ctx, planned):
         fip = self.api.floating_ips.get_by_id(int(planned["floating_ip_id"]))
-        wait(fip.assign(Server(id=int(planned["server_id"]))))
+        wait(fip.assign(hc.Server(id=int(planned["server_id"]))))
         return self.read(ctx, {**planned, "id": str(fip.id)})
 
     def read(self, ctx, current):

@@ -38,6 +38,7 @@ class PlacementGroup(HcloudResource):
     def create(self, ctx, planned):
         made = self.api.placement_groups.create(name=planned["name"], type=planned["type"],
                                                 labels=labels(planned.get("labels")))
+        self.created(planned, str(made.placement_group.id))
         wait(made.action)
         return self.read(ctx, {**planned, "id": str(made.placement_group.id)})
 

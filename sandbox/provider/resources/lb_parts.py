@@ -1,44 +1,38 @@
 """hcloud_load_balancer_service and hcloud_load_balancer_target."""
 from __future__ import annotations
 
-from hcloud.certificates import Certificate
-from hcloud.load_balancers import (LoadBalancerHealthCheck, LoadBalancerHealthCheckHttp,
-                                   LoadBalancerService, LoadBalancerServiceHttp,
-                                   LoadBalancerTarget)
-from hcloud.load_balancers.domain import (LoadBalancerTargetIP,
-                                          LoadBalancerTargetLabelSelector)
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import HcloudResource, first, importing, known, wait
 
 
-def _health_check(block: dict | None) -> LoadBalancerHealthCheck | None:
+def _health_check(block: dict | None) -> hc.LoadBalancerHealthCheck | None:
     if block is None:
         return None
     http = first(block.get("http"))
-    return LoadBalancerHealthCheck(
+    return hc.LoadBalancerHealthCheck(
         protocol=block["protocol"], port=block["port"], interval=block["interval"],
         timeout=block["timeout"], retries=block["retries"],
-        http=None if http is None else LoadBalancerHealthCheckHttp(
+        http=None if http is None else hc.LoadBalancerHealthCheckHttp(
             domain=http.get("domain"), path=http.get("path"), response=http.get("response"),
             status_codes=http.get("status_codes"), tls=http.get("tls")))
 
 
-def _http(block: dict | None) -> LoadBalancerServiceHttp | None:
+def _http(block: dict | None) -> hc.LoadBalancerServiceHttp | None:
     if block is None:
         return None
     certificates = known(block.get("certificates"))
-    return LoadBalancerServiceHttp(
+    return hc.LoadBalancerServiceHttp(
         cookie_name=known(block.get("cookie_name")),
         cookie_lifetime=known(block.get("cookie_lifetime")),
-        certificates=[Certificate(id=int(c)) for c in certificates] if certificates else None,
+        certificates=[hc.Certificate(id=int(c)) for c in certificates] if certificates else None,
         redirect_http=known(block.get("redirect_http")),
         sticky_sessions=known(block.get("sticky_sessions")),
         timeout_idle=known(block.get("timeout_idle")))
 
 
-def _service(planned: dict, listen_port=None) -> LoadBalancerService:
-    return LoadBalancerService(
+def _service(planned: dict, listen_port=None) -> hc.LoadBalancerService:
+    return hc.LoadBalancerService(
         protocol=planned["protocol"],
         listen_port=listen_port if listen_port is not None else known(planned.get("listen_port")),
         destination_port=known(planned.get("destination_port")),
@@ -109,18 +103,18 @@ class LoadBalancerServiceResource(HcloudResource):
         lb = self.fetch(self.api.load_balancers.get_by_id, current["load_balancer_id"])
         if lb is not None and any(s.listen_port == current["listen_port"]
                                   for s in lb.services or []):
-            wait(lb.delete_service(LoadBalancerService(listen_port=current["listen_port"])))
+            wait(lb.delete_service(hc.LoadBalancerService(listen_port=current["listen_port"])))
         return None
 
 
-def _target(state: dict) -> LoadBalancerTarget:
+def _target(state: dict) -> hc.LoadBalancerTarget:
     kind = state["type"]
-    return LoadBalancerTarget(
+    return hc.LoadBalancerTarget(
         type=kind,
-        server=Server(id=int(state["server_id"])) if kind == "server" else None,
-        label_selector=LoadBalancerTargetLabelSelector(state["label_selector"])
+        server=hc.Server(id=int(state["server_id"])) if kind == "server" else None,
+        label_selector=hc.LoadBalancerTargetLabelSelector(state["label_selector"])
         if kind == "label_selector" else None,
-        ip=LoadBalancerTargetIP(state["ip"]) if kind == "ip" else None,
+        ip=hc.LoadBalancerTargetIP(state["ip"]) if kind == "ip" else None,
         use_private_ip=known(state.get("use_private_ip")) if kind != "ip" else None)
 
 

@@ -1,11 +1,8 @@
 """hcloud_load_balancer and hcloud_load_balancer_network."""
 from __future__ import annotations
 
-from hcloud.load_balancer_types import LoadBalancerType
-from hcloud.load_balancers import LoadBalancerAlgorithm
-from hcloud.locations import Location
-from hcloud.networks import Network
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import (HcloudResource, first, importing, known, labels,
                                              protection, wait)
 
@@ -17,6 +14,7 @@ def _split(ident: str) -> tuple[int, int]:
 
 class LoadBalancer(HcloudResource):
     TYPE = "hcloud_load_balancer"
+    DEFAULTS = {"delete_protection": False}
     REPLACE = frozenset({"location", "network_zone"})
 
     def check(self, diags, config):
@@ -31,11 +29,12 @@ class LoadBalancer(HcloudResource):
         location = known(planned.get("location"))
         made = self.api.load_balancers.create(
             name=planned["name"],
-            load_balancer_type=LoadBalancerType(name=planned["load_balancer_type"]),
-            algorithm=LoadBalancerAlgorithm(type=algorithm) if algorithm else None,
+            load_balancer_type=hc.LoadBalancerType(name=planned["load_balancer_type"]),
+            algorithm=hc.LoadBalancerAlgorithm(type=algorithm) if algorithm else None,
             labels=labels(planned.get("labels")),
-            location=Location(name=location) if location else None,
+            location=hc.Location(name=location) if location else None,
             network_zone=None if location else known(planned.get("network_zone")))
+        self.created(planned, str(made.load_balancer.id))
         wait(made.action)
         if planned.get("delete_protection"):
             wait(made.load_balancer.change_protection(delete=True))
@@ -64,10 +63,10 @@ class LoadBalancer(HcloudResource):
         if planned["name"] != current["name"] or planned.get("labels") != current.get("labels"):
             lb.update(name=planned["name"], labels=labels(planned.get("labels")))
         if planned["load_balancer_type"] != current["load_balancer_type"]:
-            wait(lb.change_type(LoadBalancerType(name=planned["load_balancer_type"])))
+            wait(lb.change_type(hc.LoadBalancerType(name=planned["load_balancer_type"])))
         algorithm = known((first(planned.get("algorithm")) or {}).get("type"))
         if algorithm and algorithm != (first(current.get("algorithm")) or {}).get("type"):
-            wait(lb.change_algorithm(LoadBalancerAlgorithm(type=algorithm)))
+            wait(lb.change_algorithm(hc.LoadBalancerAlgorithm(type=algorithm)))
         if bool(planned.get("delete_protection")) != bool(current.get("delete_protection")):
             wait(lb.change_protection(delete=bool(planned.get("delete_protection"))))
         return self.read(ctx, planned)
@@ -75,8 +74,6 @@ class LoadBalancer(HcloudResource):
     def delete(self, ctx, current):
         lb = self.fetch(self.api.load_balancers.get_by_id, current["id"])
         if lb is not None:
-            if protection(lb):
-                wait(lb.change_protection(delete=False))
             # Older API descriptions answer 204, newer ones an action: take both.
             answer = self.api.request("DELETE", f"/load_balancers/{lb.id}") or {}
             if answer.get("action"):
@@ -86,6 +83,7 @@ class LoadBalancer(HcloudResource):
 
 class LoadBalancerNetwork(HcloudResource):
     TYPE = "hcloud_load_balancer_network"
+    DEFAULTS = {"enable_public_interface": True}
     REPLACE = frozenset({"load_balancer_id", "network_id", "subnet_id", "ip"})
 
     def check(self, diags, config):
@@ -97,7 +95,7 @@ class LoadBalancerNetwork(HcloudResource):
         network_id = known(planned.get("network_id"))
         if network_id is None:
             network_id = int(str(planned["subnet_id"]).split("-", 1)[0])
-        wait(lb.attach_to_network(Network(id=int(network_id)), ip=known(planned.get("ip"))))
+        wait(lb.attach_to_network(hc.Network(id=int(network_id)), ip=known(planned.get("ip"))))
         public = known(planned.get("enable_public_interface"))
         if public is False:
             wait(lb.disable_public_interface())
@@ -124,5 +122,5 @@ class LoadBalancerNetwork(HcloudResource):
         lb = self.fetch(self.api.load_balancers.get_by_id, current["load_balancer_id"])
         if lb is not None and any(p.network.id == int(current["network_id"])
                                   for p in lb.private_net or []):
-            wait(lb.detach_from_network(Network(id=int(current["network_id"]))))
+            wait(lb.detach_from_network(hc.Network(id=int(current["network_id"]))))
         return None

@@ -1,8 +1,8 @@
 """hcloud_network, hcloud_network_subnet, hcloud_network_route, hcloud_server_network."""
 from __future__ import annotations
 
-from hcloud.networks import Network, NetworkRoute, NetworkSubnet
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import HcloudResource, known, labels, protection, wait
 from sandbox.provider.resources.server_parts import subnet_id_for
 
@@ -14,12 +14,14 @@ def _split(ident: str) -> tuple[int, str]:
 
 class HcloudNetwork(HcloudResource):
     TYPE = "hcloud_network"
+    DEFAULTS = {"delete_protection": False, "expose_routes_to_vswitch": False}
 
     def create(self, ctx, planned):
         network = self.api.networks.create(
             name=planned["name"], ip_range=planned["ip_range"],
             expose_routes_to_vswitch=planned.get("expose_routes_to_vswitch"),
             labels=labels(planned.get("labels")))
+        self.created(planned, str(network.id))
         if planned.get("delete_protection"):
             wait(network.change_protection(delete=True))
         return self.read(ctx, {**planned, "id": str(network.id)})
@@ -48,8 +50,6 @@ class HcloudNetwork(HcloudResource):
     def delete(self, ctx, current):
         network = self.fetch(self.api.networks.get_by_id, current["id"])
         if network is not None:
-            if protection(network):
-                wait(network.change_protection(delete=False))
             self.api.networks.delete(network)
         return None
 
@@ -60,7 +60,7 @@ class NetworkSubnetResource(HcloudResource):
 
     def create(self, ctx, planned):
         network = self.api.networks.get_by_id(int(planned["network_id"]))
-        wait(network.add_subnet(NetworkSubnet(
+        wait(network.add_subnet(hc.NetworkSubnet(
             ip_range=planned["ip_range"], type=planned["type"],
             network_zone=planned["network_zone"], vswitch_id=known(planned.get("vswitch_id")))))
         return self.read(ctx, {**planned, "id": f"{network.id}-{planned['ip_range']}"})
@@ -83,7 +83,7 @@ class NetworkSubnetResource(HcloudResource):
         network_id, ip_range = _split(current["id"])
         network = self.fetch(self.api.networks.get_by_id, network_id)
         if network is not None:
-            wait(network.delete_subnet(NetworkSubnet(ip_range=ip_range)))
+            wait(network.delete_subnet(hc.NetworkSubnet(ip_range=ip_range)))
         return None
 
 
@@ -93,8 +93,8 @@ class NetworkRouteResource(HcloudResource):
 
     def create(self, ctx, planned):
         network = self.api.networks.get_by_id(int(planned["network_id"]))
-        wait(network.add_route(NetworkRoute(destination=planned["destination"],
-                                            gateway=planned["gateway"])))
+        wait(network.add_route(hc.NetworkRoute(destination=planned["destination"],
+                                               gateway=planned["gateway"])))
         return self.read(ctx, {**planned, "id": f"{network.id}-{planned['destination']}"})
 
     def read(self, ctx, current):
@@ -122,6 +122,7 @@ class NetworkRouteResource(HcloudResource):
 
 class ServerNetwork(HcloudResource):
     TYPE = "hcloud_server_network"
+    DEFAULTS = {"alias_ips": []}
     REPLACE = frozenset({"server_id", "network_id", "subnet_id", "ip"})
 
     def check(self, diags, config):
@@ -137,7 +138,7 @@ class ServerNetwork(HcloudResource):
         server = self.api.servers.get_by_id(int(planned["server_id"]))
         network_id = self._network_id(planned)
         aliases = sorted(known(planned.get("alias_ips")) or [])
-        wait(server.attach_to_network(Network(id=network_id), ip=known(planned.get("ip")),
+        wait(server.attach_to_network(hc.Network(id=network_id), ip=known(planned.get("ip")),
                                       alias_ips=aliases or None))
         return self.read(ctx, {**planned, "network_id": network_id,
                                "id": f"{server.id}-{network_id}"})
@@ -160,12 +161,12 @@ class ServerNetwork(HcloudResource):
         server = self.api.servers.get_by_id(int(current["server_id"]))
         aliases = sorted(known(planned.get("alias_ips")) or [])
         if aliases != sorted(current.get("alias_ips") or []):
-            wait(server.change_alias_ips(Network(id=int(current["network_id"])), aliases))
+            wait(server.change_alias_ips(hc.Network(id=int(current["network_id"])), aliases))
         return self.read(ctx, planned)
 
     def delete(self, ctx, current):
         server = self.fetch(self.api.servers.get_by_id, current["server_id"])
         if server is not None and any(p.network.id == int(current["network_id"])
                                       for p in server.private_net or []):
-            wait(server.detach_from_network(Network(id=int(current["network_id"]))))
+            wait(server.detach_from_network(hc.Network(id=int(current["network_id"]))))
         return None

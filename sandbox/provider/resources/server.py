@@ -1,18 +1,14 @@
 """hcloud_server: create, rescale in place, replace on image/keys/user data."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 
-from hcloud.firewalls import Firewall, FirewallResource
-from hcloud.images import Image
-from hcloud.locations import Location
-from hcloud.placement_groups import PlacementGroup
-from hcloud.primary_ips import PrimaryIP
-from hcloud.server_types import ServerType
-from hcloud.servers import Server, ServerCreatePublicNetwork
-from hcloud.ssh_keys import SSHKey
 from tf.types import Unknown
 
+from sandbox.provider.resources import hc
+from sandbox.provider.errors import PlanRefused
 from sandbox.provider.resources.base import (HcloudResource, first, importing, known, labels,
                                              protection, wait, wait_all)
 from sandbox.provider.resources.server_parts import networks_state, sync_networks
@@ -29,86 +25,97 @@ def _ipv6_address(network: str | None) -> str | None:
     return str(ipaddress.ip_network(network, strict=False).network_address + 1)
 
 
+def user_data_hash(text: str) -> str:
+    """What the real provider keeps in state for user_data (its StateFunc)."""
+    return base64.b64encode(hashlib.sha1(text.encode()).digest()).decode()
+
+
 class HcloudServer(HcloudResource):
     TYPE = "hcloud_server"
     REPLACE = frozenset({"image", "location", "datacenter", "ssh_keys", "user_data"})
+    DEFAULTS = {"keep_disk": False, "backups": False, "ignore_remote_firewall_ids": False,
+                "delete_protection": False, "rebuild_protection": False,
+                "shutdown_before_deletion": False,
+                "public_net": {"ipv4_enabled": True, "ipv6_enabled": True}}
+    LEGACY_TYPE_SYSTEM = True  # user_data is planned as its hash, like SDKv2's StateFunc
 
     def check(self, diags, config):
-        delete, rebuild = config.get("delete_protection"), config.get("rebuild_protection")
-        if delete is not Unknown and rebuild is not Unknown and bool(delete) != bool(rebuild):
-            diags.add_error("delete_protection and rebuild_protection must be equal",
-                            path=["rebuild_protection"])
+        # Unequal protection flags, a smaller disk and the like are the API's
+        # to refuse at apply time, as with the real provider.
         for unsupported in ("iso", "rescue"):
             if config.get(unsupported) not in (None, Unknown):
                 diags.add_error(f"`{unsupported}` is not supported by the sandbox provider",
                                 path=[unsupported])
 
     def plan(self, ctx, prior, planned):
+        self._plan_user_data(prior, planned)
         if prior is None:
             if known(planned.get("image")) is None and planned.get("image") is not Unknown:
                 ctx.diagnostics.add_error("hcloud_server needs an `image` to be created",
                                           path=["image"])
             return planned
-        changed = ctx.changed_fields
+        changed = {k for k in ctx.changed_fields if planned.get(k) != prior.get(k)}
         if changed & self.REPLACE:
             return planned  # a new server: Terraform plans its creation next
-        if "public_net" in changed:
+        if "public_net" in changed and prior.get("public_net"):
+            # An imported server has no public_net block yet; adding the one the
+            # configuration gives is what the real provider does too (off, on).
             ctx.diagnostics.add_error(
                 "changing public_net in place is not supported by the sandbox provider",
                 path=["public_net"])
         if "backups" in changed:
             planned["backup_window"] = Unknown
-        if "server_type" in changed and known(planned["server_type"]):
-            self._plan_rescale(ctx, prior, planned)
+        if "server_type" in changed and not planned.get("keep_disk"):
+            planned["primary_disk_size"] = Unknown
         return planned
 
-    def _plan_rescale(self, ctx, prior, planned):
-        new_type = self.api.server_types.get_by_name(planned["server_type"])
-        if new_type is None:
-            ctx.diagnostics.add_error(f"unknown server type {planned['server_type']!r}",
-                                      path=["server_type"])
+    @staticmethod
+    def _plan_user_data(prior, planned) -> None:
+        text = planned.get("user_data")
+        if text is None:
             return
-        current_disk = prior.get("primary_disk_size") or 0
-        if planned.get("keep_disk"):
+        if not isinstance(text, str):
+            # Unknown until apply. Terraform may have refined it (a known
+            # prefix, as for templatefile()); the hash will not keep that
+            # promise, so plan a plain unknown, as SDKv2 does.
+            planned["user_data"] = Unknown
             return
-        if new_type.disk < current_disk:
-            ctx.diagnostics.add_error(
-                f"server type {new_type.name} has a smaller disk ({new_type.disk} GB) than "
-                f"the server's {current_disk} GB: set keep_disk = true to downgrade",
-                path=["keep_disk"])
-        elif new_type.disk != current_disk:
-            planned["primary_disk_size"] = Unknown
+        if prior is not None and text == prior.get("user_data"):
+            return  # unchanged, or ignore_changes handed back the stored hash
+        planned["user_data"] = user_data_hash(text)
 
     def create(self, ctx, planned):
         public = first(planned.get("public_net"))
         public_net = None
         if public is not None:
-            public_net = ServerCreatePublicNetwork(
+            public_net = hc.ServerCreatePublicNetwork(
                 enable_ipv4=public.get("ipv4_enabled") is not False,
                 enable_ipv6=public.get("ipv6_enabled") is not False,
-                ipv4=PrimaryIP(id=int(public["ipv4"])) if known(public.get("ipv4")) else None,
-                ipv6=PrimaryIP(id=int(public["ipv6"])) if known(public.get("ipv6")) else None)
+                ipv4=hc.PrimaryIP(id=int(public["ipv4"])) if known(public.get("ipv4")) else None,
+                ipv6=hc.PrimaryIP(id=int(public["ipv6"])) if known(public.get("ipv6")) else None)
         location = known(planned.get("location"))
         group = known(planned.get("placement_group_id"))
         made = self.api.servers.create(
-            name=planned["name"], server_type=ServerType(name=planned["server_type"]),
-            image=_ref(Image, planned["image"]),
-            ssh_keys=[_ref(SSHKey, k) for k in planned.get("ssh_keys") or []] or None,
-            firewalls=[Firewall(id=int(f)) for f in known(planned.get("firewall_ids")) or []]
+            name=planned["name"], server_type=hc.ServerType(name=planned["server_type"]),
+            image=_ref(hc.Image, planned["image"]),
+            ssh_keys=[_ref(hc.SSHKey, k) for k in planned.get("ssh_keys") or []] or None,
+            firewalls=[hc.Firewall(id=int(f)) for f in known(planned.get("firewall_ids")) or []]
             or None,
-            user_data=planned.get("user_data"), labels=labels(planned.get("labels")),
-            location=Location(name=location) if location else None,
-            placement_group=PlacementGroup(id=int(group)) if group else None,
+            # The plan holds the hash; the API gets the text from the configuration.
+            user_data=(self.config or {}).get("user_data"), labels=labels(planned.get("labels")),
+            location=hc.Location(name=location) if location else None,
+            placement_group=hc.PlacementGroup(id=int(group)) if group else None,
             public_net=public_net)
+        self.created(planned, str(made.server.id))
         wait(made.action)
         wait_all(made.next_actions)
         server = made.server
+        sync_networks(self.api, server, [], planned.get("network") or [])
         if planned.get("backups"):
             wait(server.enable_backup())
         if planned.get("delete_protection") or planned.get("rebuild_protection"):
             wait(server.change_protection(delete=bool(planned.get("delete_protection")),
                                           rebuild=bool(planned.get("rebuild_protection"))))
-        sync_networks(self.api, server, [], planned.get("network") or [])
         return self.read(ctx, {**planned, "id": str(server.id)})
 
     def read(self, ctx, current):
@@ -118,22 +125,16 @@ class HcloudServer(HcloudResource):
         net = server.public_net
         ipv4 = getattr(net, "ipv4", None)
         ipv6 = getattr(net, "ipv6", None)
-        public = []
-        blocks = current.get("public_net") or []
-        if importing(current):
-            blocks = [{"ipv4_enabled": ipv4 is not None, "ipv6_enabled": ipv6 is not None}]
-        for block in blocks:
-            public.append({
-                "ipv4_enabled": block.get("ipv4_enabled"),
-                "ipv6_enabled": block.get("ipv6_enabled"),
-                "ipv4": net.primary_ipv4.id if getattr(net, "primary_ipv4", None) else None,
-                "ipv6": net.primary_ipv6.id if getattr(net, "primary_ipv6", None) else None})
-        image = known(current.get("image"))
-        if image is None and server.image is not None:
-            image = server.image.name or str(server.image.id)
+        # Like the real read, public_net is never filled from the API: an
+        # imported server has none until the configuration adds it.
+        public = [{**block,
+                   "ipv4": net.primary_ipv4.id if getattr(net, "primary_ipv4", None) else None,
+                   "ipv6": net.primary_ipv6.id if getattr(net, "primary_ipv6", None) else None}
+                  for block in current.get("public_net") or []]
         return {
             **current, "id": str(server.id), "name": server.name,
-            "server_type": server.server_type.name, "image": image,
+            "server_type": server.server_type.name,
+            "image": self._image(server, current),
             "location": server.location.name if server.location else None,
             "datacenter": known(current.get("datacenter")),
             "status": server.status, "backup_window": server.backup_window,
@@ -154,6 +155,17 @@ class HcloudServer(HcloudResource):
         }
 
     @staticmethod
+    def _image(server, current):
+        """The image as the API reports it, so a rebuild outside Terraform is drift
+        (a replacement): its name, or its id when it has no name or the
+        configuration gave the id."""
+        if server.image is None:
+            return known(current.get("image"))
+        if server.image.name and str(server.image.id) != str(current.get("image")):
+            return server.image.name
+        return str(server.image.id)
+
+    @staticmethod
     def _firewall_ids(server, current) -> list[int]:
         applied = {f.firewall.id for f in getattr(server.public_net, "firewalls", None) or []}
         if current.get("ignore_remote_firewall_ids"):
@@ -162,54 +174,68 @@ class HcloudServer(HcloudResource):
         return sorted(applied)
 
     def update(self, ctx, current, planned):
+        """The real provider's order: name and labels, type, backups, networks,
+        firewalls, public_net, placement group, protection. A failure stops
+        there and leaves the server as far as it got (off, after a refused
+        type change)."""
         server = self.api.servers.get_by_id(int(current["id"]))
         if planned["name"] != current["name"] or planned.get("labels") != current.get("labels"):
             server.update(name=planned["name"], labels=labels(planned.get("labels")))
-        needs_off = planned["server_type"] != current["server_type"] or \
-            known(planned.get("placement_group_id")) != current.get("placement_group_id")
-        was_running = server.status == Server.STATUS_RUNNING
-        if needs_off and was_running:
-            wait(server.power_off())
         if planned["server_type"] != current["server_type"]:
-            wait(server.change_type(ServerType(name=planned["server_type"]),
+            if server.status == hc.Server.STATUS_RUNNING:
+                wait(server.power_off())
+            wait(server.change_type(hc.ServerType(name=planned["server_type"]),
                                     upgrade_disk=not planned.get("keep_disk")))
-        group = known(planned.get("placement_group_id"))
-        if group != current.get("placement_group_id"):
-            if current.get("placement_group_id"):
-                wait(server.remove_from_placement_group())
-            if group:
-                wait(server.add_to_placement_group(PlacementGroup(id=int(group))))
-        if needs_off and was_running:
+            # Hetzner starts the server again after change_type; the emulator
+            # leaves it off, so the stand-in does the start the API would do.
             wait(server.power_on())
         if bool(planned.get("backups")) != bool(current.get("backups")):
             wait(server.enable_backup() if planned.get("backups") else server.disable_backup())
+        sync_networks(self.api, server, current.get("network") or [],
+                      planned.get("network") or [])
+        self._sync_firewalls(server, current.get("firewall_ids") or [],
+                             known(planned.get("firewall_ids")))
+        if planned.get("public_net") and not current.get("public_net"):
+            # Adopting an imported server's addresses: off and on again, nothing else.
+            wait(self.api.servers.power_off(server))
+            wait(self.api.servers.power_on(server))
+        group = known(planned.get("placement_group_id"))
+        if group != current.get("placement_group_id"):
+            self._set_placement_group(server, group)
         if (bool(planned.get("delete_protection")), bool(planned.get("rebuild_protection"))) != \
                 (bool(current.get("delete_protection")), bool(current.get("rebuild_protection"))):
             wait(server.change_protection(delete=bool(planned.get("delete_protection")),
                                           rebuild=bool(planned.get("rebuild_protection"))))
-        self._sync_firewalls(server, current.get("firewall_ids") or [],
-                             known(planned.get("firewall_ids")))
-        sync_networks(self.api, server, current.get("network") or [],
-                      planned.get("network") or [])
         return self.read(ctx, planned)
+
+    def _set_placement_group(self, server, group) -> None:
+        server = self.api.servers.get_by_id(server.id)  # the status now
+        if server.placement_group is not None:
+            if server.status != hc.Server.STATUS_OFF:
+                raise PlanRefused(
+                    "removing a running server from a placement group is not supported by "
+                    "the provider: shut the server down, apply again, then start it")
+            wait(server.remove_from_placement_group())
+        if group:
+            # The API refuses a running server with server_not_stopped.
+            wait(server.add_to_placement_group(hc.PlacementGroup(id=int(group))))
 
     def _sync_firewalls(self, server, have, want) -> None:
         if want is None:
             return
-        target = [FirewallResource(type="server", server=Server(id=server.id))]
+        target = [hc.FirewallResource(type="server", server=hc.Server(id=server.id))]
         for fid in set(have) - set(want):
-            wait_all(self.api.firewalls.remove_from_resources(Firewall(id=int(fid)), target))
+            wait_all(self.api.firewalls.remove_from_resources(hc.Firewall(id=int(fid)), target))
         for fid in set(want) - set(have):
-            wait_all(self.api.firewalls.apply_to_resources(Firewall(id=int(fid)), target))
+            wait_all(self.api.firewalls.apply_to_resources(hc.Firewall(id=int(fid)), target))
 
     def delete(self, ctx, current):
         server = self.fetch(self.api.servers.get_by_id, current["id"])
         if server is None:
             return None
-        # The real provider lifts protection on destroy, and so do we.
-        if protection(server, "delete") or protection(server, "rebuild"):
-            wait(server.change_protection(delete=False, rebuild=False))
-        if current.get("shutdown_before_deletion") and server.status == Server.STATUS_RUNNING:
+        # Delete protection stays: the API answers `protected`, as it does to
+        # the real provider, which never lifts it on destroy.
+        if current.get("shutdown_before_deletion") and server.status == hc.Server.STATUS_RUNNING:
             wait(server.shutdown())
         wait(self.api.servers.delete(server))
         return None

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from hcloud.networks import Network
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import known, wait
 
 
@@ -46,11 +46,11 @@ def sync_networks(api, server, have: list[dict], want: list[dict]) -> None:
     have_by = {_network_of(b): b for b in have}
     want_by = {_network_of(b): b for b in want}
     for network_id in set(have_by) - set(want_by):
-        wait(server.detach_from_network(Network(id=network_id)))
+        wait(server.detach_from_network(hc.Network(id=network_id)))
     for network_id, block in want_by.items():
         aliases = sorted(known(block.get("alias_ips")) or [])
         if network_id not in have_by:
-            wait(server.attach_to_network(Network(id=network_id), ip=known(block.get("ip")),
+            wait(server.attach_to_network(hc.Network(id=network_id), ip=known(block.get("ip")),
                                           alias_ips=aliases or None))
         elif aliases != sorted(have_by[network_id].get("alias_ips") or []):
-            wait(server.change_alias_ips(Network(id=network_id), aliases))
+            wait(server.change_alias_ips(hc.Network(id=network_id), aliases))

@@ -1,36 +1,32 @@
 """hcloud_volume and hcloud_volume_attachment."""
 from __future__ import annotations
 
-from hcloud.locations import Location
-from hcloud.servers import Server
 
+from sandbox.provider.resources import hc
 from sandbox.provider.resources.base import (HcloudResource, known, labels, protection,
                                              wait, wait_all)
 
 
 class Volume(HcloudResource):
     TYPE = "hcloud_volume"
-    REPLACE = frozenset({"location", "format"})
+    # `format` is not ForceNew in the real provider: a change is kept in state
+    # and does nothing to the volume.
+    REPLACE = frozenset({"location"})
+    DEFAULTS = {"delete_protection": False}
 
     def check(self, diags, config):
         if config.get("location") is None and config.get("server_id") is None:
             diags.add_error("hcloud_volume needs `location` or `server_id`")
 
-    def plan(self, ctx, prior, planned):
-        if prior and isinstance(planned.get("size"), int) and planned["size"] < prior["size"]:
-            ctx.diagnostics.add_error(
-                f"volume size cannot shrink ({prior['size']} GB -> {planned['size']} GB)",
-                path=["size"])
-        return planned
-
     def create(self, ctx, planned):
         server_id, location = known(planned.get("server_id")), known(planned.get("location"))
         made = self.api.volumes.create(
             size=planned["size"], name=planned["name"], labels=labels(planned.get("labels")),
-            location=Location(name=location) if location and not server_id else None,
-            server=Server(id=int(server_id)) if server_id else None,
+            location=hc.Location(name=location) if location and not server_id else None,
+            server=hc.Server(id=int(server_id)) if server_id else None,
             automount=bool(planned.get("automount")) if server_id else None,
             format=known(planned.get("format")))
+        self.created(planned, str(made.volume.id))
         wait(made.action)
         wait_all(made.next_actions)
         if planned.get("delete_protection"):
@@ -46,13 +42,13 @@ class Volume(HcloudResource):
                 "location": volume.location.name,
                 "server_id": volume.server.id if volume.server else None,
                 "delete_protection": protection(volume),
-                "format": current.get("format") if current.get("format") is not None
-                else getattr(volume, "format", None)}
+                # Not read back from the API, as in the real provider.
+                "format": known(current.get("format"))}
 
     def update(self, ctx, current, planned):
         volume = self.api.volumes.get_by_id(int(current["id"]))
         if planned["size"] != current["size"]:
-            wait(volume.resize(planned["size"]))
+            wait(volume.resize(planned["size"]))  # a smaller size: the API refuses
         if planned["name"] != current["name"] or planned.get("labels") != current.get("labels"):
             volume.update(name=planned["name"], labels=labels(planned.get("labels")))
         if bool(planned.get("delete_protection")) != bool(current.get("delete_protection")):
@@ -62,7 +58,7 @@ class Volume(HcloudResource):
             if current.get("server_id"):
                 wait(volume.detach())
             if target:
-                wait(volume.attach(Server(id=int(target)),
+                wait(volume.attach(hc.Server(id=int(target)),
                                    automount=bool(planned.get("automount"))))
         return self.read(ctx, planned)
 
@@ -70,10 +66,8 @@ class Volume(HcloudResource):
         volume = self.fetch(self.api.volumes.get_by_id, current["id"])
         if volume is None:
             return None
-        # Like the real provider: protection does not stop a destroy Terraform
-        # was told to do; `prevent_destroy` in the stack is what guards data.
-        if protection(volume):
-            wait(volume.change_protection(delete=False))
+        # Like the real provider: detach, then delete. Delete protection stays,
+        # so the API answers `protected` (with the volume already detached).
         if volume.server is not None:
             wait(volume.detach())
         self.api.volumes.delete(volume)
@@ -86,7 +80,7 @@ class VolumeAttachment(HcloudResource):
 
     def create(self, ctx, planned):
         volume = self.api.volumes.get_by_id(int(planned["volume_id"]))
-        server = Server(id=int(planned["server_id"]))
+        server = hc.Server(id=int(planned["server_id"]))
         if volume.server is None or volume.server.id != server.id:
             if volume.server is not None:
                 wait(volume.detach())
