@@ -87,7 +87,9 @@ def test_apply_without_plan_is_one_line(run):
 def test_outputs_before_apply_names_what_exists(run):
     result = run("outputs")
     assert result.exit_code == 4
-    assert "stack outputs missing" in result.output or "nothing deployed" in result.output
+    (error,) = [l for l in result.output.splitlines() if l.startswith("error:")]
+    assert error.startswith("error: stack outputs missing: server_id, ")
+    assert error.endswith("; outputs present: none (has the stack been applied?)")
 
 
 def test_destroy_confirmation(run, tty):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jinja2
 import pytest
 
-from errors import ConfigError
+from errors import CommandError, ConfigError
 from generator import render
 from generator.config import load_config
 from generator.render import STACK_FILES, generate, render_stack, stale_files
@@ -89,10 +90,9 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
     before = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
 
     def broken_fmt(argv, **kw):
-        from errors import CommandError
         raise CommandError("terraform fmt failed", argv=argv, stderr_tail="boom")
     monkeypatch.setattr(render, "run", broken_fmt)
-    with pytest.raises(Exception):
+    with pytest.raises(CommandError):
         generate(config, "ccx43", stacks_dir=stacks)
     after = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
     assert before == after
@@ -102,7 +102,7 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
 def test_failure_on_first_generate_writes_nothing(make_config, tmp_path, monkeypatch):
     config = load_config(make_config())
     monkeypatch.setattr(render, "TEMPLATES", tmp_path / "missing-templates")
-    with pytest.raises(Exception):
+    with pytest.raises(jinja2.TemplateNotFound):
         generate(config, "ccx33", stacks_dir=tmp_path / "stacks")
     assert not (tmp_path / "stacks").exists()
 
