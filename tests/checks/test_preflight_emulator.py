@@ -16,6 +16,9 @@ from tests.checks.preflight_support import TOKEN, admin, api, emulator
 
 ENVIRON = {"HCLOUD_TOKEN_CREATED": "2026-11-01"}
 
+# Each preflight also runs terraform (version, fmt) and git: not in-process.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(autouse=True)
 def clock(fake_clock):

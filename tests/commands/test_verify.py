@@ -9,6 +9,9 @@ from click.testing import CliRunner
 from cli import cli
 from tests.checks.preflight_support import TOKEN, admin, api, closed_port, emulator
 
+# Each preflight also runs terraform (version, fmt) and git: not in-process.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(autouse=True)
 def clock(fake_clock):
