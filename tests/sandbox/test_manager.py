@@ -103,6 +103,25 @@ def test_stale_pidfile_of_another_process_is_not_trusted_or_killed(sandbox_dir):
     os.kill(os.getpid(), 0)  # still alive
 
 
+def test_status_trusts_no_foreign_pid_and_reaps_a_dead_emulator(sandbox_dir):
+    import subprocess
+    import sys
+    sandbox_dir.mkdir(parents=True)
+    (sandbox_dir / "emulator.port").write_text("1\n")
+    (sandbox_dir / "token").write_text("t\n")
+    # A live process that is not the emulator (this test) is not taken for it.
+    (sandbox_dir / "emulator.pid").write_text(f"{os.getpid()}\n")
+    assert not manager.status(sandbox_dir).running
+    # An "emulator" child that exited and was not waited for yet: a zombie.
+    child = subprocess.Popen([sys.executable, "-c", "pass", "sandbox.emulator"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)   # exited, left unreaped
+    assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
+    (sandbox_dir / "emulator.pid").write_text(f"{child.pid}\n")
+    assert not manager.status(sandbox_dir).running
+    assert not psutil.pid_exists(child.pid)   # reaped by the liveness check
+    child.wait()
+
+
 def test_shell_env_needs_a_running_sandbox(tmp_path):
     with pytest.raises(SandboxError, match="not running"):
         manager.shell_env(manager.status(tmp_path / "never"))
