@@ -1,6 +1,11 @@
 # make generate PROFILE=ccx33   render + check the stack
 # make deploy PROFILE=ccx33     the whole pipeline (on the sandbox without HCLOUD_TOKEN)
 # make test                     the test suite
+#
+# Each job installs only what it needs: generate/check/deploy/bench get the
+# tool and its sandbox (`.[sandbox]`, `system-deps.sh run`); `make test` adds
+# the test tools (`.[sandbox,test]`: pytest, moto, ...; `system-deps.sh test`:
+# PostgreSQL, the hcloud CLI). One stamp file per level in .venv/.
 PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -12,18 +17,29 @@ ENV     ?= production
 # the sandbox points this at its own file.
 export TF_CLI_CONFIG_FILE ?= /dev/null
 
-.PHONY: venv system-deps generate check deploy test bench clean
+.PHONY: venv venv-test system-deps system-deps-test generate check deploy test bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[sandbox]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/pip install -q -e '.[sandbox,test]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-run
+
+venv-test: $(VENV)/.installed-test
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh run
+
+system-deps-test:
+	@bash scripts/system-deps.sh test
 
 generate: venv system-deps
 	$(HD) generate --profile $(PROFILE) --env $(ENV) --check
@@ -34,7 +50,7 @@ check: venv system-deps
 deploy: venv system-deps
 	$(HD) deploy --profile $(PROFILE) --env $(ENV) $(DEPLOY_FLAGS)
 
-test: venv system-deps
+test: venv-test system-deps-test
 	$(BIN)/pytest $(PYTEST_FLAGS)
 
 bench: venv system-deps

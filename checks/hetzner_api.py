@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -29,6 +29,21 @@ from errors import ApiError
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 DEFAULT_DEADLINE_S = 30.0
 DEFAULT_TIMEOUT_S = (5.0, 15.0)  # connect, read
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where the retry and deadline logic reads the time and waits.
+
+    Injected so tests can drive the deadline and count the waits without
+    sleeping; `SYSTEM_CLOCK` is read at call time, so a test may also swap it
+    for code that opens its client deeper down (preflight, verify).
+    """
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+SYSTEM_CLOCK = Clock()
 
 
 class RetryBudgetExceeded(Exception):
@@ -45,15 +60,17 @@ class DeadlineRetry(Retry):
     """urllib3 Retry whose sleeps never run past a wall-clock deadline."""
 
     def __init__(self, *args, deadline: float | None = None,
-                 budget_s: float = DEFAULT_DEADLINE_S, **kwargs):
+                 budget_s: float = DEFAULT_DEADLINE_S, clock: Clock | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.budget_s = budget_s
+        self.clock = clock or SYSTEM_CLOCK
 
     def new(self, **kw) -> "DeadlineRetry":
         fresh = super().new(**kw)
         fresh.deadline = self.deadline
         fresh.budget_s = self.budget_s
+        fresh.clock = self.clock
         return fresh
 
     def sleep(self, response=None) -> None:
@@ -62,11 +79,11 @@ class DeadlineRetry(Retry):
             wait = self.get_retry_after(response)
         if wait is None:
             wait = self.get_backoff_time()
-        if self.deadline is not None and time.monotonic() + wait > self.deadline:
+        if self.deadline is not None and self.clock.monotonic() + wait > self.deadline:
             status = getattr(response, "status", None)
             raise RetryBudgetExceeded(status, wait, self.budget_s)
         if wait > 0:
-            time.sleep(wait)
+            self.clock.sleep(wait)
 
 
 class DeadlineAdapter(HTTPAdapter):
@@ -76,9 +93,10 @@ class DeadlineAdapter(HTTPAdapter):
         super().__init__(max_retries=retry)
         self.deadline = retry.deadline
         self.budget_s = retry.budget_s
+        self.clock = retry.clock
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.clock.monotonic()
         if left <= 0:
             raise RetryBudgetExceeded(None, 0.0, self.budget_s)
         if timeout is None:
@@ -91,19 +109,21 @@ class DeadlineAdapter(HTTPAdapter):
                             cert=cert, proxies=proxies)
 
 
-def make_retry(deadline_s: float = DEFAULT_DEADLINE_S) -> DeadlineRetry:
+def make_retry(deadline_s: float = DEFAULT_DEADLINE_S, clock: Clock | None = None) -> DeadlineRetry:
+    clock = clock or SYSTEM_CLOCK
     return DeadlineRetry(
         total=10, connect=2, read=1, status=8, redirect=0,
         status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
         backoff_factor=0.5, backoff_max=8.0, respect_retry_after_header=True,
         raise_on_status=False,  # hand the last answer to hcloud: it becomes an APIException
         retry_after_max=3600,  # the deadline, not this cap, decides when to give up
-        deadline=time.monotonic() + deadline_s, budget_s=deadline_s,
+        deadline=clock.monotonic() + deadline_s, budget_s=deadline_s, clock=clock,
     )
 
 
 def open_client(endpoint: str, token: str, *, deadline_s: float = DEFAULT_DEADLINE_S,
-                timeout: float | tuple[float, float] = DEFAULT_TIMEOUT_S) -> Client:
+                timeout: float | tuple[float, float] = DEFAULT_TIMEOUT_S,
+                clock: Clock | None = None) -> Client:
     """An hcloud Client for `endpoint` with the retry policy described above."""
     if not token:
         raise ApiError("no API token configured (set HCLOUD_TOKEN)")
@@ -117,7 +137,7 @@ def open_client(endpoint: str, token: str, *, deadline_s: float = DEFAULT_DEADLI
         raise ApiError("unsupported hcloud library version: cannot configure retries")
     base._retry_max_retries = 0
     client.hd_timeout = timeout  # read back by api_errors() for its message
-    adapter = DeadlineAdapter(make_retry(deadline_s))
+    adapter = DeadlineAdapter(make_retry(deadline_s, clock))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return client

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import psutil
+
 from errors import SandboxError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -81,32 +83,33 @@ def _token(path: Path, create: bool) -> str | None:
     return token
 
 
-def _gone(pid: int) -> bool:
-    """True once the process no longer exists or is only a zombie (reaped here if ours)."""
+def _process(pid: int | None) -> psutil.Process | None:
+    """The running process with this pid, or None once it is gone or only a
+    zombie (reaped here if it is our child). psutil, not /proc, so this works
+    on macOS too."""
+    if not pid:
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    if state in ("Z", "X"):
-        _reap(pid)
-        return True
-    return False
+        proc = psutil.Process(pid)
+        if proc.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return proc
+    except psutil.NoSuchProcess:  # ZombieProcess is one too
+        pass
+    except psutil.AccessDenied:
+        return None  # another user's process: never ours
+    _reap(pid)
+    return None
 
 
 def _alive(pid: int | None) -> bool:
     """True for a live emulator process with this pid. A recycled pid must not
     be mistaken for (or killed as) the emulator, hence the command-line check."""
-    if not pid or _gone(pid):
+    proc = _process(pid)
+    if proc is None:
         return False
     try:
-        return b"sandbox.emulator" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return any("sandbox.emulator" in arg for arg in proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
 
@@ -226,19 +229,24 @@ def up(directory: str | os.PathLike | None = None, port: int | None = None,
 
 def _terminate(pid: int, timeout: float = STOP_TIMEOUT) -> bool:
     """SIGTERM, wait, then SIGKILL; True once the process is gone."""
+    try:
+        proc = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return True
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
         try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            # Liveness only: an exiting process has an empty cmdline but still
+            # psutil checks the pid still names the same process (start time)
+            # before signalling, and its wait() reaps a child of ours. Waiting
+            # for the exit, not an empty command line: an exiting process still
             # holds its port until it is fully gone.
-            if _gone(pid):
-                return True
-            time.sleep(0.02)
-    return _gone(pid)
+            proc.send_signal(sig)
+            proc.wait(timeout=wait)
+            return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.TimeoutExpired:
+            continue
+    return _process(pid) is None
 
 
 def down(directory: str | os.PathLike | None = None) -> SandboxInfo:

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tool and its tests use, when missing.
-# Called by `make` and by .ci/run; a no-op when everything is there.
+# Installs the Debian packages one job needs, when missing; a no-op when all are there.
+#   scripts/system-deps.sh run    what running the tool needs (make generate/check/deploy)
+#   scripts/system-deps.sh test   that, plus what only the tests use (make test, .ci/run)
 set -euo pipefail
 
-packages=(
+run_packages=(
   cloud-init       # `check`: cloud-init schema --config-file
-  hcloud-cli       # conformance tests: an independent client of the sandbox API
-  postgresql       # tests of the pg state backend against a real server
   openssh-client   # ssh-keygen, for the passphrase check
 )
+test_packages=(
+  hcloud-cli       # conformance tests: an independent client of the sandbox API
+  postgresql       # tests of the pg state backend against a real server
+)
+
+case "${1:-}" in
+  run)  packages=("${run_packages[@]}") ;;
+  test) packages=("${run_packages[@]}" "${test_packages[@]}") ;;
+  *)    echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -63,6 +63,17 @@ def _quiet_terraform(monkeypatch):
 
 
 @pytest.fixture
+def fake_clock(monkeypatch):
+    """The Hetzner API client's retry clock, replaced for the test: every wait is
+    recorded and skipped, so retry and deadline tests never sleep."""
+    from checks import hetzner_api
+    from tests.checks.preflight_support import FakeClock
+    clock = FakeClock()
+    monkeypatch.setattr(hetzner_api, "SYSTEM_CLOCK", clock)
+    return clock
+
+
+@pytest.fixture
 def make_config(tmp_path):
     """Write a deploy.toml (BASE_TOML, optionally replaced/extended) and its key file."""
     def make(text: str = BASE_TOML, *, key: str | None = TEST_PUBLIC_KEY,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,7 +30,7 @@ class ScriptedApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: dict[str, list[tuple[int, dict, dict]]] = {}
         self.default: dict[str, tuple[int, dict, dict]] = {}
-        self.hits: list[tuple[str, float]] = []
+        self.hits: list[str] = []
         self.auth_headers: list[str] = []
 
     @property
@@ -64,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = urlsplit(self.path).path.removeprefix("/v1")
-        self.server.hits.append((path, time.monotonic()))
+        self.server.hits.append(path)
         self.server.auth_headers.append(self.headers.get("Authorization", ""))
         status, headers, body = self.server.next_for(path)
         data = json.dumps(body).encode()
@@ -80,7 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def scripted_api() -> Iterator[ScriptedApi]:
     server = ScriptedApi()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll keeps shutdown() quick: it waits for the loop to look again.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     try:
         yield server
@@ -88,6 +89,22 @@ def scripted_api() -> Iterator[ScriptedApi]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+class FakeClock:
+    """A clock for checks.hetzner_api: `sleep` records the wait and moves time
+    on at once, so retry tests count waits and reach deadlines without sleeping."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 def closed_port() -> int:

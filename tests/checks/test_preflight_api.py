@@ -1,10 +1,11 @@
 """The API client wrapper: retries with Retry-After within a time limit, one-line errors."""
 from __future__ import annotations
 
-import time
+import socket
 
 import pytest
 import requests
+import requests.adapters
 import responses
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
@@ -22,58 +23,67 @@ def _client(url: str, **kw):
     return hetzner_api.open_client(url, TOKEN, **kw)
 
 
-def test_429_with_retry_after_then_success_waits_as_told():
+@pytest.fixture(autouse=True)
+def clock(fake_clock):
+    return fake_clock
+
+
+def test_429_with_retry_after_then_success_waits_as_told(clock):
     with scripted_api() as api:
         api.queue("/locations", 429, RATE, {"Retry-After": "1"})
         api.answer("/locations", 200, LOCATIONS)
-        client = _client(api.url, deadline_s=10)
-        probe = hetzner_api.probe(client, api.url)
+        probe = hetzner_api.probe(_client(api.url, deadline_s=10), api.url)
         assert probe.status == 200
-        (first, t0), (second, t1) = api.hits
-        assert first == second == "/locations"
-        assert t1 - t0 >= 0.95          # honoured Retry-After: 1
-        assert probe.latency_ms >= 950
+        assert api.hits == ["/locations", "/locations"]
+        assert clock.sleeps == [1.0]          # honoured Retry-After: 1
 
 
-def test_503_twice_then_success_with_backoff():
+def test_503_twice_then_success_with_backoff(clock):
     with scripted_api() as api:
         api.queue("/locations", 503, UNAVAILABLE)
         api.queue("/locations", 503, UNAVAILABLE)
         api.answer("/locations", 200, LOCATIONS)
         hetzner_api.probe(_client(api.url, deadline_s=10), api.url)
         assert len(api.hits) == 3
+        # urllib3's backoff: the first retry at once, then 0.5 s * 2**(errors - 1).
+        assert clock.sleeps == [1.0]
 
 
-def test_retry_after_beyond_the_time_limit_gives_up_at_once():
+def test_retry_after_beyond_the_time_limit_gives_up_at_once(clock):
     with scripted_api() as api:
         api.answer("/locations", 429, RATE, {"Retry-After": "120"})
         client = _client(api.url, deadline_s=3)
-        started = time.monotonic()
         with pytest.raises(ApiError) as err:
             hetzner_api.probe(client, api.url)
-        assert time.monotonic() - started < 2
-        assert "429" in str(err.value) and "3s time limit" in str(err.value)
+        assert str(err.value) == (f"API check: API at {hetzner_api.host_of(api.url)} kept "
+                                  "answering HTTP 429; the next retry (in 120s) would pass "
+                                  "the 3s time limit")
+        assert clock.sleeps == []      # gave up without waiting
         assert len(api.hits) == 1      # hcloud's own retry is off: no second layer
 
 
-def test_persistent_500_stops_within_the_time_limit():
+def test_persistent_500_stops_within_the_time_limit(clock):
     with scripted_api() as api:
         api.answer("/locations", 500, {"error": {"code": "server_error", "message": "boom",
                                                  "details": {}}})
-        started = time.monotonic()
+        started = clock.now
         with pytest.raises(ApiError) as err:
             hetzner_api.probe(_client(api.url, deadline_s=4), api.url)
-        assert time.monotonic() - started < 5
-        assert "500" in str(err.value)
-        assert len(api.hits) >= 3
+        # Waits of 0, 1 and 2 s fit in 4 s; the next one (4 s) would not.
+        assert clock.sleeps == [1.0, 2.0]
+        assert clock.now - started == 3.0
+        assert len(api.hits) == 4
+        assert "kept answering HTTP 500" in str(err.value)
+        assert "(in 4s) would pass the 4s time limit" in str(err.value)
 
 
-def test_refused_connection_is_one_line():
+def test_refused_connection_is_one_line(clock):
     url = f"http://127.0.0.1:{closed_port()}/v1"
     with pytest.raises(ApiError) as err:
         hetzner_api.probe(_client(url, deadline_s=5), url)
     msg = str(err.value)
     assert "connection refused" in msg and "\n" not in msg and TOKEN not in msg
+    assert clock.sleeps == [1.0]       # connect=2: three attempts, one real wait
 
 
 @pytest.mark.parametrize("status,code,expect", [
@@ -134,25 +144,47 @@ def test_token_sent_only_as_bearer_header():
         assert api.auth_headers == [f"Bearer {TOKEN}"]
 
 
-def test_slow_answers_are_cut_at_the_deadline():
-    import socket
+def test_slow_answers_are_cut_at_the_deadline(clock, monkeypatch):
     # A server that accepts and then never answers: only the deadline ends the wait.
+    sent_timeouts = []
+    send = requests.adapters.HTTPAdapter.send
+
+    def spy(self, request, **kw):
+        sent_timeouts.append(kw["timeout"])
+        return send(self, request, **kw)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", spy)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
     try:
         client = _client(url, deadline_s=2, timeout=(5, 60))
-        started = time.monotonic()
+        clock.now += 1.9    # 0.1 s of the 2 s budget left
         with pytest.raises(ApiError) as err:
             hetzner_api.probe(client, url)
-        elapsed = time.monotonic() - started
-        assert elapsed < 4.5, elapsed
-        assert "\n" not in str(err.value) and TOKEN not in str(err.value)
-        # Once the budget is spent, the next call fails without waiting at all.
-        started = time.monotonic()
+        # Both timeouts are cut from (5, 60) to what is left of the budget.
+        assert sent_timeouts == [(pytest.approx(0.1), pytest.approx(0.1))]
+        assert str(err.value) == (f"API check: API at {hetzner_api.host_of(url)} "
+                                  "did not answer within 60s (timeout)")
+        assert _accepted(listener) == 2    # the first try and one read retry
+        # Once the budget is spent, the next call fails without connecting at all.
+        clock.now += 0.1
         with pytest.raises(ApiError, match="time limit ran out"):
             hetzner_api.probe(client, url)
-        assert time.monotonic() - started < 0.5
+        assert _accepted(listener) == 0
+        assert clock.sleeps == []
     finally:
         listener.close()
+
+
+def _accepted(listener: socket.socket) -> int:
+    """How many connections wait in the listener's queue (taken and closed)."""
+    listener.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1

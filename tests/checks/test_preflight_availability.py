@@ -50,21 +50,21 @@ def availability(image="ubuntu-22.04"):
                               location="nbg1", image=image, now=NOW)
 
 
-@pytest.mark.parametrize("locations,status", [
-    ([loc("nbg1")], AVAILABLE),
-    ([loc("fsn1")], NOT_OFFERED),
+@pytest.mark.parametrize("locations,status,orderable", [
+    ([loc("nbg1")], AVAILABLE, True),
+    ([loc("fsn1")], NOT_OFFERED, False),
     ([loc("nbg1", {"announced": "2026-09-01T00:00:00+00:00",
-                   "unavailable_after": "2026-12-01T00:00:00+00:00"})], DEPRECATED),
+                   "unavailable_after": "2026-12-01T00:00:00+00:00"})], DEPRECATED, True),
     ([loc("nbg1", {"announced": "2026-06-01T00:00:00+00:00",
-                   "unavailable_after": "2026-09-01T00:00:00+00:00"})], UNAVAILABLE),
-    ([loc("nbg1", available=False, recommended=False)], UNAVAILABLE),
+                   "unavailable_after": "2026-09-01T00:00:00+00:00"})], UNAVAILABLE, False),
+    ([loc("nbg1", available=False, recommended=False)], UNAVAILABLE, False),
 ])
 @responses.activate
-def test_server_type_location_rules(locations, status):
+def test_server_type_location_rules(locations, status, orderable):
     serve(locations)
     (t,) = availability().types
     assert t.status == status
-    assert t.orderable is (status in (AVAILABLE, DEPRECATED))
+    assert t.orderable is orderable
 
 
 @responses.activate

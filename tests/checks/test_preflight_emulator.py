@@ -17,9 +17,15 @@ from checks.preflight import run_preflight
 from pipeline.target import Target
 from tests.checks.preflight_support import TOKEN, admin, api, emulator
 
+ENVIRON = {"HCLOUD_TOKEN_CREATED": "2026-11-01"}
+
+# Each preflight also runs terraform (version, fmt) and git: not in-process.
 pytestmark = pytest.mark.e2e
 
-ENVIRON = {"HCLOUD_TOKEN_CREATED": "2026-11-01"}
+
+@pytest.fixture(autouse=True)
+def clock(fake_clock):
+    return fake_clock
 
 
 @pytest.fixture
@@ -118,17 +124,18 @@ def test_unknown_image_blocks(make_config, tmp_path, emu):
     assert by_name(report, "image ubuntu-99.04").status == FAIL and not report.ready
 
 
-def test_429_then_success(config, emu):
+def test_429_then_success(config, emu, clock):
     admin(emu, "POST", "/_sandbox/faults", {"count": 1, "status": 429, "retry_after": 1})
     report = preflight(config, emu)
     assert report.ready and report.api_error is None
-    assert report.api_latency_ms >= 950      # waited the Retry-After second
+    assert clock.sleeps == [1.0]      # waited the Retry-After second
     assert admin(emu, "GET", "/_sandbox/faults")["faults"]["count"] == 0
 
 
-def test_5xx_then_success(config, emu):
+def test_5xx_then_success(config, emu, clock):
     admin(emu, "POST", "/_sandbox/faults", {"count": 2, "status": 503})
     assert preflight(config, emu).ready
+    assert clock.sleeps == [1.0]      # the first retry at once, the second after 1 s
 
 
 def test_rate_limit_beyond_the_time_limit_is_one_api_error(config, emu):

@@ -1,7 +1,8 @@
 """plan/apply/outputs/destroy/deploy through click, on a terraform_data stack.
 
 TARGET=hetzner with a token and a 127.0.0.1 endpoint selects the real-target
-code path (work in place, no sandbox); terraform_data never calls the endpoint.
+code path (work in place, no sandbox); terraform_data never calls the endpoint. Tests that run terraform
+init/plan/apply are marked e2e; refusals that stop before terraform stay quick.
 """
 import json
 
@@ -34,6 +35,7 @@ def _all(result):
     return result.output + (result.stderr if result.stderr_bytes is not None else "")
 
 
+@pytest.mark.e2e
 def test_plan_formats_and_no_secret_anywhere(run):
     text = run("plan")
     assert text.exit_code == 0, text.output
@@ -54,12 +56,14 @@ def tty(monkeypatch):
     monkeypatch.setattr("commands.terraform.stdin_is_tty", lambda: True)
 
 
+@pytest.mark.e2e
 def test_apply_without_terminal_needs_auto_approve(run):
     assert run("plan").exit_code == 0
     result = run("apply")
     assert result.exit_code == 7 and "rerun with --auto-approve" in result.output
 
 
+@pytest.mark.e2e
 def test_apply_needs_yes_then_applies_and_outputs(run, tty):
     assert run("plan").exit_code == 0
     no = run("apply", input="no\n")
@@ -88,9 +92,12 @@ def test_apply_without_plan_is_one_line(run):
 def test_outputs_before_apply_names_what_exists(run):
     result = run("outputs")
     assert result.exit_code == 4
-    assert "stack outputs missing" in result.output or "nothing deployed" in result.output
+    (error,) = [l for l in result.output.splitlines() if l.startswith("error:")]
+    assert error.startswith("error: stack outputs missing: server_id, ")
+    assert error.endswith("; outputs present: none (has the stack been applied?)")
 
 
+@pytest.mark.e2e
 def test_destroy_confirmation(run, tty):
     assert run("plan").exit_code == 0 and run("apply", "--auto-approve").exit_code == 0
     wrong = run("destroy", input="prod\n")
@@ -101,6 +108,7 @@ def test_destroy_confirmation(run, tty):
     assert json.loads((run.stacks / ENV / "terraform.tfstate").read_text())["resources"] == []
 
 
+@pytest.mark.e2e
 def test_terraform_error_is_one_line_with_exit_4(run):
     (run.stacks / ENV / "broken.tf").write_text('output "x" { value = var.nope }\n')
     result = run("plan")

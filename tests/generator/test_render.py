@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import jinja2
+import pytest
 
 from errors import CommandError, ConfigError
 from generator import render

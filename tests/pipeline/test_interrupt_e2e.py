@@ -2,7 +2,6 @@
 import json
 import signal
 import threading
-import time
 
 import pytest
 
@@ -26,8 +25,7 @@ def test_sigint_during_apply_then_converge(sb):
     reader.start()
     assert started.wait(60), "apply never started:\n" + "".join(lines)
     proc.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    proc.wait(timeout=120)
+    proc.wait(timeout=120)   # a guard against a hang, not a timing assert
     reader.join(10)
     stderr = proc.stderr.read()
     out = "".join(lines)
@@ -37,7 +35,6 @@ def test_sigint_during_apply_then_converge(sb):
     assert "Traceback" not in stderr
     assert "[infra] interrupted: apply interrupted" in out
     # terraform finished its in-flight work (the slowed create) before exiting.
-    assert time.monotonic() - t0 < 60
     state = json.loads((sb.workdir() / "terraform.tfstate").read_text())
     assert state["resources"], "terraform saved what it had created"
 

@@ -1,6 +1,8 @@
 """The deploy pipeline on a terraform_data stack (real terraform, no provider)."""
 import pytest
 
+pytestmark = pytest.mark.e2e   # every test runs terraform init, plan and apply
+
 from errors import RefusedError
 from generator.config import load_config
 from pipeline.deploy import DeployOptions, deploy

@@ -1,4 +1,7 @@
-"""plan/apply/outputs on a real terraform working copy (terraform_data stack)."""
+"""plan/apply/outputs on a real terraform working copy (terraform_data stack).
+
+Tests that run terraform init/plan/apply are marked e2e (several terraform
+processes each); the checks that stop before terraform runs stay quick."""
 import json
 
 import pytest
@@ -11,6 +14,7 @@ from tests.pipeline.conftest import ENV
 from tests.runner.conftest import SECRET, write_stack
 
 
+@pytest.mark.e2e
 def test_sandbox_runs_on_a_copy_and_never_writes_the_stack(session, stacks_dir, sandbox_dir):
     result = make_plan(session)
     ws = session.ws
@@ -21,6 +25,7 @@ def test_sandbox_runs_on_a_copy_and_never_writes_the_stack(session, stacks_dir, 
     assert sorted(p.name for p in ws.stack_dir.iterdir()) == ["main.tf", "terraform.tfvars"]
 
 
+@pytest.mark.e2e
 def test_init_only_when_needed(session):
     first = make_plan(session)
     assert first.init.ran and first.init.reason == "first run in this directory"
@@ -35,6 +40,7 @@ def test_init_only_when_needed(session):
     assert fourth.init.ran and fourth.init.reason == "backend or provider requirements changed"
 
 
+@pytest.mark.e2e
 def test_apply_streams_events_writes_redacted_log_and_backs_up(session):
     make_plan(session)
     progress = RecordingProgress()
@@ -51,6 +57,7 @@ def test_apply_streams_events_writes_redacted_log_and_backs_up(session):
     assert not load_plan_record(session.ws)  # a plan is applied at most once
 
 
+@pytest.mark.e2e
 def test_applying_twice_or_without_plan_is_refused(session):
     with pytest.raises(RefusedError, match="no saved plan"):
         apply_saved(session)
@@ -60,6 +67,7 @@ def test_applying_twice_or_without_plan_is_refused(session):
         apply_saved(session)
 
 
+@pytest.mark.e2e
 def test_stale_when_stack_changed_after_plan(session):
     make_plan(session)
     write_stack(session.ws.stack_dir, size="huge")
@@ -67,6 +75,7 @@ def test_stale_when_stack_changed_after_plan(session):
         apply_saved(session)
 
 
+@pytest.mark.e2e
 def test_stale_when_state_changed_after_plan(session, target, stacks_dir, sandbox_dir):
     make_plan(session)
     apply_saved(session)
@@ -82,6 +91,7 @@ def test_stale_when_state_changed_after_plan(session, target, stacks_dir, sandbo
         apply_saved(session)
 
 
+@pytest.mark.e2e
 def test_tampered_planfile_is_refused(session):
     make_plan(session)
     with open(session.ws.planfile, "ab") as fh:
@@ -90,6 +100,7 @@ def test_tampered_planfile_is_refused(session):
         saved_plan(session)
 
 
+@pytest.mark.e2e
 def test_not_confirmed_is_refused_and_nothing_applied(session):
     make_plan(session)
     with pytest.raises(RefusedError, match="not confirmed"):
@@ -97,6 +108,7 @@ def test_not_confirmed_is_refused_and_nothing_applied(session):
     assert not (session.ws.workdir / "terraform.tfstate").exists()
 
 
+@pytest.mark.e2e
 def test_terraform_failure_during_plan_is_typed(session):
     (session.ws.stack_dir / "bad.tf").write_text('output "x" { value = var.missing }\n')
     with pytest.raises(TerraformError) as err:
@@ -104,6 +116,7 @@ def test_terraform_failure_during_plan_is_typed(session):
     assert "undeclared input variable" in str(err.value)
 
 
+@pytest.mark.e2e
 def test_state_backups_keep_the_newest(session):
     from runner.state import backup_state
     make_plan(session)
@@ -133,6 +146,7 @@ def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_di
     assert not sandbox_dir.exists()
 
 
+@pytest.mark.e2e
 def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_dir, monkeypatch):
     from pipeline.stack import open_session
     conn = "hunter2-very-secret"  # terraform quotes a malformed connection string

@@ -4,7 +4,6 @@ import pytest
 
 from errors import RefusedError
 from generator.config import load_config
-from pricing.estimate import estimate
 from pricing.delta import cost_delta
 from pipeline.review import decide
 from runner.plan import summarize
@@ -62,13 +61,15 @@ def test_cost_delta_from_profile_labels(make_config):
     doc = {"resource_changes": [_change("hcloud_server", ["update"], _labels("ccx33"),
                                         _labels("ccx43"))]}
     delta = cost_delta(doc, config)
-    low, high = estimate("ccx33", config).total_monthly_eur, estimate("ccx43", config).total_monthly_eur
-    assert (delta.before_eur, delta.after_eur) == (low, high)
-    assert delta.delta_eur == high - low > 0 and delta.note == "ccx33 -> ccx43"
+    # From the shipped table's 2025-11-18 row, 50 GB volume and backups on:
+    # ccx33 37.00 + backups 20% 7.40 + volume 50 x 0.058 = 2.90  -> 47.30
+    # ccx43 75.00 + backups 20% 15.00 + volume 2.90              -> 92.90
+    assert (delta.before_eur, delta.after_eur) == (Decimal("47.30"), Decimal("92.90"))
+    assert delta.delta_eur == Decimal("45.60") and delta.note == "ccx33 -> ccx43"
     created = cost_delta({"resource_changes": [_change("hcloud_server", ["create"], None,
                                                        _labels("ccx33"))]}, config)
-    assert created.before_eur == Decimal(0) and created.after_eur == low
+    assert created.before_eur == Decimal(0) and created.after_eur == Decimal("47.30")
     gone = cost_delta({"resource_changes": [_change("hcloud_server", ["delete"],
                                                     _labels("ccx33"), None)]}, config, destroy=True)
-    assert gone.delta_eur == -low
+    assert gone.delta_eur == Decimal("-47.30")
     assert cost_delta({"resource_changes": []}, config) is None

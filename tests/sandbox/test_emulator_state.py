@@ -57,6 +57,7 @@ def test_leftover_temp_file_is_ignored(tmp_path):
     assert not list(state.glob(".state.*.tmp"))  # cleaned up on load
 
 
+@pytest.mark.e2e  # five child processes, each killed after 0.4 s
 def test_saves_are_atomic_under_kill(tmp_path):
     """A child saves a growing state in a loop and is SIGKILLed; whatever
     instant it dies at, state.json parses and loads."""
