@@ -35,10 +35,10 @@ def adopt(env, config_path, stacks_dir, address, resource_id):
                    f"{config.environment}` to converge")
         return
     from checks import hetzner_api
-    from pipeline.deploy import DeployOptions, choose_profile
-    from generator.profiles import get_profile
-    profile = get_profile(choose_profile(config, DeployOptions(env=config.environment,
-                                                               stacks_dir=stacks_dir)))
+    from generator.profile_choice import resolve_profile
+    choice = resolve_profile(config, stacks_dir=stacks_dir)
+    click.echo(choice.line(), err=True)
+    profile = choice.profile
     client = hetzner_api.open_client(target.endpoint, target.token)
     with hetzner_api.api_errors(target.endpoint, hetzner_api.timeout_of(client)):
         orphans = find_orphans(session, client, config, profile)

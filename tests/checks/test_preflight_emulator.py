@@ -79,7 +79,7 @@ def test_conflicting_names_block_with_a_next_action(config, emu):
         "labels": {"managed-by": "hetzner-deploy", "project": "autoscale-ai",
                    "environment": "production"}})
     api(emu, "POST", "/ssh_keys", {"name": "unrelated", "public_key":
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgabWgyYOwl5ML0xE+kLrdPGyD8UKpBGnsuY5uCPVi5 x"})
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGSBTOuGpI4cwh0QLF7PGPP53H+ek31jwqP+zw+eJogx laptop"})
     report = preflight(config, emu)
     assert not report.ready
     assert [(c.family, c.name) for c in report.conflicts] == [

@@ -59,7 +59,7 @@ def test_empty_project_ready_exit_0(run):
 
 def test_json_has_the_same_data(run, emu):
     api(emu, "POST", "/ssh_keys", {"name": "laptop", "public_key":
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgabWgyYOwl5ML0xE+kLrdPGyD8UKpBGnsuY5uCPVi5 x"})
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGSBTOuGpI4cwh0QLF7PGPP53H+ek31jwqP+zw+eJogx laptop"})
     result = run("--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)

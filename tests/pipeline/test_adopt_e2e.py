@@ -35,7 +35,7 @@ def test_orphan_blocks_deploy_then_adopt_by_hint_and_converge(sb):
     done = sb.cli("deploy", "--profile", "ccx33")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 to create" in done.stdout   # the firewall is updated in place, not created
-    assert json.loads(sb.cli("outputs", "--json").stdout)["firewall_id"] == orphan.id
+    assert json.loads(sb.cli("outputs", "--json").stdout)["hosts"][0]["firewall_id"] == orphan.id
     assert [f.id for f in client.firewalls.get_all(name="autoscale-ai-production-firewall")] \
         == [orphan.id]
     assert json.loads(sb.cli("plan", "--json").stdout)["has_changes"] is False

@@ -158,7 +158,7 @@ def test_two_cli_deploys_do_not_interleave(sb):
     assert f"pid {first.pid} deploy" in second.stderr and "Traceback" not in second.stderr
     # Afterwards the lock is free and the state is whole: a rerun is a no-op.
     third = sb.cli("deploy", "--profile", "ccx33")
-    assert third.returncode == 0 and "[apply] skipped" in third.stdout, third.stderr
+    assert third.returncode == 0 and "[infra] skipped" in third.stdout, third.stderr
 
 
 @pytest.mark.e2e

@@ -53,26 +53,27 @@ def test_single_server_stack_round_trip(tmp_path, emulator):
     tf.run("apply", "-input=false", "check.tfplan")
 
     out = tf.outputs()
-    assert out["server_name"] == "autoscale-ai-production"
-    assert out["server_ipv4"].count(".") == 3
-    assert ":" in out["server_ipv6"]
-    assert out["volume_linux_device"].endswith(out["volume_id"])
+    (host,) = out["hosts"]
+    assert host["name"] == "autoscale-ai-production" and host["role"] == "all-in-one"
+    assert host["ipv4"].count(".") == 3
+    assert ":" in host["ipv6"]
+    assert host["volume_device"].endswith(str(out["volume_id"]))
 
     second = tf.plan_exitcode()
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
 
     # The official client sees what Terraform built.
     client = emulator.client()
-    server = client.servers.get_by_id(int(out["server_id"]))
+    server = client.servers.get_by_id(int(host["id"]))
     assert server.server_type.name == "ccx33"
     assert server.status == "running"
     assert server.backup_window is not None  # backups = true in the tfvars
-    assert server.placement_group.id == int(out["placement_group_id"])
+    assert server.placement_group.id == int(host["placement_group_id"])
     volume = client.volumes.get_by_id(int(out["volume_id"]))
     assert volume.server is not None and volume.server.id == server.id
     assert volume.protection["delete"] is True
-    assert [f.firewall.id for f in server.public_net.firewalls] == [int(out["firewall_id"])]
-    firewall = client.firewalls.get_by_id(int(out["firewall_id"]))
+    assert [f.firewall.id for f in server.public_net.firewalls] == [int(host["firewall_id"])]
+    firewall = client.firewalls.get_by_id(int(host["firewall_id"]))
     assert {r.port for r in firewall.rules} == {"22", "80", "443"}
     assert server.id in {r.server.id for r in firewall.applied_to if r.type == "server"}
 
@@ -82,7 +83,7 @@ def test_single_server_stack_round_trip(tmp_path, emulator):
     assert [s["name"] for s in json.loads(listed.stdout)] == ["autoscale-ai-production"]
     described = tf.hcloud_cli("server", "describe", "autoscale-ai-production")
     assert described.returncode == 0, described.stderr
-    assert "ccx33" in described.stdout and out["server_ipv4"] in described.stdout
+    assert "ccx33" in described.stdout and host["ipv4"] in described.stdout
 
     # Destroy does not lift the volume's delete protection (nor does the real
     # provider): the server goes first, then Hetzner refuses the volume.
@@ -309,17 +310,18 @@ def test_whole_stack_imports_into_fresh_state(tmp_path, emulator):
     tf.init()
     tf.apply()
     out = tf.outputs()
+    (host,) = out["hosts"]
 
     fresh = copy_stack(tmp_path / "fresh")
     again = Terraform(fresh, tmp_path, emulator)
     again.init()
     for address, ident in (("hcloud_ssh_key.main", out["ssh_key_id"]),
-                           ("hcloud_firewall.main", out["firewall_id"]),
-                           ("hcloud_placement_group.main", out["placement_group_id"]),
+                           ("hcloud_firewall.main", host["firewall_id"]),
+                           ("hcloud_placement_group.main", host["placement_group_id"]),
                            ("hcloud_volume.data", out["volume_id"]),
-                           ("hcloud_server.main", out["server_id"]),
+                           ("hcloud_server.main", host["id"]),
                            ("hcloud_volume_attachment.data", out["volume_id"])):
-        again.run("import", "-input=false", address, ident)
+        again.run("import", "-input=false", address, str(ident))
     actions = again.planned_actions()
     # The API does not report automount, so the attachment's is learnt on the
     # next apply (the real provider cannot know it either). The server, like
