@@ -113,16 +113,16 @@ def test_adding_a_running_server_to_a_group_is_refused_by_the_api(tmp_path, emul
 
 def test_downgrade_without_keep_disk_fails_at_apply_and_leaves_the_server_off(tmp_path, emulator):
     tf = _server_stack(tmp_path, emulator)
-    tf.apply("-var", "server_type=cx32")
+    tf.apply("-var", "server_type=cpx22")
     server_id = int(tf.outputs()["server_id"])
     # The plan is an ordinary in-place update: the real provider knows no better.
-    assert tf.planned_actions("-var", "server_type=cx22")["hcloud_server.web"] == ["update"]
+    assert tf.planned_actions("-var", "server_type=cpx12")["hcloud_server.web"] == ["update"]
     failed = tf.run("apply", "-input=false", "check.tfplan", check=False)
     assert failed.returncode == 1
     assert any("invalid_server_type" in e for e in _errors(failed)), failed.stderr
     server = emulator.client().servers.get_by_id(server_id)
-    assert server.status == "off" and server.server_type.name == "cx32"
-    assert _state_resource(tf, "hcloud_server.web")["values"]["server_type"] == "cx32"
+    assert server.status == "off" and server.server_type.name == "cpx22"
+    assert _state_resource(tf, "hcloud_server.web")["values"]["server_type"] == "cpx22"
 
 
 def test_create_whose_action_fails_is_kept_in_state_and_converges(tmp_path, emulator):
