@@ -40,6 +40,7 @@ system-deps:
 
 system-deps-test:
 	@bash scripts/system-deps.sh test
+	@bash scripts/sandbox-machine-deps.sh
 
 generate: venv system-deps
 	$(HD) generate --profile $(PROFILE) --env $(ENV) --check
