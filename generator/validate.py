@@ -13,6 +13,7 @@ import hcl2
 from generator import provider_schema
 from generator.config import DeployConfig
 from generator.render import STACKS, stack_profile, stale_files
+from runner import terraform
 from runner.process import run
 
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle",
@@ -110,8 +111,7 @@ def schema_problems(parsed: dict[str, dict], stack_name: str) -> list[str]:
 
 
 def fmt_problems(stacks_dir: Path) -> list[str]:
-    done = run(["terraform", "fmt", "-check", "-recursive", "-list=true", "-no-color", "."],
-               cwd=stacks_dir, check=False)
+    done = terraform.fmt(["."], check=True, cwd=stacks_dir)
     if done.returncode == 0:
         return []
     if done.stdout.strip():

@@ -114,22 +114,15 @@ def test_state_backups_keep_the_newest(session):
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
 
 
-def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path):
+def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path,
+                                                  monkeypatch):
     from pipeline.stack import open_session
     fake = tmp_path / "terraform"
     fake.write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.3.9\"}'\n")
     fake.chmod(0o755)
-    import os
-    old = os.environ.get("TERRAFORM_BIN")
-    os.environ["TERRAFORM_BIN"] = str(fake)
-    try:
-        with pytest.raises(TerraformError, match="1.3.9 is too old"):
-            open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
-    finally:
-        if old is None:
-            os.environ.pop("TERRAFORM_BIN")
-        else:
-            os.environ["TERRAFORM_BIN"] = old
+    monkeypatch.setenv("TERRAFORM_BIN", str(fake))
+    with pytest.raises(TerraformError, match="Terraform ≥ 1.5 needed, found 1.3.9"):
+        open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
     assert not sandbox_dir.exists()
 
 
