@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -373,6 +374,17 @@ def terraform_error(what: str, argv: list[str], returncode: int, events: Sequenc
             "\n".join(e.message for e in events if e.type == "text"), 5).splitlines()
             if line.strip()]
     first = diags[0] if diags else "no diagnostics"
-    return TerraformError(f"terraform {what} failed (exit {returncode}): {_excerpt(first, 300)}",
+    if returncode < 0:  # killed from outside (kill -9, the OOM killer)
+        status = f"killed by {_signal_name(-returncode)}"
+    else:
+        status = f"exit {returncode}"
+    return TerraformError(f"terraform {what} failed ({status}): {_excerpt(first, 300)}",
                           argv=argv, returncode=returncode,
                           stderr_tail=process.tail(stderr), diagnostics=diags)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
