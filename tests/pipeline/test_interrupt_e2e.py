@@ -68,8 +68,10 @@ def assert_all_gone(pids: dict[int, str], seconds: float = 15) -> None:
     assert not left, f"orphaned processes: {left}"
 
 
-def start_apply(sb, marker: str = "hcloud_server.main: Creating..."):
-    """`deploy` running, with terraform in the middle of creating the server."""
+def start_apply(sb, marker: str = "hcloud_server.main: Creating...", on_review=None):
+    """`deploy` running, with terraform in the middle of creating the server.
+
+    on_review is called once the plan is reviewed, before terraform apply starts."""
     proc = sb.popen("deploy", "--profile", "ccx33")
     lines: list[str] = []
     started = threading.Event()
@@ -77,6 +79,8 @@ def start_apply(sb, marker: str = "hcloud_server.main: Creating..."):
     def read():
         for line in proc.stdout:
             lines.append(line)
+            if on_review is not None and line.startswith("[review]"):
+                on_review()
             if marker in line:
                 started.set()
     reader = threading.Thread(target=read, daemon=True)
@@ -163,8 +167,9 @@ def test_kill_9_of_terraform_mid_apply_then_converge(sb):
     # after 3 s), so nothing is created behind terraform's back; what must hold
     # is that everything terraform completed is in state, nothing is left
     # running, and no stale record of ours blocks the next run.
-    sb.fault(count=1, latency_ms=3000, status=503, path_prefix="/servers")
-    proc, lines, reader = start_apply(sb)
+    # Set once the plan is reviewed, so preflight's own /servers listing does not take it.
+    proc, lines, reader = start_apply(sb, on_review=lambda: sb.fault(
+        count=1, latency_ms=3000, status=503, path_prefix="/servers"))
     tree = descendants(proc.pid)
     tf = [p for p, cmd in tree.items() if "terraform" in cmd and " apply " in f" {cmd} "]
     assert len(tf) == 1, tree

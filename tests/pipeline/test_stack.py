@@ -149,3 +149,44 @@ def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_di
 def test_conn_password(conn, password):
     from runner.redact import conn_password
     assert conn_password(conn) == password
+
+
+def _count_shows(session, monkeypatch) -> list:
+    calls = []
+    real = session.tf.show
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(session.tf, "show", counting)
+    return calls
+
+
+def test_plan_then_apply_in_one_run_reads_the_plan_once(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    plan = make_plan(session)
+    assert plan.summary.detailed and plan.summary.changes[0].attributes
+    result = apply_saved(session)
+    assert len(shows) == 1 and result.completed
+    # A no-change plan needs no show at all.
+    again = make_plan(session)
+    assert not again.summary.has_changes and len(shows) == 1
+
+
+def test_plan_without_detail_skips_show_but_keeps_actions(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    quick = make_plan(session, detail=False)
+    assert shows == [] and not quick.summary.detailed
+    assert [(c.address, c.action) for c in quick.summary.changes] == [
+        ("terraform_data.server", "create"), ("terraform_data.volume", "create")]
+    # apply still reads the plan (approval text, log redaction) and applies it
+    assert apply_saved(session).completed and len(shows) == 1
+
+
+def test_a_new_plan_is_read_again(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    make_plan(session)
+    write_stack(session.ws.stack_dir, size="large")
+    make_plan(session)
+    summary, _ = saved_plan(session)
+    assert len(shows) == 2 and summary.changes
