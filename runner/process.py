@@ -95,7 +95,8 @@ class _Child:
         self.interrupted: str | None = None
         self.timed_out = False
         self.overflow = False
-        self._lock = threading.Lock()
+        # re-entrant: the signal handler runs on the main thread, which may hold it
+        self._lock = threading.RLock()
         self._stopping = False
         try:
             self.proc = subprocess.Popen(
