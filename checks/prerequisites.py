@@ -5,7 +5,6 @@ Each function returns one Check and never raises for an expected problem.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import stat
 from pathlib import Path
@@ -17,7 +16,6 @@ from runner.process import run
 
 MIN_TERRAFORM = (1, 5)
 SECTION = "prerequisites"
-_QUIET_TF = {"TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"}
 
 
 def _version_tuple(text: str) -> tuple[int, ...] | None:
@@ -25,23 +23,18 @@ def _version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in m.groups() if g is not None) if m else None
 
 
-def check_terraform(binary: str = "terraform") -> Check:
+def check_terraform(binary: str | None = None) -> Check:
+    """`binary` None: TERRAFORM_BIN, else terraform on PATH (runner.terraform decides)."""
+    from runner import terraform
     name = f"Terraform >= {'.'.join(map(str, MIN_TERRAFORM))}"
     try:
-        done = run([binary, "version", "-json"], env=_QUIET_TF, check=False, timeout=30)
-    except CommandError:
-        return Check(SECTION, name, FAIL, "terraform not found on PATH",
-                     "install Terraform 1.5 or newer and put it on PATH")
-    try:
-        version = json.loads(done.stdout)["terraform_version"]
-    except (ValueError, KeyError, TypeError):
-        return Check(SECTION, name, FAIL, "could not read `terraform version -json`",
-                     "install Terraform 1.5 or newer")
-    parsed = _version_tuple(version)
-    if parsed is None or parsed[:2] < MIN_TERRAFORM:
-        return Check(SECTION, name, FAIL, f"found {version}",
-                     "upgrade Terraform to 1.5 or newer")
-    return Check(SECTION, name, OK, version)
+        found = terraform.version_of(binary)
+    except CommandError as exc:
+        if "not found" in str(exc):
+            return Check(SECTION, name, FAIL, "terraform not found on PATH",
+                         "install Terraform 1.5 or newer and put it on PATH")
+        return Check(SECTION, name, FAIL, str(exc), "install Terraform 1.5 or newer")
+    return Check(SECTION, name, OK, ".".join(map(str, found)))
 
 
 def _openssh_cipher(text: str) -> str | None:

@@ -30,7 +30,8 @@ from generator.manifest import (MANIFEST_NAME, Manifest, ManifestError, Protecte
                                 build_manifest, list_stack, read_manifest)
 from generator.manifest import stack_profile  # noqa: F401  (re-exported for callers)
 from generator.profiles import Profile, get_profile
-from runner.process import run
+from runner import terraform
+from runner.process import tail
 
 TEMPLATES = ROOT / "terraform" / "templates"
 CLOUD_INIT = ROOT / "cloud-init"
@@ -179,12 +180,14 @@ def _render_into(config: DeployConfig, profile: Profile, staging: Path) -> None:
     rendered = render_templates(config, profile, read_public_key(config.ssh_public_key))
     for name, text in rendered.items():
         (staging / name).write_text(text, encoding="utf-8")
-    try:
-        run(["terraform", "fmt", "-list=false", str(staging)])
-    except CommandError as exc:
-        raise CommandError(f"terraform fmt rejected the rendered stack: {exc.stderr_tail or exc}",
-                           argv=exc.argv, returncode=exc.returncode,
-                           stderr_tail=exc.stderr_tail) from None
+    done = terraform.fmt([staging])  # TERRAFORM_BIN, deadline: runner/terraform.py
+    if done.returncode != 0:
+        lines = [ln.strip("│ ").strip() for ln in (done.stderr or done.stdout).splitlines()]
+        why = next((ln for ln in lines if ln.startswith("Error:")), tail("\n".join(lines), 1))
+        raise CommandError(f"terraform fmt rejected the rendered stack: "
+                           f"{why or f'exit {done.returncode}'}",
+                           argv=list(done.argv), returncode=done.returncode,
+                           stderr_tail=tail(done.stderr or done.stdout))
 
 
 def render_stack(config: DeployConfig, profile: Profile) -> dict[str, bytes]:

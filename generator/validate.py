@@ -29,6 +29,7 @@ from generator.manifest import (LOCAL_SUFFIX, MANIFEST_NAME, Manifest, ManifestE
                                 list_stack, protected_resources, read_manifest, sha256)
 from generator.profiles import get_profile
 from generator.render import STACKS, render_templates, stale_files
+from runner import terraform
 from runner.process import run
 
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle",
@@ -127,8 +128,7 @@ def schema_problems(parsed: dict[str, dict], stack_name: str) -> list[str]:
 
 
 def fmt_problems(stacks_dir: Path) -> list[str]:
-    done = run(["terraform", "fmt", "-check", "-recursive", "-list=true", "-no-color", "."],
-               cwd=stacks_dir, check=False)
+    done = terraform.fmt(["."], check=True, cwd=stacks_dir)
     if done.returncode == 0:
         return []
     if done.stdout.strip():

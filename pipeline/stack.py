@@ -10,7 +10,7 @@ import functools
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -20,7 +20,7 @@ from pipeline.progress import NullProgress, Progress
 from pipeline.review import check_safety
 from runner.events import Event, diagnostics
 from runner.outputs import StackOutputs, parse_outputs
-from runner.plan import PlanSummary, summarize
+from runner.plan import PlanSummary, summarize, summarize_events
 from runner.plan_format import to_text
 from runner.redact import Redactor, backend_secrets, sensitive_values
 from runner.state import (StateId, backup_state, check_fresh, forget_plan, has_backups,
@@ -41,6 +41,9 @@ class Session:
     tf: Terraform
     target_kind: str
     secrets: tuple[str, ...]
+    # `show -json` of plan files made in this run, by their sha256: apply after
+    # plan in one deploy reads the plan once (each show starts every provider).
+    shown: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -161,12 +164,15 @@ def _summary(s: Session, show_json: dict, config, *, destroy: bool,
 @_locked("plan")
 @_masking
 def make_plan(s: Session, config=None, *, destroy: bool = False,
-              extra_files: dict[str, str] | None = None) -> PlanResult:
+              extra_files: dict[str, str] | None = None, detail: bool = True) -> PlanResult:
     """Sync (sandbox), init when due, plan into the saved plan file, record its inputs.
 
     extra_files are written into the workdir for this plan only (destroy's
     override lifting prevent_destroy and delete protection) and removed before
     the record is taken.
+    detail=False: the summary comes from the plan -json stream alone (actions
+    and counts, no attributes, no cost), saving `terraform show -json`, which
+    starts every provider once more; see runner.plan.
     """
     synced = tuple(sync_copy(s.ws))
     init = ensure_init(s)
@@ -188,11 +194,29 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
     finally:
         for path in written:
             path.unlink(missing_ok=True)
-    record_plan(s.ws, s.tf, destroy=destroy, has_changes=run.has_changes, state=state)
+    rec = record_plan(s.ws, s.tf, destroy=destroy, has_changes=run.has_changes, state=state)
     hint = lost_state_hint(s.ws, current) if run.has_changes and not destroy else None
-    return PlanResult(_summary(s, show, config, destroy=destroy, events=run.events,
-                               extra_warnings=(hint,) if hint else ()),
-                      init, state, synced)
+    extra = (hint,) if hint else ()
+    warnings = [d.one_line() for d in diagnostics(run.events, "warning")]
+    quick = summarize_events(run.events, destroy=destroy, warnings=[*warnings, *extra])
+    # -detailed-exitcode 0 means nothing at all changes: the stream says all
+    # there is. Output-only changes are not in the stream: those need show.
+    if not run.has_changes or (not detail and quick.changes):
+        summary = quick if run.has_changes else _summary(s, {}, config, destroy=destroy,
+                                                          events=run.events,
+                                                          extra_warnings=extra)
+    else:
+        summary = _summary(s, _show(s, rec.planfile_sha), config, destroy=destroy,
+                           events=run.events, extra_warnings=extra)
+    return PlanResult(summary, init, state, synced)
+
+
+def _show(s: Session, planfile_sha: str) -> dict:
+    """show -json of the saved plan, once per plan file and run."""
+    if planfile_sha not in s.shown:
+        s.shown.clear()  # only the newest plan is ever applied
+        s.shown[planfile_sha] = s.tf.show(s.ws.planfile)
+    return s.shown[planfile_sha]
 
 
 @_masking
@@ -201,7 +225,7 @@ def saved_plan(s: Session, config=None) -> tuple[PlanSummary, dict]:
     rec = check_fresh(s.ws, s.tf, load_plan_record(s.ws))
     if not rec.has_changes:   # its plan file was deleted: nothing to show or apply
         return _summary(s, {}, config, destroy=rec.destroy), {}
-    show = s.tf.show(s.ws.planfile)
+    show = _show(s, rec.planfile_sha)
     return _summary(s, show, config, destroy=rec.destroy), show
 
 

@@ -34,6 +34,8 @@ class Event:
     message: str
     address: str = ""
     action: str = ""
+    resource_type: str = ""
+    reason: str = ""
     elapsed_seconds: float | None = None
     id_value: str = ""
     diagnostic: Diagnostic | None = None
@@ -71,6 +73,8 @@ def parse_line(line: str) -> Event | None:
         message=str(raw.get("@message", "")),
         address=str(resource.get("addr", "") or ""),
         action=str(hook.get("action", "") or ""),
+        resource_type=str(resource.get("resource_type", "") or ""),
+        reason=str(hook.get("reason", "") or ""),
         elapsed_seconds=hook.get("elapsed_seconds"),
         id_value=str(hook.get("id_value", "") or ""),
         diagnostic=diagnostic,

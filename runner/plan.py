@@ -1,7 +1,13 @@
-"""Summarise `terraform show -json <planfile>` into a frozen PlanSummary.
+"""Summarise a plan into a frozen PlanSummary.
 
-Sensitive values are masked here, at the source, using the plan's own
+Two sources. `summarize` reads `terraform show -json <planfile>`: every
+attribute, masked here, at the source, using the plan's own
 before_sensitive/after_sensitive markers, so no renderer can leak them.
+`summarize_events` reads only the `plan -json` stream (each resource's
+action, drift, counts): no attributes, but no extra `show` either, which
+costs a start of every provider. Callers that need only actions and counts
+use the second; a terminal or markdown summary, or a refusal that must name
+the attribute forcing a replacement, needs the first (`detailed`).
 """
 from __future__ import annotations
 
@@ -63,6 +69,7 @@ class PlanSummary:
     destroy: bool = False
     cost: CostDelta | None = None
     counts: dict = field(default_factory=dict, hash=False, compare=False)
+    detailed: bool = True  # False: actions and counts only (from the plan -json stream)
 
     @property
     def has_changes(self) -> bool:
@@ -162,18 +169,66 @@ def summarize(show_json: dict, *, destroy: bool = False, warnings: Iterable[str]
         ))
     outputs = tuple(sorted(name for name, ch in (show_json.get("output_changes") or {}).items()
                            if _action(list(ch.get("actions") or [])) is not None))
+    drift = []
+    for d in show_json.get("resource_drift") or []:
+        what = _action(list((d.get("change") or {}).get("actions") or [])) or "changed"
+        drift.append((str(d.get("address")), what))
+    return _assemble(changes, outputs, warnings, drift, destroy=destroy, detailed=True)
+
+
+def _assemble(changes: list[ResourceChange], outputs: tuple[str, ...], warnings: Iterable[str],
+              drift: list[tuple[str, str]], *, destroy: bool, detailed: bool) -> PlanSummary:
     counts = {"create": 0, "update": 0, "replace": 0, "delete": 0}
     for c in changes:
         if c.action in counts:
             counts[c.action] += 1
     all_warnings = list(warnings)
-    for drift in show_json.get("resource_drift") or []:
-        what = _action(list((drift.get("change") or {}).get("actions") or [])) or "changed"
+    for address, what in drift:
         what = "deleted" if what == "delete" else "changed"
-        all_warnings.append(f"{drift.get('address')} was {what} outside Terraform")
+        all_warnings.append(f"{address} was {what} outside Terraform")
     for c in changes:
         if c.destructive and c.type in PROTECTED_TYPES:
             why = f" (forced by {', '.join(c.replace_paths)})" if c.replace_paths else ""
             all_warnings.append(f"{c.address} will be {c.action}d{why}")
     return PlanSummary(changes=tuple(changes), output_changes=outputs,
-                       warnings=tuple(all_warnings), destroy=destroy, counts=counts)
+                       warnings=tuple(all_warnings), destroy=destroy, counts=counts,
+                       detailed=detailed)
+
+
+# plan -json `planned_change` actions -> ours ("noop", "move", "remove", "import" are not changes)
+_STREAM_ACTIONS = {"create": "create", "update": "update", "replace": "replace",
+                   "delete": "delete", "read": "read"}
+
+
+def _type_of(address: str) -> str:
+    """`module.x.hcloud_server.main["a"]` -> `hcloud_server`."""
+    parts = address.split("[", 1)[0].split(".")
+    while parts[:1] == ["module"] and len(parts) > 2:
+        parts = parts[2:]
+    if parts[:1] == ["data"]:
+        parts = parts[1:]
+    return parts[0] if len(parts) >= 2 else ""
+
+
+def summarize_events(events: Iterable, *, destroy: bool = False,
+                     warnings: Iterable[str] = ()) -> PlanSummary:
+    """A PlanSummary from `plan -json` events alone (runner.events.Event): no attributes.
+
+    Replace and delete are known here, so the safety rule can refuse from it;
+    only naming the attribute that forces a replacement needs `summarize`.
+    """
+    changes: list[ResourceChange] = []
+    drift: list[tuple[str, str]] = []
+    for e in events:
+        if e.type == "planned_change" and e.address and not e.address.startswith("data."):
+            action = _STREAM_ACTIONS.get(e.action)
+            if action is not None and action != "read":
+                changes.append(ResourceChange(
+                    address=e.address, type=e.resource_type or _type_of(e.address),
+                    action=action, action_reason=e.reason))
+        elif e.type == "resource_drift" and e.address:
+            drift.append((e.address, e.action))
+    # The stream's order follows terraform's walk; show's is by address.
+    changes.sort(key=lambda c: c.address)
+    # Output-only changes are not in the stream: callers fall back to `summarize`.
+    return _assemble(changes, (), warnings, drift, destroy=destroy, detailed=False)

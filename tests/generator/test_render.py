@@ -90,10 +90,13 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
     generate(config, "ccx33", stacks_dir=stacks)
     before = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
 
-    def broken_fmt(argv, **kw):
-        raise CommandError("terraform fmt failed", argv=argv, stderr_tail="boom")
-    monkeypatch.setattr(render, "run", broken_fmt)
-    with pytest.raises(CommandError, match="terraform fmt rejected"):
+    # A terraform whose fmt fails, reached through TERRAFORM_BIN as every call is.
+    broken = tmp_path / "terraform"
+    broken.write_text("#!/bin/sh\necho 'Error: boom' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("TERRAFORM_BIN", str(broken))
+    from errors import CommandError
+    with pytest.raises(CommandError, match="terraform fmt rejected the rendered stack: Error: boom"):
         generate(config, "ccx43", stacks_dir=stacks)
     after = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}
     assert before == after

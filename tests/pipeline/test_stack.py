@@ -127,22 +127,15 @@ def test_state_backups_keep_the_newest(session):
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
 
 
-def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path):
+def test_old_terraform_is_refused_before_any_work(target, stacks_dir, sandbox_dir, tmp_path,
+                                                  monkeypatch):
     from pipeline.stack import open_session
     fake = tmp_path / "terraform"
     fake.write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.3.9\"}'\n")
     fake.chmod(0o755)
-    import os
-    old = os.environ.get("TERRAFORM_BIN")
-    os.environ["TERRAFORM_BIN"] = str(fake)
-    try:
-        with pytest.raises(TerraformError, match="1.3.9 is too old"):
-            open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
-    finally:
-        if old is None:
-            os.environ.pop("TERRAFORM_BIN")
-        else:
-            os.environ["TERRAFORM_BIN"] = old
+    monkeypatch.setenv("TERRAFORM_BIN", str(fake))
+    with pytest.raises(TerraformError, match="Terraform ≥ 1.5 needed, found 1.3.9"):
+        open_session(target, ENV, stacks_dir=stacks_dir, sandbox_dir=sandbox_dir)
     assert not sandbox_dir.exists()
 
 
@@ -170,3 +163,44 @@ def test_backend_credentials_are_masked_in_errors(target, stacks_dir, sandbox_di
 def test_conn_password(conn, password):
     from runner.redact import conn_password
     assert conn_password(conn) == password
+
+
+def _count_shows(session, monkeypatch) -> list:
+    calls = []
+    real = session.tf.show
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(session.tf, "show", counting)
+    return calls
+
+
+def test_plan_then_apply_in_one_run_reads_the_plan_once(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    plan = make_plan(session)
+    assert plan.summary.detailed and plan.summary.changes[0].attributes
+    result = apply_saved(session)
+    assert len(shows) == 1 and result.completed
+    # A no-change plan needs no show at all.
+    again = make_plan(session)
+    assert not again.summary.has_changes and len(shows) == 1
+
+
+def test_plan_without_detail_skips_show_but_keeps_actions(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    quick = make_plan(session, detail=False)
+    assert shows == [] and not quick.summary.detailed
+    assert [(c.address, c.action) for c in quick.summary.changes] == [
+        ("terraform_data.server", "create"), ("terraform_data.volume", "create")]
+    # apply still reads the plan (approval text, log redaction) and applies it
+    assert apply_saved(session).completed and len(shows) == 1
+
+
+def test_a_new_plan_is_read_again(session, monkeypatch):
+    shows = _count_shows(session, monkeypatch)
+    make_plan(session)
+    write_stack(session.ws.stack_dir, size="large")
+    make_plan(session)
+    summary, _ = saved_plan(session)
+    assert len(shows) == 2 and summary.changes

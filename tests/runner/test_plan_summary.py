@@ -103,3 +103,45 @@ def test_drift_is_a_warning():
     assert summarize(doc).warnings == (
         "hcloud_firewall.main was changed outside Terraform",
         "hcloud_server.main was deleted outside Terraform")
+
+
+def _shape(summary):
+    return [(c.address, c.type, c.action) for c in summary.changes], summary.counts
+
+
+@pytest.mark.parametrize("size, generation, delete", [
+    ("small", "1", False),   # nothing changes
+    ("large", "1", False),   # update in place
+    ("small", "2", False),   # replace (triggers_replace)
+    ("large", "2", True),    # update + replace + delete
+])
+def test_stream_summary_agrees_with_show(applied, size, generation, delete):
+    """The plan -json stream gives the same actions and counts as `show -json` (the oracle)."""
+    from runner.plan import summarize_events
+    tf, stack = applied
+    write_stack(stack, size=size, generation=generation)
+    if delete:
+        (stack / "main.tf").write_text((stack / "main.tf").read_text().replace(
+            'resource "terraform_data" "server"', 'resource "terraform_data" "renamed"').replace(
+            "terraform_data.server.", "terraform_data.renamed."))
+    run = tf.plan(stack / "q.tfplan")
+    quick = summarize_events(run.events)
+    full = summarize(tf.show(run.planfile))
+    assert _shape(quick) == _shape(full)
+    assert quick.detailed is False and full.detailed is True
+    assert all(not c.attributes for c in quick.changes)
+    if generation == "2":
+        replaced = [c for c in quick.changes if c.action == "replace"]
+        assert [c.address for c in replaced] == ["terraform_data.volume"]
+        assert replaced[0].action_reason == "cannot_update"  # as terraform gives it
+
+
+def test_stream_summary_warns_on_protected_types_without_show():
+    from runner.events import parse_line
+    from runner.plan import summarize_events
+    line = ('{"type":"planned_change","@level":"info","@message":"x","change":{"resource":'
+            '{"addr":"module.m.hcloud_server.main[0]","resource_type":"hcloud_server"},'
+            '"action":"replace","reason":"cannot_update"}}')
+    s = summarize_events([parse_line(line)])
+    assert s.counts["replace"] == 1 and s.destructive_on()[0].type == "hcloud_server"
+    assert s.warnings == ("module.m.hcloud_server.main[0] will be replaced",)

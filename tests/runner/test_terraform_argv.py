@@ -32,6 +32,10 @@ from runner.terraform import (MIN_VERSION, Terraform, build_argv, parse_version,
     ("output", {}, ["terraform", "output", "-json"]),
     ("state-pull", {}, ["terraform", "state", "pull"]),
     ("version", {"binary": "/opt/tf"}, ["/opt/tf", "version", "-json"]),
+    ("fmt", {"paths": ["/tmp/stage"]}, ["terraform", "fmt", "-list=false", "-no-color",
+                                        "/tmp/stage"]),
+    ("fmt", {"fmt_check": True, "paths": ["."]},
+     ["terraform", "fmt", "-check", "-recursive", "-list=true", "-no-color", "."]),
 ])
 def test_build_argv_table(op, kwargs, expected):
     assert build_argv(op, **kwargs) == expected
@@ -65,6 +69,15 @@ def test_env_defaults_silence_cli_config_warning():
 def test_parse_version():
     assert parse_version('{"terraform_version": "1.11.4"}') == (1, 11, 4)
     assert parse_version('{"terraform_version": "1.6.0-beta1"}') == (1, 6, 0)
+    # before 0.13, `version -json` ignored -json and printed text
+    assert parse_version("Terraform v0.12.31\n\nYour version is out of date") == (0, 12, 31)
+
+
+@pytest.mark.parametrize("text", ["", "garbage", "{}", '{"terraform_version": 3}', "[1]",
+                                  '{"terraform_version": "1.x"}', "Terraform vX"])
+def test_parse_version_refuses_what_is_not_a_version(text):
+    with pytest.raises(ValueError):
+        parse_version(text)
 
 
 def test_real_terraform_version_is_supported(tmp_path):
@@ -89,7 +102,7 @@ def test_too_old_version_is_refused(tmp_path):
     tf = Terraform(tmp_path, terraform_env(), binary=_fake_terraform(tmp_path, "1.4.7"))
     with pytest.raises(TerraformError) as err:
         tf.version()
-    assert "1.4.7 is too old" in str(err.value) and ">= 1.5.0" in str(err.value)
+    assert "Terraform ≥ 1.5 needed, found 1.4.7" in str(err.value)
 
 
 def test_import_argv_ends_options_before_the_address_and_id():
