@@ -185,9 +185,6 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
             (s.ws.workdir / name).write_text(text)
             written.append(s.ws.workdir / name)
         run = s.tf.plan(s.ws.planfile, destroy=destroy)
-        # -detailed-exitcode 0 means nothing at all changes: skip `show -json`,
-        # which costs a provider start (~0.4 s with the sandbox's stand-in).
-        show = s.tf.show(s.ws.planfile) if run.has_changes else {}
     except BaseException:
         forget_plan(s.ws)   # a failed plan is never applied: its file (and token) goes
         raise

@@ -95,7 +95,6 @@ def test_failure_leaves_existing_stack_untouched(make_config, tmp_path, monkeypa
     broken.write_text("#!/bin/sh\necho 'Error: boom' >&2\nexit 2\n")
     broken.chmod(0o755)
     monkeypatch.setenv("TERRAFORM_BIN", str(broken))
-    from errors import CommandError
     with pytest.raises(CommandError, match="terraform fmt rejected the rendered stack: Error: boom"):
         generate(config, "ccx43", stacks_dir=stacks)
     after = {p.name: p.read_bytes() for p in (stacks / "production").iterdir()}

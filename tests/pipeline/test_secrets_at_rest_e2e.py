@@ -1,5 +1,4 @@
 """Seeded secrets never rest where others can read them, zipped plan files included."""
-import os
 import stat
 import subprocess
 import sys

@@ -1,6 +1,4 @@
 """Corrupt records, another project's token, a lost state: one line or a safe fallback."""
-import json
-import os
 import stat
 
 import pytest

@@ -8,9 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import cli
 from runner.worklock import WorkdirBusy, lock_path, workdir_lock
 from tests.runner.conftest import SECRET, write_full_stack
 

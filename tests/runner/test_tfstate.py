@@ -5,7 +5,6 @@ import subprocess
 import pytest
 
 from runner.tfstate import StateError, TfState, load_state_file, parse_state, parse_state_text
-from runner.terraform import Terraform
 
 RAW = {
     "version": 4, "terraform_version": "1.11.4", "serial": 7, "lineage": "abc-123",
