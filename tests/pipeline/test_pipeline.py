@@ -3,7 +3,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e   # every test runs terraform init, plan and apply
 
-from errors import RefusedError
+from errors import RefusedError, TerraformError
 from generator.config import load_config
 from pipeline.deploy import DeployOptions, deploy
 from pipeline.progress import RecordingProgress
@@ -80,3 +80,27 @@ def test_state_identity_is_read_once_per_run_and_again_only_after_an_apply(setup
     run_context(again, generate_stack=False)
     assert not again.applied and again.state_reads == 1  # infra and outputs share one read
 
+
+
+def test_only_and_from_on_the_real_pipeline(setup):
+    config, options, stacks = setup
+    with pytest.raises(TerraformError, match="nothing deployed"):
+        _run(config, DeployOptions(**{**options.__dict__, "only": "outputs"}))
+    first, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "start": "infra"}))
+    assert phases == {"infra": "done", "outputs": "done"} and first.applied
+    only, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "only": "outputs",
+                                                    "fresh": True}))
+    assert phases == {"outputs": "done"} and not only.applied
+    assert only.outputs == first.outputs
+
+
+def test_a_failed_infra_phase_records_nothing_and_the_rerun_resumes_there(setup):
+    config, options, stacks = setup
+    main_tf = stacks / ENV / "main.tf"
+    good = main_tf.read_text()
+    main_tf.write_text(good + '\nresource "terraform_data" "broken" { input = var.nope }\n')
+    with pytest.raises(TerraformError):
+        _run(config, options)
+    main_tf.write_text(good)
+    again, phases, _ = _run(config, options)
+    assert phases == {"infra": "done", "outputs": "done"} and again.applied
