@@ -31,6 +31,7 @@ NEED = "Terraform ≥ 1.5 needed"
 TIMEOUTS = {
     "version": 30, "fmt": 60, "validate": 120, "init": 600, "plan": 1800,
     "plan-destroy": 1800, "apply": 3600, "show": 300, "output": 120, "state-pull": 300,
+    "import": 600,
 }
 # One number overriding every deadline above (for slow machines, and tests).
 TIMEOUT_ENV = "HETZNER_DEPLOY_TERRAFORM_TIMEOUT"
@@ -336,8 +337,8 @@ class Terraform:
         return doc
 
     def import_resource(self, address: str, ident: str) -> None:
-        done = self._run(self._argv("import", args=(address, ident),
-                                    lock_timeout=self.lock_timeout))
+        done = self._run("import", self._argv("import", args=(address, ident),
+                                              lock_timeout=self.lock_timeout))
         if done.returncode != 0:
             raise self._fail("import", done)
 

@@ -93,7 +93,7 @@ def test_outputs_before_apply_names_what_exists(run):
     result = run("outputs")
     assert result.exit_code == 4
     (error,) = [l for l in result.output.splitlines() if l.startswith("error:")]
-    assert error.startswith("error: stack outputs missing: server_id, ")
+    assert error.startswith("error: stack outputs missing: hosts, volume_id, ssh_key_id; ")
     assert error.endswith("; outputs present: none (has the stack been applied?)")
 
 
