@@ -70,7 +70,8 @@ def assert_all_gone(pids: dict[int, str], seconds: float = 15) -> None:
 def start_apply(sb, marker: str = "hcloud_server.main: Creating...", on_review=None):
     """`deploy` running, with terraform in the middle of creating the server.
 
-    on_review is called once the plan is reviewed, before terraform apply starts."""
+    on_review is called once the plan is reviewed (the infra phase shows the plan's
+    counts line just before it applies), before terraform apply starts."""
     proc = sb.popen("deploy", "--profile", "ccx33")
     lines: list[str] = []
     started = threading.Event()
@@ -78,7 +79,7 @@ def start_apply(sb, marker: str = "hcloud_server.main: Creating...", on_review=N
     def read():
         for line in proc.stdout:
             lines.append(line)
-            if on_review is not None and line.startswith("[review]"):
+            if on_review is not None and line.startswith("Plan: "):
                 on_review()
             if marker in line:
                 started.set()
