@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from generator.config import DeployConfig, load_config, with_environment
-from generator.render import STACKS
+from generator.config import STACKS
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),

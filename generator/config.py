@@ -33,6 +33,9 @@ from generator.inputs import (Wording, bad, bad_table, between, choice, pattern,
                               show_key, show_path)
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the committed stacks live; here, not in render.py, so a command that only
+# reads config and stacks does not import Jinja and the templates' machinery.
+STACKS = ROOT / "terraform" / "stacks"
 CONFIG_NAME = "deploy.toml"
 EXAMPLE_NAME = "deploy.example.toml"
 MAX_CONFIG_BYTES = 1024 * 1024

@@ -42,7 +42,8 @@ def resolve_profile(config: DeployConfig, wanted: str | None = None, *,
     if config.profile:
         return ProfileChoice(get_profile(config.profile), CONFIG,
                              "hetzner.profile in deploy.toml")
-    from generator.render import STACKS, stack_profile
+    from generator.config import STACKS
+    from generator.manifest import stack_profile
     env = env or config.environment
     generated = stack_profile((stacks_dir or STACKS) / env)
     if generated:

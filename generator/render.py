@@ -25,7 +25,7 @@ import jinja2
 
 from errors import CommandError, ConfigError
 from generator import escape
-from generator.config import LOCATIONS, ROOT, DeployConfig, with_environment
+from generator.config import LOCATIONS, ROOT, STACKS, DeployConfig, with_environment
 from generator.manifest import (MANIFEST_NAME, Manifest, ManifestError, Protected,
                                 build_manifest, list_stack, read_manifest)
 from generator.manifest import stack_profile  # noqa: F401  (re-exported for callers)
@@ -35,7 +35,6 @@ from runner.process import tail
 
 TEMPLATES = ROOT / "terraform" / "templates"
 CLOUD_INIT = ROOT / "cloud-init"
-STACKS = ROOT / "terraform" / "stacks"
 
 # file in the stack -> template; the order is the order reports list them in.
 STACK_FILES: dict[str, str] = {

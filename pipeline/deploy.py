@@ -34,7 +34,7 @@ class DeployResult:
 
 
 def _stacks_dir(options: DeployOptions):
-    from generator.render import STACKS
+    from generator.config import STACKS
     return options.stacks_dir or STACKS
 
 

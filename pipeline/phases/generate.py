@@ -12,7 +12,7 @@ name = "generate"
 
 def key(ctx) -> str:
     """Everything a render depends on: config, key, templates, generator code, the stack."""
-    from generator.render import ROOT
+    from generator.config import ROOT
     files = [ctx.config.source, Path(ctx.config.ssh_public_key)]
     for folder in (ROOT / "generator", ROOT / "terraform" / "templates", ROOT / "cloud-init"):
         files += sorted(p for p in folder.glob("*") if p.is_file())
