@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 TOKEN = "hd-tok-ZQ9xV7-DISTINCTIVE-4f1e"  # grep-able in every output
@@ -140,3 +141,10 @@ def api(server, method: str, path: str, body: dict | None = None, token: str = T
                             headers={"Authorization": f"Bearer {token}"})
     resp.raise_for_status()
     return resp.json()
+
+
+@pytest.fixture
+def emu(tmp_path):
+    """The emulator for one test, on a free loopback port (import this fixture by name)."""
+    with emulator(tmp_path / "emulator-state") as server:
+        yield server

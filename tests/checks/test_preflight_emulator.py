@@ -15,7 +15,7 @@ from generator.profiles import get_profile
 from checks.base import FAIL, NOT_CHECKED, OK
 from checks.preflight import run_preflight
 from pipeline.target import Target
-from tests.checks.preflight_support import TOKEN, admin, api, emulator
+from tests.checks.preflight_support import TOKEN, admin, api, emu  # noqa: F401
 
 ENVIRON = {"HCLOUD_TOKEN_CREATED": "2026-11-01"}
 
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(autouse=True)
 def clock(fake_clock):
     return fake_clock
-
-
-@pytest.fixture
-def emu(tmp_path):
-    with emulator(tmp_path / "emulator-state") as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from tests.checks.preflight_support import TOKEN, admin, api, closed_port, emulator
+from tests.checks.preflight_support import TOKEN, admin, api, closed_port, emu  # noqa: F401
 
 # Each preflight also runs terraform (version, fmt) and git: not in-process.
 pytestmark = pytest.mark.e2e
@@ -16,12 +16,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(autouse=True)
 def clock(fake_clock):
     return fake_clock
-
-
-@pytest.fixture
-def emu(tmp_path):
-    with emulator(tmp_path / "emulator-state") as server:
-        yield server
 
 
 @pytest.fixture

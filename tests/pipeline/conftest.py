@@ -40,3 +40,30 @@ def sb(tmp_path, make_config):
     box = sandbox_env.start(tmp_path, make_config)
     yield box
     sandbox_env.stop(box)
+
+
+DATA_ENV = "production"
+
+
+@pytest.fixture
+def data_pipeline(tmp_path, make_config):
+    """The pipeline on a terraform_data stack (real terraform, no provider): config,
+    options and the stacks folder; the sandbox work dir is tmp_path/sb/work/<env>."""
+    from generator.config import load_config
+    from pipeline.deploy import DeployOptions
+    from tests.runner.conftest import write_full_stack
+    stacks = tmp_path / "stacks"
+    write_full_stack(stacks / DATA_ENV)
+    options = DeployOptions(env=DATA_ENV, profile="ccx33", stacks_dir=stacks,
+                            sandbox_dir=tmp_path / "sb", run_preflight=False)
+    return load_config(make_config()), options, stacks
+
+
+def run_pipeline(config, options, kind: str = "sandbox", token: str = SECRET, **kw):
+    """deploy() without generate; returns the result, {phase: status} and the progress."""
+    from pipeline.deploy import deploy
+    from pipeline.progress import RecordingProgress
+    progress = RecordingProgress()
+    target = Target(kind, "http://127.0.0.1:9", token, {"TF_VAR_hcloud_token": token})
+    result = deploy(config, options, target, progress=progress, generate_stack=False, **kw)
+    return result, {line.phase: line.status for line in result.lines}, progress

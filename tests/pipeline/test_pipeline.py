@@ -4,22 +4,17 @@ import pytest
 pytestmark = pytest.mark.e2e   # every test runs terraform init, plan and apply
 
 from errors import RefusedError, TerraformError
-from generator.config import load_config
-from pipeline.deploy import DeployOptions, deploy
-from pipeline.progress import RecordingProgress
+from pipeline.deploy import DeployOptions
 from pipeline.target import Target
+from tests.pipeline.conftest import run_pipeline
 from tests.runner.conftest import SECRET, write_full_stack
 
 ENV = "production"
 
 
 @pytest.fixture
-def setup(tmp_path, make_config):
-    stacks = tmp_path / "stacks"
-    write_full_stack(stacks / ENV)
-    options = DeployOptions(env=ENV, profile="ccx33", stacks_dir=stacks,
-                            sandbox_dir=tmp_path / "sb", run_preflight=False)
-    return load_config(make_config()), options, stacks
+def setup(data_pipeline):
+    return data_pipeline
 
 
 def _target(kind):
@@ -27,9 +22,7 @@ def _target(kind):
 
 
 def _run(config, options, kind="sandbox", **kw):
-    progress = RecordingProgress()
-    result = deploy(config, options, _target(kind), progress=progress, generate_stack=False, **kw)
-    return result, {l.phase: l.status for l in result.lines}, progress
+    return run_pipeline(config, options, kind, **kw)
 
 
 def test_first_deploy_applies_then_rerun_is_a_no_op(setup):

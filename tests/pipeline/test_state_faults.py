@@ -4,24 +4,20 @@ import stat
 import pytest
 
 from errors import RefusedError
-from generator.config import load_config
 from pipeline.checkpoint import Checkpoint, key_of
-from pipeline.deploy import DeployOptions, deploy
-from pipeline.progress import RecordingProgress
-from pipeline.target import Target
+from pipeline.deploy import DeployOptions
 from runner.tfstate import StateError
+from tests.pipeline.conftest import run_pipeline
+from pipeline.target import Target
 from tests.runner.conftest import SECRET, write_full_stack
 
 ENV = "production"
 
 
 @pytest.fixture
-def setup(tmp_path, make_config):
-    stacks = tmp_path / "stacks"
-    write_full_stack(stacks / ENV)
-    options = DeployOptions(env=ENV, profile="ccx33", stacks_dir=stacks,
-                            sandbox_dir=tmp_path / "sb", run_preflight=False)
-    return load_config(make_config()), options, tmp_path / "sb" / "work" / ENV
+def setup(data_pipeline, tmp_path):
+    config, options, _ = data_pipeline
+    return config, options, tmp_path / "sb" / "work" / ENV
 
 
 def _target(token=SECRET):
@@ -29,9 +25,7 @@ def _target(token=SECRET):
 
 
 def _run(config, options, token=SECRET):
-    progress = RecordingProgress()
-    result = deploy(config, options, _target(token), progress=progress, generate_stack=False)
-    return result, {l.phase: l.status for l in result.lines}, progress
+    return run_pipeline(config, options, token=token)
 
 
 def test_another_projects_token_on_the_same_endpoint_does_not_trust_the_checkpoint(setup):
