@@ -10,7 +10,7 @@ import click
 from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
                              env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
-from errors import RefusedError, TerraformError
+from errors import InterruptedRun, RefusedError
 from pipeline.destroy import plan_destroy
 from pipeline.review import check_safety
 from pipeline.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
@@ -57,13 +57,11 @@ def print_summary(summary: PlanSummary, fmt: str) -> None:
         click.echo(to_text(summary))
 
 
-def interrupted_error(result: ApplyResult, env: str) -> TerraformError:
-    err = TerraformError(f"interrupted: terraform stopped cleanly after "
-                         f"{len(result.completed)} resource(s) and saved its state; run "
-                         f"`hetzner-deploy deploy --env {env}` again to converge "
-                         f"(log: {result.log_path})", returncode=result.returncode)
-    err.exit_code = 130
-    return err
+def interrupted_error(result: ApplyResult, env: str) -> InterruptedRun:
+    return InterruptedRun(f"interrupted: terraform stopped cleanly after "
+                          f"{len(result.completed)} resource(s) and saved its state; run "
+                          f"`hetzner-deploy deploy --env {env}` again to converge "
+                          f"(log: {result.log_path})")
 
 
 def ask_yes(summary: PlanSummary, prompt: str = "Apply this plan? Type 'yes' to go on") -> bool:
