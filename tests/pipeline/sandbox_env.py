@@ -46,9 +46,15 @@ class Sandbox:
         return Client(token=self.token, api_endpoint=self.endpoint)
 
     def fault(self, **body) -> None:
+        self._faults("POST", json.dumps(body).encode())
+
+    def clear_faults(self) -> None:
+        """Drop injected faults nobody consumed, so the test's own API reads see none."""
+        self._faults("DELETE", None)
+
+    def _faults(self, method: str, data: bytes | None) -> None:
         base = self.endpoint.rsplit("/v1", 1)[0]
-        req = urllib.request.Request(f"{base}/_sandbox/faults", method="POST",
-                                     data=json.dumps(body).encode(),
+        req = urllib.request.Request(f"{base}/_sandbox/faults", method=method, data=data,
                                      headers={"Authorization": f"Bearer {self.token}",
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
