@@ -94,10 +94,10 @@ def _next_actions(checks: tuple[Check, ...]) -> tuple[str, ...]:
 def _stale_callable(config: DeployConfig, profile: Profile,
                     stacks_dir: Path | None) -> Callable[[], list[str]] | None:
     try:
-        from generator.render import STACKS, stale_files
+        from generator.freshness import stale_files
     except ImportError:
         return None
-    return lambda: stale_files(config, config.environment, stacks_dir or STACKS,
+    return lambda: stale_files(config, config.environment, stacks_dir,
                                profile_name=profile.name)
 
 

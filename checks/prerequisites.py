@@ -143,7 +143,7 @@ def check_env_file(env_path: Path) -> list[Check]:
 
 
 def check_stack(stale: Callable[[], list[str]] | None, env: str) -> Check:
-    """`stale` is generator.render.stale_files bound to the config (None: not available)."""
+    """`stale` is generator.freshness.stale_files bound to the config (None: not available)."""
     name = "Stack generated and up to date"
     if stale is None:
         return Check(SECTION, name, NOT_CHECKED, "stack generator not available")

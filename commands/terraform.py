@@ -39,8 +39,8 @@ def session_for(config, stacks_dir: Path | None, *, quiet: bool = False) -> Sess
 
 def _stale_warning(config, stacks_dir: Path | None) -> None:
     try:
-        from generator.render import STACKS, stale_files
-        stale = stale_files(config, config.environment, stacks_dir or STACKS)
+        from generator.freshness import stale_files
+        stale = stale_files(config, config.environment, stacks_dir)
     except Exception:  # staleness is advice here; `check` reports it properly
         return
     if stale:
@@ -84,14 +84,22 @@ def plan(env, config_path, as_json, as_markdown, stacks_dir):
     session = session_for(config, stacks_dir)
     # The staleness check renders the stack (and runs terraform fmt): do it
     # while terraform plans rather than before.
+    # Attribute-level detail and the cost need `terraform show -json`, which
+    # starts every provider again: only for a reader (a terminal, markdown or
+    # JSON). Text into a pipe or a log gets actions and counts from the plan's
+    # own -json stream; a replace or delete is known from it as well.
+    detail = as_json or as_markdown or sys.stdout.isatty()
     with ThreadPoolExecutor(max_workers=1) as pool:
         stale = pool.submit(_stale_warning, config, stacks_dir)
-        result = make_plan(session, config)
+        result = make_plan(session, config, detail=detail)
         stale.result()
     init = (f"init: ran ({result.init.reason})" if result.init.ran
             else "init: skipped (providers, lock file and backend unchanged)")
     click.echo(init, err=True)
     print_summary(result.summary, "json" if as_json else "markdown" if as_markdown else "text")
+    if result.summary.has_changes and not detail:
+        click.echo("(attributes and cost are shown on a terminal, or with --markdown or --json)",
+                   err=True)
     if result.summary.has_changes and not as_json:
         click.echo(f"saved plan: {session.ws.planfile} "
                    f"(apply it with `hetzner-deploy apply --env {config.environment}`)", err=True)

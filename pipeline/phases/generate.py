@@ -1,33 +1,25 @@
 """Generate: render the environment's stack when its inputs changed."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipeline.checkpoint import key_of
 from pipeline.engine import PhaseResult
-from runner.workspace import stack_hash
 
 name = "generate"
 
 
 def key(ctx) -> str:
     """Everything a render depends on: config, key, templates, generator code, the stack."""
-    from generator.config import ROOT
-    files = [ctx.config.source, Path(ctx.config.ssh_public_key)]
-    for folder in (ROOT / "generator", ROOT / "terraform" / "templates", ROOT / "cloud-init"):
-        files += sorted(p for p in folder.glob("*") if p.is_file())
-    digest = [(str(p), p.read_bytes().hex() if p.is_file() else None) for p in files]
-    stack = ctx.stacks_dir / ctx.env
-    return key_of(name, ctx.profile.name, ctx.env, digest,
-                  stack_hash(stack) if stack.is_dir() else "")
+    from generator.freshness import inputs_digest
+    return key_of(name, inputs_digest(ctx.config, ctx.profile.name, ctx.env, ctx.stacks_dir))
 
 
 def run(ctx) -> PhaseResult:
-    from generator.render import generate, stale_files
+    from generator.freshness import stale_files
     profile = ctx.profile.name
     if not stale_files(ctx.config, ctx.env, ctx.stacks_dir, profile_name=profile):
         return PhaseResult(f"stack for {profile} is up to date", record_key=key(ctx),
                            status="skipped")
+    from generator.render import generate
     result = generate(ctx.config, profile, ctx.env, stacks_dir=ctx.stacks_dir)
     changed = [f.name for f in result.files if f.status != "identical"]
     # The stack changed: record the key the next run will compute.

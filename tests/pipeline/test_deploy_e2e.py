@@ -54,6 +54,11 @@ def test_deploy_noop_rescale_verify_destroy(sb):
     assert float(plan["cost"]["delta_eur"]) > 0
     markdown = _ok(sb.cli("plan", "--markdown")).stdout
     assert "| update in place | `hcloud_server.main` |" in markdown and sb.token not in markdown
+    # Text into a pipe: actions and counts from the plan's -json stream, no `show -json`.
+    piped = _ok(sb.cli("plan"))
+    assert "~ hcloud_server.main: update in place" in piped.stdout
+    assert "server_type" not in piped.stdout and "Plan: 0 to create, 1 to update in place" in piped.stdout
+    assert "attributes and cost are shown on a terminal" in piped.stderr
 
     applied = _ok(sb.cli("apply", "--auto-approve"))
     assert "hcloud_server.main" in applied.stdout
