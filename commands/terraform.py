@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 import click
@@ -11,7 +11,6 @@ from commands.common import (allow_replace_option, auto_approve_option, config_o
                              env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from errors import InterruptedRun, RefusedError
-from pipeline.destroy import plan_destroy
 from pipeline.review import check_safety
 from pipeline.stack import ApplyResult, Session, apply_saved, make_plan, open_session, read_outputs
 from runner.plan import PlanSummary
@@ -89,10 +88,10 @@ def plan(env, config_path, as_json, as_markdown, stacks_dir):
     # JSON). Text into a pipe or a log gets actions and counts from the plan's
     # own -json stream; a replace or delete is known from it as well.
     detail = as_json or as_markdown or sys.stdout.isatty()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        stale = pool.submit(_stale_warning, config, stacks_dir)
-        result = make_plan(session, config, detail=detail)
-        stale.result()
+    stale = threading.Thread(target=_stale_warning, args=(config, stacks_dir), daemon=True)
+    stale.start()
+    result = make_plan(session, config, detail=detail)
+    stale.join()
     init = (f"init: ran ({result.init.reason})" if result.init.ran
             else "init: skipped (providers, lock file and backend unchanged)")
     click.echo(init, err=True)
@@ -192,6 +191,7 @@ def destroy(env, config_path, confirm_env, destroy_volume, stacks_dir):
     session = session_for(config, stacks_dir)
     # With --destroy-volume, delete protection is lifted (applied) first: the
     # provider does not lift it on destroy, and Hetzner would refuse the delete.
+    from pipeline.destroy import plan_destroy
     result = plan_destroy(session, config, destroy_volume=destroy_volume,
                           progress=ConsoleProgress())
     if not result.summary.has_changes:

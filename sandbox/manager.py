@@ -14,8 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+import http.client
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -121,13 +120,17 @@ def _reap(pid: int) -> None:
 
 
 def _probe(port: int, token: str, timeout: float = 2.0) -> dict | None:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/_sandbox/state",
-                                 headers={"Authorization": f"Bearer {token}"})
+    # http.client, not urllib: this runs on every sandbox command, and urllib's
+    # extra imports (ssl, email, ...) cost more than the request.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError):
+        conn.request("GET", "/_sandbox/state", headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return json.loads(resp.read()) if resp.status == 200 else None
+    except (http.client.HTTPException, OSError, ValueError):
         return None
+    finally:
+        conn.close()
 
 
 def _mirror_paths(d: Path) -> tuple[Path | None, Path | None]:
