@@ -201,12 +201,12 @@ def _read_state(target: Target, config: DeployConfig, workdir: Path | None,
     return (state or None), ("" if state else "state is empty")
 
 
-def _after_checks(client, outputs, state, profile, config) -> list[Check]:
+def _after_checks(client, outputs, state, profile, config, target) -> list[Check]:
     """Every phase's after-checks, gathered by the pipeline (phases not built yet: not checked)."""
     from pipeline.engine import AfterContext, gather_after_checks
     from pipeline.phases import PHASES, PLANNED
     return gather_after_checks(PHASES, PLANNED, AfterContext(client, outputs, state, profile,
-                                                             config))
+                                                             config, target))
 
 
 def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
@@ -240,7 +240,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
                             f"HTTP 200 from {host} in {probe.latency_ms:.0f} ms"))
         with hetzner_api.api_errors(target.endpoint, hetzner_api.timeout_of(client)):
             if after:
-                checks += _after_checks(client, outputs, state, profile, config)
+                checks += _after_checks(client, outputs, state, profile, config, target)
             else:
                 checks += _before_api_checks(client, target.endpoint, config, profile,
                                              state, extra)

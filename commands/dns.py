@@ -11,12 +11,14 @@ from errors import RefusedError
 
 def _context(config_path, env, stacks_dir):
     from commands.verify import workdir_outputs
-    from domains.service import client_for, dns_target
+    from domains.service import access_for, client_for, dns_target
     from pipeline.target import resolve_target
     config = load(config_path, env)
     target = resolve_target()
     outputs = workdir_outputs(target, config, None, stacks_dir)
-    return config, target, dns_target(config, outputs), client_for(config)
+    access = access_for(config, target)
+    return config, target, dns_target(config, outputs), \
+        access.client if access else client_for(config)   # client_for names what is missing
 
 
 def _workdir(target, config, stacks_dir) -> Path:
@@ -53,7 +55,7 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
     """Back up the zone, merge our records in, write, read back, wait for propagation."""
     from commands.terraform import stdin_is_tty
     from domains.propagation import wait_for
-    from domains.service import backup_dir, servers
+    from domains.service import backup_dir
     from domains.zone_ops import apply_zone, plan_zone
     config, target, want, client = _context(config_path, env, stacks_dir)
     planned = plan_zone(client, want.zone, want.records)
@@ -68,8 +70,10 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
                         backup_dir(_workdir(target, config, stacks_dir)), plan=planned)
     click.echo(f"written; backup {result.backup}" if result.written else "nothing to write")
     if not no_wait:
-        wait_for(want.zone, want.records, servers(config.dns.nameservers),
-                 servers(config.dns.resolvers), deadline_s=config.dns.propagation_timeout_s,
+        from domains.service import access_for
+        access = access_for(config, target)
+        wait_for(want.zone, want.records, access.nameservers,
+                 access.resolvers, deadline_s=config.dns.propagation_timeout_s,
                  on_round=lambda stage, answers: click.echo(
                      f"  {stage}: {sum(a.ok for a in answers)}/{len(answers)} records answer",
                      err=True))
@@ -85,9 +89,17 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
 def restore(source, env, config_path, auto_approve):
     """Write a backup back exactly (the current zone is backed up first)."""
     from commands.terraform import stdin_is_tty
-    from domains.service import client_for
+    import os
+
+    from domains.namecheap import ENV_VARS
+    from domains.service import access_for, client_for
     from domains.zone_ops import read_backup, restore_zone
+    from pipeline.target import resolve_target
     config = load(config_path, env)
+    # A backup holds no address of this deploy: with credentials in the environment it goes
+    # back to that account; without, to the sandbox's registrar when the sandbox is the target.
+    access = None if any(os.environ.get(v, "").strip() for v in ENV_VARS) \
+        else access_for(config, resolve_target(start_sandbox=False))
     backup = read_backup(source)
     if not auto_approve:
         if not stdin_is_tty():
@@ -95,6 +107,7 @@ def restore(source, env, config_path, auto_approve):
         if click.prompt(f"Replace the zone {backup.domain} with {source.name}? Type 'yes'",
                         default="", show_default=False).strip() != "yes":
             raise RefusedError("not restored: not confirmed")
-    result = restore_zone(client_for(config), backup, source.parent)
+    client = access.client if access else client_for(config)   # client_for names what is missing
+    result = restore_zone(client, backup, source.parent)
     click.echo(f"restored {backup.domain} from {source.name}" if result.written
                else f"{backup.domain} already matches {source.name}")

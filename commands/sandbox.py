@@ -29,6 +29,9 @@ def up_cmd(port: int | None, machines: bool) -> None:
     click.echo(f"sandbox running on {info.endpoint} (pid {info.pid})")
     if machines:
         click.echo(f"  machines:        {info.directory / 'machines'} (images from {info.directory / 'images'})")
+    if info.namecheap_endpoint:
+        click.echo(f"  Namecheap API:   {info.namecheap_endpoint} (account sandbox); "
+                   f"DNS for its zones on {info.dns_server}")
     click.echo(f"  state and logs:  {info.directory}")
     click.echo(f"  provider mirror: {info.mirror_dir}")
     click.echo(f"  terraform CLI config: {info.cli_config_file}")

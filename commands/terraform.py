@@ -63,8 +63,9 @@ def interrupted_error(result: ApplyResult, env: str) -> InterruptedRun:
                           f"(log: {result.log_path})")
 
 
-def ask_yes(summary: PlanSummary, prompt: str = "Apply this plan? Type 'yes' to go on") -> bool:
-    click.echo(to_text(summary))
+def ask_yes(summary: PlanSummary | str, prompt: str = "Apply this plan? Type 'yes' to go on") -> bool:
+    """A plan summary, or a phase's own text (the DNS change), then 'yes'."""
+    click.echo(summary if isinstance(summary, str) else to_text(summary))
     return click.prompt(prompt, default="", show_default=False).strip() == "yes"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from domains.namecheap import Credentials, NamecheapClient
+from domains.namecheap import ENV_VARS, Credentials, NamecheapClient
 from domains.propagation import Nameserver
 from domains.records import HostRecord
 from domains.zone_ops import desired_records
@@ -46,6 +46,52 @@ def dns_target(config, outputs) -> DnsTarget:
 def client_for(config, environ: Mapping[str, str] | None = None) -> NamecheapClient:
     env = os.environ if environ is None else environ
     return NamecheapClient(Credentials.from_env(env, endpoint=config.dns.endpoint))
+
+
+@dataclass(frozen=True)
+class DnsAccess:
+    """Where the records are written and which servers are asked about them."""
+    client: NamecheapClient
+    nameservers: tuple[Nameserver, ...]
+    resolvers: tuple[Nameserver, ...]
+    sandbox: bool = False
+
+
+def _registrar(target) -> tuple[str, str]:
+    if not target.registrar:
+        raise ConfigError(f"the sandbox's registrar is not running (start it with "
+                          f"`hetzner-deploy sandbox up`; an older sandbox: `sandbox down` "
+                          f"first), and Namecheap needs {', '.join(ENV_VARS)} for a real zone")
+    return target.registrar
+
+
+def nameservers_for(config, target) -> tuple[Nameserver, ...]:
+    """The zone's authoritative servers: the sandbox's DNS server, or [dns] nameservers."""
+    if target is not None and target.is_sandbox:
+        return tuple(servers([_registrar(target)[1]]))
+    return tuple(servers(config.dns.nameservers))
+
+
+def access_for(config, target, environ: Mapping[str, str] | None = None) -> DnsAccess | None:
+    """The sandbox's registrar (its account owns the deploy's domain), or Namecheap with the
+    environment's credentials; None on a real target without any NAMECHEAP_* variable."""
+    env = os.environ if environ is None else environ
+    if target is not None and target.is_sandbox:
+        from sandbox.registrar import ACCOUNT, CLIENT_IP, ensure_zone
+        endpoint, dns_server = _registrar(target)
+        ensure_zone(endpoint, dns_target_zone(config))
+        # The sandbox's Namecheap API key is its token (sandbox/registrar.py).
+        creds = Credentials(ACCOUNT, target.token, ACCOUNT, CLIENT_IP, endpoint)
+        dns = tuple(servers([dns_server]))
+        return DnsAccess(NamecheapClient(creds), dns, dns, sandbox=True)
+    if not any(env.get(v, "").strip() for v in ENV_VARS):
+        return None
+    return DnsAccess(client_for(config, env), tuple(servers(config.dns.nameservers)),
+                     tuple(servers(config.dns.resolvers)))
+
+
+def dns_target_zone(config) -> str:
+    return config.dns.zone_for(config.domain)
 
 
 def servers(entries) -> list[Nameserver]:

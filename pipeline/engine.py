@@ -64,6 +64,7 @@ class AfterContext:
     state: Any = None             # terraform state or show -json, when readable
     profile: Any = None
     config: Any = None
+    target: Any = None            # pipeline.target.Target (the sandbox's registrar, ...)
 
 
 def gather_after_checks(phases: Sequence[Phase], planned: Sequence[Planned],

@@ -97,9 +97,18 @@ class _Quiet:
 def start(zones: Zones, port: int = 0) -> RunningDns:
     """UDP and TCP on 127.0.0.1 (the TCP listener takes the UDP one's port)."""
     resolver = ZoneResolver(zones)
-    udp = DNSServer(resolver, address="127.0.0.1", port=port, logger=_Quiet())
-    udp.start_thread()
-    bound = udp.server.server_address[1]
-    tcp = DNSServer(resolver, address="127.0.0.1", port=bound, tcp=True, logger=_Quiet())
-    tcp.start_thread()
-    return RunningDns(udp, tcp, resolver)
+    for attempt in range(20):
+        udp = DNSServer(resolver, address="127.0.0.1", port=port, logger=_Quiet())
+        bound = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(resolver, address="127.0.0.1", port=bound, tcp=True, logger=_Quiet())
+        except OSError:
+            # The free UDP port is taken for TCP by someone else: another port (unless fixed).
+            udp.server.server_close()
+            if port or attempt == 19:
+                raise
+            continue
+        udp.start_thread()
+        tcp.start_thread()
+        return RunningDns(udp, tcp, resolver)
+    raise AssertionError("unreachable")

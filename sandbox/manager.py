@@ -41,13 +41,16 @@ class SandboxInfo:
     cli_config_file: Path | None = None
     mirror_dir: Path | None = None
     counts: Mapping[str, int] = field(default_factory=dict)   # resources per family, from the emulator
+    namecheap_endpoint: str | None = None    # the registrar (sandbox/registrar.py)
+    dns_server: str | None = None            # host:port of the DNS server for its zones
 
     def as_dict(self) -> dict:
         """For `status --json`: everything but the token."""
         return {"directory": str(self.directory), "running": self.running, "pid": self.pid, "port": self.port,
                 "endpoint": self.endpoint,
                 "cli_config_file": str(self.cli_config_file) if self.cli_config_file else None,
-                "mirror_dir": str(self.mirror_dir) if self.mirror_dir else None, "counts": dict(self.counts)}
+                "mirror_dir": str(self.mirror_dir) if self.mirror_dir else None, "counts": dict(self.counts),
+                "namecheap_endpoint": self.namecheap_endpoint, "dns_server": self.dns_server}
 
 
 def sandbox_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -148,7 +151,8 @@ def status(directory: str | os.PathLike | None = None) -> SandboxInfo:
     if summary is None:
         return SandboxInfo(d, False, token=token, cli_config_file=cli_config, mirror_dir=mirror_dir)
     return SandboxInfo(d, True, pid, port, f"http://127.0.0.1:{port}/v1", token, cli_config, mirror_dir,
-                       dict(summary.get("counts", {})))
+                       dict(summary.get("counts", {})), summary.get("namecheap_endpoint"),
+                       summary.get("dns"))
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:
@@ -167,7 +171,8 @@ def _start(d: Path, port: int | None, token: str, machines: bool = False) -> Non
         env.pop(secret, None)
     argv = [sys.executable, "-m", "sandbox.emulator", "--state-dir", str(f["state"]),
             "--port", str(port or 0), "--port-file", str(f["port"]),
-            "--verbose"]  # one line per request in emulator.log; the token is never in it
+            "--verbose",  # one line per request in emulator.log; the token is never in it
+            "--registrar"]  # Namecheap emulator + DNS server (sandbox/registrar.py)
     if machines:
         argv += ["--machines", str(f["machines"]), "--machine-images", str(f["images"])]
         f["machines_on"].write_text("1\n")

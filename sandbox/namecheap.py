@@ -46,6 +46,12 @@ class NamecheapState:
     next_host_id: int = 1000
     clock: Callable[[], float] = time.monotonic
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called (under the lock) after a zone changed: the sandbox saves its state there.
+    on_change: Callable[["NamecheapState"], None] | None = None
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
 
 def _xml(status: str, command: str, body: str = "", errors: str = "") -> bytes:
@@ -114,6 +120,7 @@ def _set_hosts(params: dict, state: NamecheapState) -> str:
         raise ApiErr("2015280", "EmailType is invalid")
     zone["hosts"] = hosts                       # everything not sent is gone
     zone["email_type"] = email
+    state.changed()
     return (f'  <CommandResponse Type="namecheap.domains.dns.setHosts">\n'
             f'    <DomainDNSSetHostsResult Domain="{name}" IsSuccess="true" />\n'
             '  </CommandResponse>\n')
@@ -168,6 +175,7 @@ def seed(state: NamecheapState, body: dict) -> None:
             "email_type": body.get("email_type", "MX"),
             "using_our_dns": bool(body.get("using_our_dns", True)),
             "account": body.get("account", state.username), "hosts": hosts}
+        state.changed()
 
 
 def make_handler(state: NamecheapState):

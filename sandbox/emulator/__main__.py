@@ -1,6 +1,6 @@
 """python -m sandbox.emulator --port N --state-dir DIR --token T [--ip-range CIDR] [--port-file F]
     [--action-seconds S] [--rate-limit N]
-    [--machines DIR [--machine-range CIDR] [--machine-images DIR]]
+    [--machines DIR [--machine-range CIDR] [--machine-images DIR]] [--registrar]
 
 --action-seconds and --rate-limit default to $HCLOUD_SANDBOX_ACTION_SECONDS
 (0: actions finish when first read) and $HCLOUD_SANDBOX_RATE_LIMIT (3600 an
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine-range", default=None, help="machine address range (default 198.51.100.0/24)")
     parser.add_argument("--machine-images", default=None, metavar="DIR",
                         help="image tarballs (scripts/sandbox-images.sh) every machine's Docker imports")
+    parser.add_argument("--registrar", action="store_true",
+                        help="also serve the Namecheap API emulator and the DNS server for its "
+                             "zones (sandbox/registrar.py), zones kept in the state dir")
     args = parser.parse_args(argv)
     try:
         action_seconds = action_seconds_from_env() if args.action_seconds is None else args.action_seconds
@@ -72,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     server.verbose = args.verbose
+    registrar = None
+    if args.registrar:
+        from sandbox import registrar as registrar_mod
+        try:
+            registrar = registrar_mod.start(args.state_dir, args.token)
+        except OSError as exc:
+            server.server_close()
+            print(f"error: cannot start the sandbox registrar: {exc}", file=sys.stderr)
+            return 2
+        server.extra_summary = registrar.summary()
 
     def stop(signum, frame):
         # shutdown() blocks until serve_forever returns, so call it off the main thread.
@@ -93,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             server.store.save_if_dirty()
         if machines is not None:
             machines.close()
+        if registrar is not None:
+            registrar.close()
     return 0
 
 

@@ -77,6 +77,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.faults = Faults()
         self.fault_lock = threading.Lock()
         self.rate = RateLimiter(rate_limit, store.clock)
+        self.extra_summary: dict = {}     # merged into /_sandbox/state (the registrar's endpoints)
         super().__init__(address, _Handler)
 
     @property
@@ -261,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server.store
         if path == "/_sandbox/state" and method == "GET":
             with store.lock:
-                return 200, store.summary()
+                return 200, {**store.summary(), **self.server.extra_summary}
         if path == "/_sandbox/faults":
             with self.server.fault_lock:
                 if method == "POST":

@@ -63,7 +63,17 @@ def run_pipeline(config, options, kind: str = "sandbox", token: str = SECRET, **
     """deploy() without generate; returns the result, {phase: status} and the progress."""
     from pipeline.deploy import deploy
     from pipeline.progress import RecordingProgress
+    from sandbox import registrar
     progress = RecordingProgress()
-    target = Target(kind, "http://127.0.0.1:9", token, {"TF_VAR_hcloud_token": token})
-    result = deploy(config, options, target, progress=progress, generate_stack=False, **kw)
+    reg = None
+    if kind == "sandbox":   # the sandbox's registrar, its zones kept beside the work dir
+        (options.sandbox_dir / "registrar").mkdir(parents=True, exist_ok=True)
+        reg = registrar.start(options.sandbox_dir / "registrar", token)
+    try:
+        target = Target(kind, "http://127.0.0.1:9", token, {"TF_VAR_hcloud_token": token},
+                        (reg.api.url, reg.summary()["dns"]) if reg else None)
+        result = deploy(config, options, target, progress=progress, generate_stack=False, **kw)
+    finally:
+        if reg is not None:
+            reg.close()
     return result, {line.phase: line.status for line in result.lines}, progress

@@ -55,6 +55,7 @@ class _Info:
     def __init__(self, tmp_path, endpoint="http://127.0.0.1:4567/v1"):
         self.endpoint, self.token = endpoint, "sandbox-token-1234"
         self.cli_config_file = tmp_path / "terraform.rc"
+        self.namecheap_endpoint, self.dns_server = "http://127.0.0.1:4568/xml.response", "127.0.0.1:4569"
 
 
 @pytest.fixture
