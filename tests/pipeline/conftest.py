@@ -1,6 +1,7 @@
 """A terraform_data stack laid out like a generated one, and a fake sandbox target."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -63,17 +64,24 @@ def run_pipeline(config, options, kind: str = "sandbox", token: str = SECRET, **
     """deploy() without generate; returns the result, {phase: status} and the progress."""
     from pipeline.deploy import deploy
     from pipeline.progress import RecordingProgress
-    from sandbox import registrar
     progress = RecordingProgress()
-    reg = None
-    if kind == "sandbox":   # the sandbox's registrar, its zones kept beside the work dir
-        (options.sandbox_dir / "registrar").mkdir(parents=True, exist_ok=True)
-        reg = registrar.start(options.sandbox_dir / "registrar", token)
-    try:
-        target = Target(kind, "http://127.0.0.1:9", token, {"TF_VAR_hcloud_token": token},
-                        (reg.api.url, reg.summary()["dns"]) if reg else None)
+    with sandbox_registrar(options, token, kind == "sandbox") as where:
+        target = Target(kind, "http://127.0.0.1:9", token, {"TF_VAR_hcloud_token": token}, where)
         result = deploy(config, options, target, progress=progress, generate_stack=False, **kw)
-    finally:
-        if reg is not None:
-            reg.close()
     return result, {line.phase: line.status for line in result.lines}, progress
+
+
+@contextlib.contextmanager
+def sandbox_registrar(options, token: str = SECRET, wanted: bool = True):
+    """The sandbox's registrar (Namecheap emulator + DNS) for one run, its zones kept
+    beside the work dir; yields Target.registrar (None when not wanted)."""
+    from sandbox import registrar
+    if not wanted:
+        yield None
+        return
+    (options.sandbox_dir / "registrar").mkdir(parents=True, exist_ok=True)
+    reg = registrar.start(options.sandbox_dir / "registrar", token)
+    try:
+        yield reg.api.url, reg.summary()["dns"]
+    finally:
+        reg.close()

@@ -1,4 +1,6 @@
 """The deploy pipeline on a terraform_data stack (real terraform, no provider)."""
+from dataclasses import replace
+
 import pytest
 
 pytestmark = pytest.mark.e2e   # every test runs terraform init, plan and apply
@@ -6,7 +8,7 @@ pytestmark = pytest.mark.e2e   # every test runs terraform init, plan and apply
 from errors import RefusedError, TerraformError
 from pipeline.deploy import DeployOptions
 from pipeline.target import Target
-from tests.pipeline.conftest import run_pipeline
+from tests.pipeline.conftest import run_pipeline, sandbox_registrar
 from tests.runner.conftest import SECRET, write_full_stack
 
 ENV = "production"
@@ -28,12 +30,12 @@ def _run(config, options, kind="sandbox", **kw):
 def test_first_deploy_applies_then_rerun_is_a_no_op(setup):
     config, options, _ = setup
     first, phases, progress = _run(config, options)
-    assert phases == {"infra": "done", "outputs": "done"}
+    assert phases == {"infra": "done", "outputs": "done", "dns": "done"}
     assert first.applied and first.outputs.hosts[0].name == "demo-small"
     assert any("Plan: 2 to create" in n for n in progress.notes)   # shown before applying
     second, phases, progress = _run(config, options)
     assert not second.applied and progress.events == []
-    assert phases == {"infra": "skipped", "outputs": "skipped"}
+    assert phases == {"infra": "skipped", "outputs": "skipped", "dns": "skipped"}
     assert second.outputs == first.outputs
     fresh, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "fresh": True}))
     assert phases["infra"] == "done" and not fresh.applied
@@ -66,11 +68,12 @@ def test_real_target_without_terminal_refuses_and_applies_nothing(setup):
 def test_state_identity_is_read_once_per_run_and_again_only_after_an_apply(setup):
     from pipeline.deploy import make_context, run_context
     config, options, _ = setup
-    first = make_context(config, options, _target("sandbox"))
-    run_context(first, generate_stack=False)
-    assert first.applied and first.state_reads == 2     # before the plan, after the apply
-    again = make_context(config, options, _target("sandbox"))
-    run_context(again, generate_stack=False)
+    with sandbox_registrar(options) as where:
+        first = make_context(config, options, replace(_target("sandbox"), registrar=where))
+        run_context(first, generate_stack=False)
+        assert first.applied and first.state_reads == 2     # before the plan, after the apply
+        again = make_context(config, options, replace(_target("sandbox"), registrar=where))
+        run_context(again, generate_stack=False)
     assert not again.applied and again.state_reads == 1  # infra and outputs share one read
 
 
@@ -80,7 +83,7 @@ def test_only_and_from_on_the_real_pipeline(setup):
     with pytest.raises(TerraformError, match="nothing deployed"):
         _run(config, DeployOptions(**{**options.__dict__, "only": "outputs"}))
     first, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "start": "infra"}))
-    assert phases == {"infra": "done", "outputs": "done"} and first.applied
+    assert phases == {"infra": "done", "outputs": "done", "dns": "done"} and first.applied
     only, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "only": "outputs",
                                                     "fresh": True}))
     assert phases == {"outputs": "done"} and not only.applied
@@ -96,4 +99,4 @@ def test_a_failed_infra_phase_records_nothing_and_the_rerun_resumes_there(setup)
         _run(config, options)
     main_tf.write_text(good)
     again, phases, _ = _run(config, options)
-    assert phases == {"infra": "done", "outputs": "done"} and again.applied
+    assert phases == {"infra": "done", "outputs": "done", "dns": "done"} and again.applied
