@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""The backup that runs on the server (a systemd timer calls it): PostgreSQL and Redis, proven readable.
+
+Standard library only, Python 3.10 (Ubuntu 22.04's), because it runs on the
+server and not in this project's venv. One JSON config says how to reach the
+databases: `exec` is an argv prefix (`docker compose -f ... exec -T postgres`
+on a server, nothing in tests against local servers), `args` are connection
+arguments. No shell is ever involved: every command is an argv list.
+
+A backup is:
+1. `pg_dump -Fc` to a file, then `pg_restore --list` of that file (a dump
+   that does not list is not a backup), and the row count of every table;
+2. Redis `BGSAVE`, waiting until `LASTSAVE` moves and the last bgsave status
+   is ok, a copy of `dump.rdb`, `redis-check-rdb` on the copy, and the key
+   count of every database;
+3. `manifest.json`: time, files with size and sha256, the counts;
+4. the folder renamed from `<name>.partial` to `<name>`: only a complete,
+   checked backup ever has a final name, so a killed run leaves the previous
+   backups as they were and nothing that looks like a backup;
+5. retention (daily and weekly), over final names only;
+6. `status.json` (ok or failed, when, why), which `backup status` and
+   `verify --after` read; on failure the notify command runs and the exit
+   code is 1. A failure never reports success.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NAME = re.compile(r"\d{8}T\d{6}Z")     # a final backup's folder name (UTC time)
+STEP_TIMEOUT = 3600
+
+
+class BackupFailed(Exception):
+    pass
+
+
+def _run(argv: list[str], *, stdin=None, stdout=None, timeout: float = STEP_TIMEOUT) -> str:
+    try:
+        done = subprocess.run(argv, stdin=stdin, stdout=stdout or subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackupFailed(f"{argv[0]}: {exc}") from None
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()
+        raise BackupFailed(f"{' '.join(argv[-3:])} exited {done.returncode}: "
+                           f"{err[-1] if err else 'no message'}")
+    return done.stdout.decode(errors="replace") if stdout is None else ""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+def pg_counts(pg: dict) -> dict[str, int]:
+    """Exact row counts of every ordinary table, by schema.table."""
+    psql = [*pg.get("exec", []), "psql", *pg.get("args", []), "-d", pg["db"], "-At", "-v",
+            "ON_ERROR_STOP=1"]
+    tables = _run([*psql, "-c", "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)"
+                                " FROM pg_tables WHERE schemaname NOT IN "
+                                "('pg_catalog', 'information_schema') ORDER BY 1"]).split()
+    if not tables:
+        return {}
+    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+    counts = {}
+    for line in _run([*psql, "-F", "\t", "-c", query]).splitlines():
+        table, count = line.rsplit("\t", 1)
+        counts[table] = int(count)
+    return counts
+
+
+def backup_pg(pg: dict, folder: Path) -> dict:
+    dump = folder / "postgres.dump"
+    counts = pg_counts(pg)
+    with open(dump, "wb") as out:
+        _run([*pg.get("exec", []), "pg_dump", *pg.get("args", []), "-Fc", "-d", pg["db"]],
+             stdout=out)
+    with open(dump, "rb") as inp:       # pg_restore reads a custom-format dump from stdin
+        listing = _run([*pg.get("exec", []), "pg_restore", "--list"], stdin=inp)
+    if "TABLE DATA" not in listing and counts:
+        raise BackupFailed("pg_restore --list shows no table data in the dump")
+    return {"file": dump.name, "counts": counts}
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+def _redis(redis: dict, *command: str) -> str:
+    return _run([*redis.get("exec", []), "redis-cli", *redis.get("args", []), *command]).strip()
+
+
+def redis_counts(redis: dict) -> dict[str, int]:
+    counts = {}
+    for line in _redis(redis, "INFO", "keyspace").splitlines():
+        m = re.match(r"(db\d+):keys=(\d+)", line.strip())
+        if m:
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def backup_redis(redis: dict, folder: Path, deadline_s: float = 600) -> dict:
+    before = _redis(redis, "LASTSAVE")
+    counts = redis_counts(redis)
+    _redis(redis, "BGSAVE")
+    end = time.monotonic() + deadline_s
+    while True:
+        info = dict(line.split(":", 1) for line in _redis(redis, "INFO", "persistence")
+                    .splitlines() if ":" in line)
+        if (_redis(redis, "LASTSAVE") != before and info.get("rdb_bgsave_in_progress") == "0"
+                and info.get("rdb_last_bgsave_status", "").strip() == "ok"):
+            break
+        if info.get("rdb_last_bgsave_status", "").strip() == "err":
+            raise BackupFailed("redis BGSAVE failed (rdb_last_bgsave_status:err)")
+        if time.monotonic() > end:
+            raise BackupFailed(f"redis BGSAVE did not finish within {deadline_s:.0f}s")
+        time.sleep(0.1)   # LASTSAVE has a one-second resolution
+    copy = folder / "redis.rdb"
+    shutil.copyfile(redis["data_file"], copy)
+    _run([arg.replace("{file}", str(copy)) for arg in redis.get("check",
+                                                                ["redis-check-rdb", "{file}"])])
+    return {"file": copy.name, "counts": counts}
+
+
+# --- the run ------------------------------------------------------------------------------
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def finals(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
+
+
+def prune(root: Path, daily: int, weekly: int) -> list[str]:
+    """Keep the newest backup of each of the last `daily` days and `weekly` ISO weeks."""
+    keep, days, weeks = set(), [], []
+    for path in reversed(finals(root)):
+        when = dt.datetime.strptime(path.name, "%Y%m%dT%H%M%SZ")
+        day, week = when.date(), when.isocalendar()[:2]
+        if day not in days and len(days) < daily:
+            days.append(day)
+            keep.add(path)
+        if week not in weeks and len(weeks) < weekly:
+            weeks.append(week)
+            keep.add(path)
+    removed = [p for p in finals(root) if p not in keep]
+    for path in removed:
+        shutil.rmtree(path)
+    return [p.name for p in removed]
+
+
+def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
+    root = Path(config["dir"])
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in root.glob("*.partial"):        # what a killed run left: never a backup
+        shutil.rmtree(stale, ignore_errors=True)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    name = now.strftime("%Y%m%dT%H%M%SZ")
+    partial = root / f"{name}.partial"
+    partial.mkdir(mode=0o700)
+    parts = {}
+    if config.get("postgres"):
+        parts["postgres"] = backup_pg(config["postgres"], partial)
+    if config.get("redis"):
+        parts["redis"] = backup_redis(config["redis"], partial)
+    files = {}
+    for part in parts.values():
+        path = partial / part["file"]
+        files[part["file"]] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    _write_json(partial / "manifest.json", {"version": 1, "time": now.isoformat(),
+                                            "files": files, **parts})
+    final = root / name
+    os.rename(partial, final)
+    prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)))
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="backup_agent")
+    parser.add_argument("command", choices=["backup"])
+    parser.add_argument("--config", required=True, type=Path)
+    args = parser.parse_args(argv)
+    config = json.loads(args.config.read_text())
+    status = Path(config.get("status_file") or Path(config["dir"]) / "status.json")
+    started = dt.datetime.now(dt.timezone.utc)
+    try:
+        final = run_backup(config, started)
+    except (BackupFailed, OSError, KeyError, ValueError) as exc:
+        shutil.rmtree(Path(config["dir"]) / f"{started:%Y%m%dT%H%M%SZ}.partial",
+                      ignore_errors=True)
+        _write_json(status, {"status": "failed", "time": started.isoformat(),
+                             "error": str(exc)})
+        if config.get("notify"):
+            subprocess.run([*config["notify"], f"backup failed: {exc}"], timeout=60,
+                           check=False)
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    _write_json(status, {"status": "ok", "time": started.isoformat(), "backup": final.name})
+    print(f"backup ok: {final}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

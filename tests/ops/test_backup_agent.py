@@ -1,0 +1,190 @@
+"""The server-side backup against a real PostgreSQL 15 and a real Redis (Debian packages).
+
+The proof of a backup is a restore: the dump goes into a fresh database and
+the RDB copy into a fresh Redis, and what comes back is counted there."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ops import backup_agent
+from tests.pipeline.pg import LocalPostgres
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT = REPO / "ops" / "backup_agent.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalRedis:
+    def __init__(self, directory: Path, dbfilename: str = "dump.rdb"):
+        self.dir, self.port = directory, _free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(directory), "--dbfilename", dbfilename, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.cli("PING") == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis did not start")
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True)
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def dbs(tmp_path):
+    pg = LocalPostgres()
+    pg.start()
+    redis = LocalRedis(tmp_path / "redis")
+    try:
+        yield pg, redis
+    finally:
+        redis.stop()
+        pg.stop()
+
+
+def _psql(pg, db: str, sql: str) -> str:
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "tf", "-d", db,
+                           "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def _config(tmp_path, pg, redis, **extra) -> Path:
+    doc = {"dir": str(tmp_path / "backups"),
+           "postgres": {"args": ["-h", "127.0.0.1", "-p", str(pg.port), "-U", "tf"],
+                        "db": "postgres"},
+           "redis": {"args": ["-p", str(redis.port)], "data_file": str(redis.dir / "dump.rdb")},
+           **extra}
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _agent(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(AGENT), "backup", "--config", str(config)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _seed(pg, redis) -> None:
+    _psql(pg, "postgres", "CREATE TABLE notes (id serial PRIMARY KEY, body text);"
+                          "INSERT INTO notes (body) SELECT 'n' || g FROM generate_series(1, 1234) g;"
+                          'CREATE TABLE "Calls" (id int); INSERT INTO "Calls" VALUES (1), (2), (3);')
+    for i in range(57):
+        redis.cli("SET", f"k{i}", f"v{i}")
+    redis.cli("-n", "3", "SET", "other", "x")
+
+
+def test_backup_restores_every_row_and_key_and_the_manifest_counts_them(dbs, tmp_path):
+    pg, redis = dbs
+    _seed(pg, redis)
+    done = _agent(_config(tmp_path, pg, redis))
+    assert done.returncode == 0, done.stderr
+    [backup] = backup_agent.finals(tmp_path / "backups")
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert manifest["postgres"]["counts"] == {"public.notes": 1234, 'public."Calls"': 3}
+    assert manifest["redis"]["counts"] == {"db0": 57, "db3": 1}
+    for name, info in manifest["files"].items():
+        assert info["sha256"] == backup_agent._sha256(backup / name)
+    status = json.loads((tmp_path / "backups" / "status.json").read_text())
+    assert status["status"] == "ok" and status["backup"] == backup.name
+
+    # The proof: restore into a fresh database and a fresh Redis, and count there.
+    _psql(pg, "postgres", "CREATE DATABASE restored")
+    subprocess.run(["pg_restore", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "tf", "-d",
+                    "restored", str(backup / "postgres.dump")], check=True)
+    assert _psql(pg, "restored", "SELECT count(*) FROM notes") == "1234"
+    assert _psql(pg, "restored", 'SELECT count(*) FROM "Calls"') == "3"
+    again = LocalRedis(tmp_path / "restored-redis", dbfilename="dump.rdb")
+    again.stop()
+    (tmp_path / "restored-redis" / "dump.rdb").write_bytes((backup / "redis.rdb").read_bytes())
+    again = LocalRedis(tmp_path / "restored-redis")
+    try:
+        assert again.cli("DBSIZE") == "57" and again.cli("GET", "k41") == "v41"
+        assert again.cli("-n", "3", "GET", "other") == "x"
+    finally:
+        again.stop()
+
+
+def test_a_failed_backup_is_reported_as_failed_and_keeps_the_previous_ones(dbs, tmp_path):
+    pg, redis = dbs
+    _seed(pg, redis)
+    assert _agent(_config(tmp_path, pg, redis)).returncode == 0
+    [good] = backup_agent.finals(tmp_path / "backups")
+    time.sleep(1.1)   # a new backup name (one-second resolution)
+    notified = tmp_path / "notified"
+    bad = _config(tmp_path, pg, redis, notify=["sh", "-c", f'echo "$0" > {notified}'])
+    doc = json.loads(bad.read_text())
+    doc["postgres"]["db"] = "no_such_database"
+    bad.write_text(json.dumps(doc))
+    done = _agent(bad)
+    assert done.returncode == 1 and "backup failed" in done.stderr
+    assert "ok" not in done.stdout
+    status = json.loads((tmp_path / "backups" / "status.json").read_text())
+    assert status["status"] == "failed" and "no_such_database" in status["error"]
+    assert "backup failed" in notified.read_text()
+    assert backup_agent.finals(tmp_path / "backups") == [good]
+    assert not list((tmp_path / "backups").glob("*.partial"))
+
+
+def test_a_corrupted_rdb_copy_fails_the_check(dbs, tmp_path, monkeypatch):
+    pg, redis = dbs
+    _seed(pg, redis)
+    real_copy = backup_agent.shutil.copyfile
+
+    def corrupting_copy(src, dst):
+        real_copy(src, dst)
+        data = bytearray(Path(dst).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        Path(dst).write_bytes(bytes(data))
+    monkeypatch.setattr(backup_agent.shutil, "copyfile", corrupting_copy)
+    config = json.loads(_config(tmp_path, pg, redis).read_text())
+    with pytest.raises(backup_agent.BackupFailed, match="redis-check-rdb"):
+        backup_agent.run_backup(config)
+    assert backup_agent.finals(tmp_path / "backups") == []
+
+
+def test_a_killed_run_leaves_no_backup_and_the_next_run_clears_it(dbs, tmp_path):
+    pg, redis = dbs
+    _seed(pg, redis)
+    config = json.loads(_config(tmp_path, pg, redis).read_text())
+    root = tmp_path / "backups"
+    (root / "20260101T000000Z.partial").mkdir(parents=True)   # as kill -9 leaves it
+    assert backup_agent.finals(root) == []
+    final = backup_agent.run_backup(config)
+    assert backup_agent.finals(root) == [final]
+    assert not list(root.glob("*.partial"))
+
+
+def test_retention_keeps_daily_and_weekly(tmp_path):
+    root = tmp_path / "b"
+    start = dt.datetime(2026, 9, 1, 3, 0)
+    for day in range(60):
+        for hour in (0, 12):
+            (root / (start + dt.timedelta(days=day, hours=hour)).strftime("%Y%m%dT%H%M%SZ")
+             ).mkdir(parents=True)
+    backup_agent.prune(root, daily=7, weekly=4)
+    kept = [p.name for p in backup_agent.finals(root)]
+    # The last backup is Friday 2026-10-30 15:00: the newest of each day 24-30 October,
+    # and of the ISO weeks ending Sunday 11 and 18 October (weeks of 25 and 30 are covered).
+    assert kept == ["20261011T150000Z", "20261018T150000Z",
+                    *(f"202610{d}T150000Z" for d in range(24, 31))]
