@@ -21,6 +21,11 @@ A backup is:
 6. `status.json` (ok or failed, when, why), which `backup status` and
    `verify --after` read; on failure the notify command runs and the exit
    code is 1. A failure never reports success.
+
+`drill` proves a backup restores: checksums against the manifest, the dump
+restored into a throwaway database of the running PostgreSQL (same server
+version, nothing else to start) and counted table by table, and the RDB read
+end to end by redis-check-rdb with its key count compared.
 """
 from __future__ import annotations
 
@@ -196,12 +201,69 @@ def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
     return final
 
 
+# --- the restore drill --------------------------------------------------------------------
+
+def drill(config: dict, name: str) -> dict:
+    """Prove a backup restores: checksums, then PostgreSQL restored into a throwaway
+    database of the running server and counted, and the RDB read end to end by
+    redis-check-rdb, its key count compared. Raises BackupFailed on any difference."""
+    folder = Path(config["dir"]) / name
+    if not NAME.fullmatch(name) or not folder.is_dir():
+        raise BackupFailed(f"no backup named {name!r} in {config['dir']}")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for file, info in manifest["files"].items():
+        if _sha256(folder / file) != info["sha256"]:
+            raise BackupFailed(f"{name}/{file}: checksum differs from the manifest (corrupted)")
+    result = {}
+    pg = config.get("postgres")
+    if pg and "postgres" in manifest:
+        scratch = {**pg, "db": f"hd_scratch_{name.lower()}"}
+        psql = [*pg.get("exec", []), "psql", *pg.get("args", []), "-d", pg["db"], "-v",
+                "ON_ERROR_STOP=1", "-c"]
+        _run([*psql, f'DROP DATABASE IF EXISTS "{scratch["db"]}"'])
+        _run([*psql, f'CREATE DATABASE "{scratch["db"]}"'])
+        try:
+            with open(folder / manifest["postgres"]["file"], "rb") as inp:
+                _run([*pg.get("exec", []), "pg_restore", *pg.get("args", []), "--no-owner",
+                      "--exit-on-error", "-d", scratch["db"]], stdin=inp)
+            counts = pg_counts(scratch)
+        finally:
+            _run([*psql, f'DROP DATABASE IF EXISTS "{scratch["db"]}"'])
+        if counts != manifest["postgres"]["counts"]:
+            raise BackupFailed(f"{name}: restored row counts {counts} differ from the "
+                               f"manifest's {manifest['postgres']['counts']}")
+        result["postgres"] = counts
+    redis = config.get("redis")
+    if redis and "redis" in manifest:
+        copy = folder / manifest["redis"]["file"]
+        out = _run([arg.replace("{file}", str(copy)) for arg in
+                    redis.get("check", ["redis-check-rdb", "{file}"])])
+        m = re.search(r"(\d+) keys read", out)
+        want = sum(manifest["redis"]["counts"].values())
+        if not m or int(m.group(1)) != want:
+            raise BackupFailed(f"{name}: the RDB holds {m.group(1) if m else 'no'} keys, the "
+                               f"manifest says {want}")
+        result["redis_keys"] = want
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="backup_agent")
-    parser.add_argument("command", choices=["backup"])
+    parser.add_argument("command", choices=["backup", "drill"])
     parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--backup", help="drill: the backup's name (default: the newest)")
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text())
+    if args.command == "drill":
+        try:
+            found = finals(Path(config["dir"]))
+            name = args.backup or (found[-1].name if found else "")
+            proven = drill(config, name)
+        except (BackupFailed, OSError, KeyError, ValueError) as exc:
+            print(f"restore drill failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"restore drill ok: {name} {json.dumps(proven, sort_keys=True)}")
+        return 0
     status = Path(config.get("status_file") or Path(config["dir"]) / "status.json")
     started = dt.datetime.now(dt.timezone.utc)
     try:

@@ -94,6 +94,7 @@ def _seed(pg, redis) -> None:
     redis.cli("-n", "3", "SET", "other", "x")
 
 
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
 def test_backup_restores_every_row_and_key_and_the_manifest_counts_them(dbs, tmp_path):
     pg, redis = dbs
     _seed(pg, redis)
@@ -125,6 +126,7 @@ def test_backup_restores_every_row_and_key_and_the_manifest_counts_them(dbs, tmp
         again.stop()
 
 
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
 def test_a_failed_backup_is_reported_as_failed_and_keeps_the_previous_ones(dbs, tmp_path):
     pg, redis = dbs
     _seed(pg, redis)
@@ -146,6 +148,7 @@ def test_a_failed_backup_is_reported_as_failed_and_keeps_the_previous_ones(dbs, 
     assert not list((tmp_path / "backups").glob("*.partial"))
 
 
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
 def test_a_corrupted_rdb_copy_fails_the_check(dbs, tmp_path, monkeypatch):
     pg, redis = dbs
     _seed(pg, redis)
@@ -163,6 +166,7 @@ def test_a_corrupted_rdb_copy_fails_the_check(dbs, tmp_path, monkeypatch):
     assert backup_agent.finals(tmp_path / "backups") == []
 
 
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
 def test_a_killed_run_leaves_no_backup_and_the_next_run_clears_it(dbs, tmp_path):
     pg, redis = dbs
     _seed(pg, redis)
@@ -188,3 +192,49 @@ def test_retention_keeps_daily_and_weekly(tmp_path):
     # and of the ISO weeks ending Sunday 11 and 18 October (weeks of 25 and 30 are covered).
     assert kept == ["20261011T150000Z", "20261018T150000Z",
                     *(f"202610{d}T150000Z" for d in range(24, 31))]
+
+
+def _drill(config: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(AGENT), "drill", "--config", str(config), *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
+def test_the_restore_drill_proves_a_backup_and_cleans_up(dbs, tmp_path):
+    pg, redis = dbs
+    _seed(pg, redis)
+    config = _config(tmp_path, pg, redis)
+    assert _agent(config).returncode == 0
+    done = _drill(config)
+    assert done.returncode == 0, done.stderr
+    assert '"public.notes": 1234' in done.stdout and '"redis_keys": 58' in done.stdout
+    assert "hd_scratch" not in _psql(pg, "postgres", "SELECT string_agg(datname, ',') "
+                                                     "FROM pg_database")
+
+
+@pytest.mark.e2e   # real PostgreSQL and Redis servers
+@pytest.mark.parametrize("damage", ["bytes", "bytes-and-manifest", "redis-count"])
+def test_the_drill_catches_a_corrupted_backup(dbs, tmp_path, damage):
+    pg, redis = dbs
+    _seed(pg, redis)
+    config = _config(tmp_path, pg, redis)
+    assert _agent(config).returncode == 0
+    [backup] = backup_agent.finals(tmp_path / "backups")
+    manifest_path = backup / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    dump = backup / "postgres.dump"
+    if damage.startswith("bytes"):
+        data = bytearray(dump.read_bytes())
+        for i in range(len(data) // 3, len(data) // 3 + 64):
+            data[i] ^= 0x5A
+        dump.write_bytes(bytes(data))
+    if damage == "bytes-and-manifest":   # corrupted before it was checksummed
+        manifest["files"]["postgres.dump"]["sha256"] = backup_agent._sha256(dump)
+    if damage == "redis-count":
+        manifest["redis"]["counts"]["db0"] = 58
+    manifest_path.write_text(json.dumps(manifest))
+    done = _drill(config, "--backup", backup.name)
+    assert done.returncode == 1 and "restore drill failed" in done.stderr, done.stdout
+    assert "ok" not in done.stdout
+    assert "hd_scratch" not in _psql(pg, "postgres", "SELECT string_agg(datname, ',') "
+                                                     "FROM pg_database")
