@@ -17,7 +17,9 @@ A backup is:
 4. the folder renamed from `<name>.partial` to `<name>`: only a complete,
    checked backup ever has a final name, so a killed run leaves the previous
    backups as they were and nothing that looks like a backup;
-5. retention (daily and weekly), over final names only;
+5. retention (daily and weekly), over final names only; then, with `s3`, the
+   off-site copy (rclone to any S3-compatible store, Hetzner Object Storage
+   included), each object read back and compared by sha256;
 6. `status.json` (ok or failed, when, why), which `backup status` and
    `verify --after` read; on failure the notify command runs and the exit
    code is 1. A failure never reports success.
@@ -140,6 +142,55 @@ def backup_redis(redis: dict, folder: Path, deadline_s: float = 600) -> dict:
     return {"file": copy.name, "counts": counts}
 
 
+# --- off-site copy -------------------------------------------------------------------------
+
+_S3 = {"endpoint": r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?",
+       "bucket": r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "prefix": r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"}
+
+
+def _remote(s3: dict, name: str) -> str:
+    """rclone's on-the-fly S3 remote; the keys go to rclone through its environment."""
+    for key, pattern in _S3.items():
+        if key in s3 and not re.fullmatch(pattern, str(s3[key])):
+            raise BackupFailed(f"s3.{key}: not a valid value")
+    prefix = f"{s3['prefix']}/" if s3.get("prefix") else ""
+    return (f":s3,provider=Other,endpoint='{s3['endpoint']}':"
+            f"{s3['bucket']}/{prefix}{name}")
+
+
+def upload(s3: dict, folder: Path) -> list[str]:
+    """Copy every file of a final backup off-site, then read each one back and compare its
+    sha256: an upload is done only when the bytes stored are the bytes sent."""
+    rclone = s3.get("rclone", ["rclone"])
+    remote = _remote(s3, folder.name)
+    # AWS_* as every S3 tool reads them; handed to rclone as its own variables, never argv.
+    for ours, theirs in (("AWS_ACCESS_KEY_ID", "RCLONE_S3_ACCESS_KEY_ID"),
+                         ("AWS_SECRET_ACCESS_KEY", "RCLONE_S3_SECRET_ACCESS_KEY")):
+        if os.environ.get(ours):
+            os.environ[theirs] = os.environ[ours]
+    # rclone 1.60 cannot load AWS_CA_BUNDLE ("unsupported transport"): give it as --ca-cert.
+    bundle = os.environ.pop("AWS_CA_BUNDLE", "")
+    if bundle:
+        rclone = [*rclone, "--ca-cert", bundle]
+    sent = []
+    for path in sorted(folder.iterdir()):
+        target = f"{remote}/{path.name}"
+        _run([*rclone, "copyto", str(path), target])
+        try:
+            proc = subprocess.Popen([*rclone, "cat", target], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise BackupFailed(f"rclone: {exc}") from None
+        h = hashlib.sha256()
+        for chunk in iter(lambda: proc.stdout.read(1 << 20), b""):
+            h.update(chunk)
+        if proc.wait(STEP_TIMEOUT) != 0 or h.hexdigest() != _sha256(path):
+            raise BackupFailed(f"off-site copy of {folder.name}/{path.name} does not read back "
+                               "as sent")
+        sent.append(path.name)
+    return sent
+
+
 # --- the run ------------------------------------------------------------------------------
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -198,6 +249,11 @@ def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
     final = root / name
     os.rename(partial, final)
     prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)))
+    if config.get("s3"):
+        try:
+            upload(config["s3"], final)
+        except BackupFailed as exc:   # the local backup is good; the run still failed
+            raise BackupFailed(f"{final.name} kept locally, off-site copy failed: {exc}") from None
     return final
 
 

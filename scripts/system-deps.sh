@@ -10,7 +10,8 @@ run_packages=(
 )
 test_packages=(
   hcloud-cli       # conformance tests: an independent client of the sandbox API
-  postgresql       # tests of the pg state backend against a real server
+  postgresql       # tests of the pg state backend and of backups against a real server
+  rclone           # backups' off-site copy, tested against a local S3 server (moto)
 )
 
 case "${1:-}" in

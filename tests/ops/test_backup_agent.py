@@ -238,3 +238,115 @@ def test_the_drill_catches_a_corrupted_backup(dbs, tmp_path, damage):
     assert "ok" not in done.stdout
     assert "hd_scratch" not in _psql(pg, "postgres", "SELECT string_agg(datname, ',') "
                                                      "FROM pg_database")
+
+
+# --- off-site copy: rclone against a local S3-compatible server (moto) ----------------------
+
+class CorruptingProxy:
+    """Forwards to S3; while `corrupt` is set, flips a byte of every GET body it returns."""
+
+    def __init__(self, upstream_port: int):
+        import http.client
+        import http.server
+        import threading
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers["Host"] = f"127.0.0.1:{upstream_port}"
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if proxy.corrupt and self.command == "GET" and resp.status == 200 and data:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(k, v)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+        self.corrupt = False
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test-secret-key")
+    client.create_bucket(Bucket="backups")
+    proxy = CorruptingProxy(port)
+    try:
+        yield client, proxy
+    finally:
+        proxy.close()
+        server.stop()
+
+
+def _s3_config(tmp_path, pg, redis, proxy) -> Path:
+    return _config(tmp_path, pg, redis, s3={
+        "endpoint": f"http://127.0.0.1:{proxy.port}", "bucket": "backups", "prefix": "voice/prod",
+        "rclone": ["rclone", "--retries", "1", "--low-level-retries", "1"]})
+
+
+@pytest.mark.e2e   # real PostgreSQL, Redis, rclone and an S3 server
+def test_off_site_copy_is_read_back_before_it_counts(dbs, tmp_path, s3):
+    pg, redis = dbs
+    client, proxy = s3
+    _seed(pg, redis)
+    done = _agent(_s3_config(tmp_path, pg, redis, proxy))
+    assert done.returncode == 0, done.stderr
+    [backup] = backup_agent.finals(tmp_path / "backups")
+    stored = client.list_objects_v2(Bucket="backups", Prefix=f"voice/prod/{backup.name}/")
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in stored["Contents"]) == \
+        ["manifest.json", "postgres.dump", "redis.rdb"]
+    body = client.get_object(Bucket="backups",
+                             Key=f"voice/prod/{backup.name}/postgres.dump")["Body"].read()
+    assert body == (backup / "postgres.dump").read_bytes()
+
+
+@pytest.mark.e2e
+def test_an_upload_that_does_not_read_back_is_a_failure(dbs, tmp_path, s3):
+    pg, redis = dbs
+    _, proxy = s3
+    _seed(pg, redis)
+    proxy.corrupt = True      # the store answers with other bytes than were sent
+    done = _agent(_s3_config(tmp_path, pg, redis, proxy))
+    assert done.returncode == 1 and "does not read back as sent" in done.stderr
+    status = json.loads((tmp_path / "backups" / "status.json").read_text())
+    assert status["status"] == "failed" and "kept locally" in status["error"]
+    assert len(backup_agent.finals(tmp_path / "backups")) == 1   # the local copy is good
+
+
+@pytest.mark.e2e
+def test_an_unreachable_store_is_a_failure(dbs, tmp_path, s3):
+    pg, redis = dbs
+    _, proxy = s3
+    _seed(pg, redis)
+    proxy.close()             # nothing answers at the endpoint any more
+    done = _agent(_s3_config(tmp_path, pg, redis, proxy))
+    assert done.returncode == 1 and "off-site copy failed" in done.stderr
+    assert json.loads((tmp_path / "backups" / "status.json").read_text())["status"] == "failed"
