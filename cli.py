@@ -30,6 +30,7 @@ COMMANDS = {
     "sandbox": "commands.sandbox:sandbox",
     "ci": "commands.ci:ci",
     "dns": "commands.dns:dns",
+    "migrate": "commands.migrate:migrate",
 }
 
 

@@ -79,10 +79,21 @@ class ZoneChange:
         return out
 
 
+# A CNAME (or Namecheap's ALIAS) cannot share its name with other data (RFC 1034, 3.6.2).
+EXCLUSIVE = ("CNAME", "ALIAS")
+
+
 def merge(current: Sequence[HostRecord], desired: Sequence[HostRecord]) -> tuple[HostRecord, ...]:
-    """Every record whose (name, type) we do not manage, untouched and in order; then ours."""
+    """Every record whose (name, type) we do not manage, untouched and in order; then ours.
+
+    Pointing a name at an address also replaces a CNAME or ALIAS at that name (an
+    old host reached by CNAME, as a PaaS is): the two cannot coexist. Everything
+    else at the name (TXT, MX, CAA...) stays."""
     managed = {r.key for r in desired}
-    return tuple(h for h in current if h.key not in managed) + tuple(desired)
+    addressed = {r.name.lower() for r in desired if r.type.upper() in ("A", "AAAA")}
+    return tuple(h for h in current if h.key not in managed
+                 and not (h.name.lower() in addressed and h.type.upper() in EXCLUSIVE)) \
+        + tuple(desired)
 
 
 def diff(current: Sequence[HostRecord], merged: Sequence[HostRecord]) -> ZoneChange:

@@ -53,6 +53,11 @@ def run(ctx) -> PhaseResult:
                            "NAMECHEAP_API_KEY, NAMECHEAP_USERNAME, NAMECHEAP_CLIENT_IP): "
                            "records not managed", status="skipped")
     want = _want(ctx)
+    from domains.migration import Migration
+    migration = Migration(ctx.workdir / ".work" / "migration", want.zone)
+    if migration.pending():
+        return PhaseResult("a migration is in progress: the names keep pointing at the old "
+                           "host until `hetzner-deploy migrate cutover`", status="skipped")
     planned = plan_zone(access.client, want.zone, want.records)
     change = planned.change
     ctx.progress.note("\n".join([f"DNS {want.zone} (EmailType {planned.zone.email_type} kept):",

@@ -107,3 +107,27 @@ def test_restore_brings_the_zone_back_exactly_and_zones_survive_a_restart(sb):
     _ok(sb.cli("dns", "restore", "--from", str(backups[0]), "--auto-approve"))
     assert _records(_admin(sb)[ZONE]) == before
     assert _ask(sb, "app.example.com", "A") == [OLD_HOST]
+
+
+def test_a_migration_in_progress_keeps_deploy_off_the_names(sb):
+    seeded = team_zone(ZONE)
+    seeded["hosts"].append({"name": "app", "type": "CNAME", "address": "voice.up.railway.app.",
+                            "ttl": 3600})
+    _admin(sb, seeded)
+    lowered = _ok(sb.cli("migrate", "ttl", "--config", str(sb.config), "--stacks-dir", str(sb.stacks)))
+    assert "TTL of 1 record(s) lowered to 300" in lowered.stdout
+    zone = _records(_admin(sb)[ZONE])
+    assert ("app", "CNAME", "voice.up.railway.app.", 300, 10) in zone
+
+    deployed = _ok(sb.cli("deploy", "--profile", "ccx33"))
+    assert "[dns] skipped: a migration is in progress" in deployed.stdout
+    assert _records(_admin(sb)[ZONE]) == zone                    # the old host keeps the names
+
+    status = _ok(sb.cli("migrate", "status", "--config", str(sb.config), "--stacks-dir", str(sb.stacks)))
+    assert "possible from" in status.stdout and "not built yet" in status.stdout
+    early = sb.cli("migrate", "cutover", "--config", str(sb.config), "--stacks-dir", str(sb.stacks))
+    assert early.returncode == 7 and "too early" in early.stderr
+    assert early.stderr.count("\n") == 1 and "Traceback" not in early.stderr
+    nothing = sb.cli("migrate", "rollback", "--config", str(sb.config), "--stacks-dir", str(sb.stacks))
+    assert nothing.returncode == 7 and "nothing to roll back" in nothing.stderr
+    assert _records(_admin(sb)[ZONE]) == zone
