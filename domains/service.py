@@ -5,7 +5,6 @@ here, so both plan, back up, write and verify the same way.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -14,33 +13,8 @@ from typing import Mapping
 
 from domains.namecheap import ENV_VARS, Credentials, NamecheapClient
 from domains.propagation import Nameserver
-from domains.records import HostRecord
-from domains.zone_ops import desired_records
+from domains.target import DnsTarget, dns_target  # noqa: F401 - re-exported
 from errors import ConfigError
-
-
-@dataclass(frozen=True)
-class DnsTarget:
-    zone: str
-    records: tuple[HostRecord, ...]
-
-
-def dns_target(config, outputs) -> DnsTarget:
-    """A (and AAAA) for each managed name, at the load balancer or the only host."""
-    dns = config.dns
-    if dns.provider != "namecheap":
-        raise ConfigError(f"dns.provider {dns.provider!r}: only namecheap is built so far "
-                          "(Hetzner DNS through Terraform comes with its issue)")
-    try:
-        names = dns.record_names(config.domain)
-    except ValueError as exc:
-        raise ConfigError(f"dns.zone: {exc}") from None
-    ipv6 = (outputs.load_balancer_ipv6 or outputs.hosts[0].ipv6) if dns.ipv6 else None
-    if ipv6 and "/" in ipv6:                 # a network (/64): its first address answers
-        ipv6 = str(ipaddress.ip_network(ipv6, strict=False)[1])
-    return DnsTarget(dns.zone_for(config.domain),
-                     desired_records(dns.zone_for(config.domain), names, outputs.public_ipv4,
-                                     ipv6 or None, dns.ttl))
 
 
 def client_for(config, environ: Mapping[str, str] | None = None) -> NamecheapClient:

@@ -15,6 +15,7 @@ checks it adds to `verify --after`. The engine owns everything around it:
 from __future__ import annotations
 
 import signal
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol, Sequence
@@ -128,8 +129,10 @@ def run_phases(phases: Sequence[Phase], ctx, selection: Selection = Selection())
     wanted = set(selection.selected(names))
     lines: list[PhaseLine] = []
 
+    started = time.monotonic()
+
     def report(name: str, status: str, detail: str) -> None:
-        line = PhaseLine(name, status, detail)
+        line = PhaseLine(name, status, detail, round(time.monotonic() - started, 3))
         lines.append(line)
         ctx.progress.phase(line)
 
@@ -140,6 +143,7 @@ def run_phases(phases: Sequence[Phase], ctx, selection: Selection = Selection())
             if phase.name not in wanted:
                 continue
             current = phase.name
+            started = time.monotonic()
             try:
                 key = phase.key(ctx)
                 recorded = None if key is None else ctx.checkpoint.done(phase.name, key)

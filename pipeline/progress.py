@@ -12,6 +12,7 @@ class PhaseLine:
     phase: str
     status: str   # "done" | "skipped" | "failed" | "refused"
     detail: str = ""
+    seconds: float = 0.0   # wall clock of the phase (bench/ reads it; never asserted)
 
 
 class Progress(Protocol):

@@ -22,7 +22,7 @@ name = "dns"
 
 
 def _want(ctx):
-    from domains.service import dns_target
+    from domains.target import dns_target
     return dns_target(ctx.config, ctx.outputs)
 
 
