@@ -5,6 +5,7 @@ tears them down in its finalizer and then checks that nothing is left."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -21,7 +22,8 @@ from sandbox.machines.controller import Controller
 
 # A range of its own (RFC 2544 benchmark space, free on these hosts), so tests
 # never collide with a developer's sandbox on the default 198.51.100.0/24.
-TEST_RANGE = "198.18.77.0/24"
+# HD_TEST_MACHINE_RANGE: another free range, for two test runs on one host at once.
+TEST_RANGE = os.environ.get("HD_TEST_MACHINE_RANGE", "198.18.77.0/24")
 TOKEN = "machines-test-token"
 REPO = Path(__file__).resolve().parents[3]
 
