@@ -16,9 +16,19 @@ from sandbox.machines.images import build
 from tests.examples.appkit import START, compose, http, ship, wait_health
 from tests.sandbox.machines.machinekit import (BOOT_ID, cloud_config, keypair, ssh, wait_boot_finished,
                                                wait_restarted)
+from tests.sandbox.machines import machinekit
 from tests.sandbox.machines.machinekit import machines_sandbox  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e
+# A range of its own (still RFC 2544 space), so this test and the machines
+# tests can run at the same time on one host (the guard refuses overlaps).
+APP_RANGE = "198.18.78.0/24"
+
+
+@pytest.fixture
+def app_sandbox(monkeypatch):
+    monkeypatch.setattr(machinekit, "TEST_RANGE", APP_RANGE)
+    yield
 
 
 def _refused(ip: str, port: int) -> bool:
@@ -29,7 +39,7 @@ def _refused(ip: str, port: int) -> bool:
     return False
 
 
-def test_example_app_health_data_and_restarts(machines_sandbox):
+def test_example_app_health_data_and_restarts(app_sandbox, machines_sandbox):
     sb = machines_sandbox
     build(sb.dir / "images", ["python", "redis", "postgres"])
     host_private, host_public = keypair(sb.dir, "hostkey")

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -38,7 +39,7 @@ class Redis:
         self.host, self.port, self.password, self.timeout = host, port, password, timeout
 
     def command(self, *args: str) -> object:
-        with socket.create_connection((self.host, self.port), timeout=self.timeout) as conn:
+        with socket.create_connection((resolve(self.host, self.timeout), self.port), timeout=self.timeout) as conn:
             stream = conn.makefile("rwb")
             if self.password:
                 self._send(stream, "AUTH", self.password)
@@ -72,9 +73,30 @@ class Redis:
         raise Unavailable(f"redis: unexpected reply {line[:20]!r}")
 
 
+def resolve(host: str, timeout: float = 2.0) -> str:
+    """The address of a Compose service, within `timeout`. A stopped service's
+    name is unknown to Docker's DNS, which then asks upstream resolvers an
+    internal network cannot reach: the lookup would hang for many seconds and
+    so would /health. Resolving in a thread bounds it."""
+    found: list = []
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, None, socket.AF_INET))
+        except OSError:
+            pass   # reported below as not resolving
+
+    worker = threading.Thread(target=lookup, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not found:
+        raise Unavailable(f"{host}: name does not resolve")
+    return found[0][0][4][0]
+
+
 def pg_connect():
     import psycopg2   # imported here so the handlers' unit tests need no libpq
-    return psycopg2.connect(host=env("POSTGRES_HOST", "postgres"), port=int(env("POSTGRES_PORT", "5432")),
+    return psycopg2.connect(host=resolve(env("POSTGRES_HOST", "postgres")), port=int(env("POSTGRES_PORT", "5432")),
                             user=env("POSTGRES_USER", "app"), password=env("POSTGRES_PASSWORD"),
                             dbname=env("POSTGRES_DB", "app"), connect_timeout=2)
 
@@ -86,6 +108,8 @@ def redis() -> Redis:
 def pg_run(sql: str, params: tuple = (), connect=None):
     try:
         conn = (connect or pg_connect)()
+    except Unavailable as exc:
+        raise Unavailable(f"postgres: {exc}")
     except Exception as exc:   # psycopg2.OperationalError and socket errors alike: not reachable
         raise Unavailable(f"postgres: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
     try:
