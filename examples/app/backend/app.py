@@ -90,7 +90,7 @@ def resolve(host: str, timeout: float = 2.0) -> str:
     worker.start()
     worker.join(timeout)
     if not found:
-        raise Unavailable(f"{host}: name does not resolve")
+        raise Unavailable(f"name {host!r} does not resolve")
     return found[0][0][4][0]
 
 
