@@ -1,5 +1,6 @@
 """Container images without a registry: root filesystems made from the
-host's own files (busybox-static, Python with its standard library, redis),
+host's own files (busybox-static, Python with its standard library and
+psycopg2, redis, PostgreSQL 15),
 as tarballs every sandbox machine `docker import`s at boot as sandbox/NAME.
 
     python -m sandbox.machines.images [--out DIR] [NAME ...]   (or scripts/sandbox-images.sh)
@@ -24,8 +25,38 @@ LDD_PATH = re.compile(r"(/\S+) \(0x")
 # Parts of the standard library no server app needs, left out to keep the image small.
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages",
                "dist-packages", "__pycache__", "config-3.11-x86_64-linux-gnu", "pydoc_data"}
-PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-GROUP = b"root:x:0:\nnogroup:x:65534:\n"
+PASSWD = (b"root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:postgres:/data:/bin/sh\n"
+          b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+GROUP = b"root:x:0:\npostgres:x:999:\nnogroup:x:65534:\n"
+PG = "/usr/lib/postgresql/15"
+PG_SHARE = "/usr/share/postgresql/15"
+# The postgres image's entry point. PostgreSQL refuses to run as root, and the
+# data directory is a bind mount root created: chown it, initdb once (the data
+# dir survives container and machine restarts), then exec postgres as its user
+# so the stop signal reaches it. Host connections need a password (scram).
+PG_START = b"""#!/bin/sh
+set -eu
+export PATH="/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/bin:/bin"
+PGDATA="${PGDATA:-/data/postgres}"
+mkdir -p "$PGDATA"
+chown postgres:postgres "$PGDATA"
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
+  umask 077
+  printf '%s\\n' "$POSTGRES_PASSWORD" > /tmp/pwfile
+  chown postgres /tmp/pwfile
+  su -s /bin/sh postgres -c "initdb -D '$PGDATA' -U '${POSTGRES_USER:-app}' --pwfile=/tmp/pwfile \\
+      --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C" >/tmp/initdb.log 2>&1 \\
+    || { cat /tmp/initdb.log >&2; exit 1; }
+  rm -f /tmp/pwfile
+  echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  echo "CREATE DATABASE \\"${POSTGRES_DB:-app}\\";" | su -s /bin/sh postgres -c \\
+    "postgres --single -D '$PGDATA' -c jit=off postgres" >/dev/null
+fi
+exec su -s /bin/sh postgres -c "exec postgres -D '$PGDATA' -c listen_addresses='*' -c jit=off \\
+    -c unix_socket_directories=/tmp $*"
+"""
 
 
 def libraries(binary: str) -> list[str]:
@@ -39,6 +70,10 @@ class Image:
         self.files: dict[str, str] = {}       # path in image -> host file
         self.links: dict[str, str] = {}       # path in image -> link target
         self.dirs: set[str] = {"/tmp", "/root", "/etc", "/bin", "/data"}
+        self.texts: dict[str, tuple[bytes, int]] = {}   # path in image -> (content, mode)
+
+    def add_text(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        self.texts[path] = (data, mode)
 
     def add(self, path: str, source: str | None = None) -> None:
         self.files[path] = os.path.realpath(source or path)
@@ -69,7 +104,7 @@ class Image:
         tmp = out.with_suffix(".tmp")
         with tarfile.open(tmp, "w") as tar:
             dirs = set(self.dirs)
-            for path in [*self.files, *self.links]:
+            for path in [*self.files, *self.links, *self.texts]:
                 parent = os.path.dirname(path)
                 while parent not in ("/", ""):
                     dirs.add(parent)
@@ -84,9 +119,10 @@ class Image:
                 info = tarfile.TarInfo(path.lstrip("/"))
                 info.type, info.linkname = tarfile.SYMTYPE, target
                 tar.addfile(info)
-            for path, data in (("etc/passwd", PASSWD), ("etc/group", GROUP)):
-                info = tarfile.TarInfo(path)
-                info.size = len(data)
+            texts = {"/etc/passwd": (PASSWD, 0o644), "/etc/group": (GROUP, 0o644), **self.texts}
+            for path, (data, mode) in sorted(texts.items()):
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode = len(data), mode
                 tar.addfile(info, io.BytesIO(data))
         os.replace(tmp, out)
         return out.stat().st_size
@@ -106,23 +142,51 @@ def python() -> Image:
     image.add_binary(python3)
     stdlib = run([python3, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"]).stdout.strip()
     image.add_tree(stdlib)
+    # psycopg2 (Debian python3-psycopg2) for apps that talk to PostgreSQL; the
+    # .so brings libpq and its libraries through ldd.
+    image.add_tree("/usr/lib/python3/dist-packages/psycopg2")
     return image
 
 
 def redis() -> Image:
     image = busybox()
     image.add_binary("/usr/bin/redis-server")
+    image.add_binary("/usr/bin/redis-cli")      # for Compose healthchecks
     return image
 
 
-BUILDERS = {"busybox": busybox, "python": python, "redis": redis}
-NEEDS = {"busybox": (BUSYBOX, "busybox-static"), "python": ("/usr/bin/python3", "python3"),
-         "redis": ("/usr/bin/redis-server", "redis-server")}
+def postgres() -> Image:
+    """Debian's postgresql-15: the server, initdb and pg_isready, the share tree
+    initdb reads, the modules initdb loads (no LLVM JIT: it would pull in
+    100 MB of libLLVM, and jit is off), UTC zone data. Entry: pg-start."""
+    image = busybox()
+    for name in ("postgres", "initdb", "pg_isready", "psql"):
+        image.add_binary(f"{PG}/bin/{name}")
+    for name in sorted(os.listdir(f"{PG}/lib")):
+        if name.endswith(".so") and not name.startswith("llvmjit"):
+            image.add_binary(f"{PG}/lib/{name}")
+    for folder, subdirs, names in os.walk(PG_SHARE):
+        subdirs[:] = [s for s in subdirs if s != "man"]
+        for name in names:
+            image.add(os.path.join(folder, name))
+    for zone in ("UTC", "Etc/UTC"):
+        image.add(f"/usr/share/zoneinfo/{zone}")
+    image.add_text("/usr/local/bin/pg-start", PG_START, 0o755)
+    image.dirs.add("/data/postgres")
+    return image
+
+
+BUILDERS = {"busybox": busybox, "python": python, "redis": redis, "postgres": postgres}
+NEEDS = {"busybox": [(BUSYBOX, "busybox-static")],
+         "python": [("/usr/bin/python3", "python3"),
+                    ("/usr/lib/python3/dist-packages/psycopg2", "python3-psycopg2")],
+         "redis": [("/usr/bin/redis-server", "redis-server")],
+         "postgres": [(f"{PG}/bin/postgres", "postgresql-15")]}
 
 
 def build(out: Path, names: list[str]) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
-    missing = [pkg for name in names for path, pkg in [NEEDS[name]] if not os.path.exists(path)]
+    missing = [pkg for name in names for path, pkg in NEEDS[name] if not os.path.exists(path)]
     if missing:
         raise SandboxError(f"building sandbox images needs: apt-get install {' '.join(sorted(set(missing)))}")
     return {name: BUILDERS[name]().write(out / f"{name}.tar") for name in names}
