@@ -46,7 +46,7 @@ def test_plan_figures_json(run):
 def test_stale_table_is_said_out_loud(run):
     result = run("--profile", "ccx33", "--on", "2026-11-25")
     assert result.exit_code == 0
-    assert "Note: These prices are dated 2025-11-18, 372 days ago" in result.stdout
+    assert "Note: These prices are dated 2026-04-01, 238 days ago" in result.stdout
 
 
 def test_profile_defaults_to_the_recommended_one(make_config, tmp_path):
@@ -86,12 +86,29 @@ def test_three_tier_with_override_table(run, tmp_path):
     assert data["table_date"] == "2026-01-01"
 
 
-def test_three_tier_with_shipped_table_is_one_line(run):
-    result = run("--profile", "3-tier")
+def test_three_tier_before_april_2026_is_one_line(run):
+    result = run("--profile", "3-tier", "--on", "2026-03-31")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: prices.toml: the row dated 2025-11-18 has no price for ccx23, lb11")
     assert result.stderr.count("\n") == 1
+
+
+def test_three_tier_with_shipped_table_says_which_row_prices_what(run):
+    result = run("--profile", "3-tier", "--on", "2026-11-25")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "app server ccx23 (new: 2026-06-15 prices)" in lines[2]
+    assert lines[2].split()[-4:] == ["2", "x", "85.99", "171.98"]
+    assert any(ln.split()[:3] == ["load", "balancer", "lb11"] and ln.endswith("7.49") for ln in lines)
+    assert any(ln.split()[:2] == ["primary", "IPv4"] and ln.split()[2] == "3" for ln in lines)
+    assert any(ln.split()[0] == "total" and ln.split()[-1] == "350.02" for ln in lines)
+    assert "3-tier costs 272.02 a month more." in result.stdout
+    assert "Note: Servers ordered or rescaled from 2026-06-15 on pay" in result.stdout
+    doc = json.loads(run("--profile", "3-tier", "--on", "2026-11-25", "--json").stdout)
+    assert doc["new_server_table_date"] == "2026-06-15"
+    assert {i["price_row"] for i in doc["items"]} == {"2026-04-01", "2026-06-15"}
+    assert [i["basis"] for i in doc["items"][:2]] == ["new", "new"]
 
 
 @pytest.mark.parametrize("args", [
