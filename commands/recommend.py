@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from commands.common import config_option, echo_json, json_option, load
+import dataclasses
 import datetime as dt
 
 from commands.cost import PRICES_OPTION, load_prices, parse_day
@@ -128,6 +129,8 @@ def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
     config = load(config_path)
     rec = recommend_profile(config.calls_per_month if calls is None else calls, config.thresholds)
     table = load_prices(prices_path, config)   # a broken table file is an error, not a shrug
+    # 3-tier's app server count follows the volume asked about, not deploy.toml's.
+    config = dataclasses.replace(config, calls_per_month=rec.calls_per_month)
     every: dict[str, tuple[Estimate | None, str | None]] = {}
     for name in PROFILE_NAMES:
         try:

@@ -28,6 +28,7 @@ from errors import ConfigError
 from generator.config import DeployConfig
 from collections.abc import Mapping
 
+from generator.config_tier import sized
 from generator.naming import base_name
 from pricing.table import PriceRow, PriceTable, load_price_table
 from generator.profiles import Profile, Role, get_profile
@@ -237,6 +238,7 @@ def estimate(profile: Profile | str, config: DeployConfig, prices: PriceTable | 
     """
     if isinstance(profile, str):
         profile = get_profile(profile)
+    profile = sized(profile, config.tier, config.calls_per_month)   # N app servers
     table = prices if prices is not None else load_price_table()
     on = on or dt.date.today()
     row = table.row_on(on)

@@ -78,7 +78,8 @@ def test_three_tier_cost_unknown_before_april_2026(run):
 
 def test_every_profile_priced_at_current_prices_against_railway(run):
     data = json.loads(run("--calls-per-month", "25000", "--json", "--on", "2026-11-25").stdout)
-    assert data["profile"] == "3-tier" and data["monthly_cost_eur"] == "350.02"
+    # 3 app servers for 25,000 calls: 3 x 85.99 + 138.49 + 27.698 + 2.86 + 4 x 0.50 + 7.49
+    assert data["profile"] == "3-tier" and data["monthly_cost_eur"] == "436.51"
     assert data["new_server_table_date"] == "2026-06-15"
     # New ccx33 138.49 + backups 27.698 + volume 2.86 + IPv4 0.50 = 169.548
     assert data["profiles"][0] == {
@@ -95,7 +96,9 @@ def test_three_tier_cost_with_override_table(run, tmp_path):
     table = tmp_path / "prices.toml"
     table.write_text(TEST_PRICE_TABLE)
     data = json.loads(run("--calls-per-month", "25000", "--json", "--prices", str(table)).stdout)
-    assert data["monthly_cost_eur"] == "98.00"
+    # 25,000 calls at 10,000 per app server: 3 app servers.
+    # 3 x 20 + 40 + backups 8 + volume 2.50 + 4 x IPv4 0.50 + lb 6 = 118.50
+    assert data["monthly_cost_eur"] == "118.50"
     assert data["cost_error"] is None
 
 
