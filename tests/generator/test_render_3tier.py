@@ -86,7 +86,8 @@ def test_load_balancer_network_and_health_check(config):
     lb = _resources(doc, "hcloud_load_balancer")["main"]
     assert lb["load_balancer_type"] == "${var.load_balancer_type}"
     attach = _resources(doc, "hcloud_load_balancer_network")["main"]
-    assert attach["subnet_id"] == "${hcloud_network_subnet.main.id}"
+    assert attach["network_id"] == "${hcloud_network.main.id}"
+    assert attach["depends_on"] == ["${hcloud_network_subnet.main}"]
     assert attach["enable_public_interface"] is True
     web = _resources(doc, "hcloud_load_balancer_service")["web"]
     assert web["for_each"].replace('"', "") == "${toset([80, 443])}"   # python-hcl2 drops quotes

@@ -239,11 +239,15 @@ resource "hcloud_load_balancer" "main" {
   }
 }
 
+# network_id with depends_on, not subnet_id: the provider's read (and so an
+# import) does not report subnet_id, and a changed subnet_id replaces this.
 resource "hcloud_load_balancer_network" "main" {
   load_balancer_id        = hcloud_load_balancer.main.id
-  subnet_id               = hcloud_network_subnet.main.id
+  network_id              = hcloud_network.main.id
   ip                      = local.lb_private_ip
   enable_public_interface = true
+
+  depends_on = [hcloud_network_subnet.main]
 }
 
 # One target per app server, over the private network.
