@@ -38,6 +38,17 @@ def running_servers(show_json: dict) -> dict[str, str]:
     return running
 
 
+def _app_servers(show_json: dict, side: str) -> int | None:
+    """How many app servers one side of the plan has (None: no app role there)."""
+    count = 0
+    for rc in show_json.get("resource_changes") or []:
+        values = (rc.get("change") or {}).get(side)
+        if rc.get("type") == "hcloud_server" and isinstance(values, dict) \
+                and (values.get("labels") or {}).get("role") == "app":
+            count += 1
+    return count or None
+
+
 def server_profiles(show_json: dict) -> tuple[str | None, str | None, bool]:
     """(profile before, profile after, whether any server exists before)."""
     before = after = None
@@ -62,9 +73,12 @@ def cost_delta(show_json: dict, config, *, destroy: bool = False) -> CostDelta |
         running = running_servers(show_json)
         # Before: what runs today, each server at the price it keeps. After: the
         # same names with the same type keep it; new and rescaled ones pay today's.
-        before_est = (estimate(before, config, existing=running).total_monthly_eur
+        # Each side is priced with the app servers it really has, not [tier]'s figure.
+        before_est = (estimate(before, config, existing=running,
+                               app_servers=_app_servers(show_json, "before")).total_monthly_eur
                       if before else None)
-        after_est = (estimate(after, config, existing=running).total_monthly_eur
+        after_est = (estimate(after, config, existing=running,
+                              app_servers=_app_servers(show_json, "after")).total_monthly_eur
                      if after and not destroy else None)
     except (DeployError, ImportError) as exc:
         return CostDelta(None, None, note=f"cost unknown: {exc}")

@@ -28,7 +28,7 @@ from errors import ConfigError
 from generator.config import DeployConfig
 from collections.abc import Mapping
 
-from generator.config_tier import sized
+from generator.config_tier import TierConfig, sized
 from generator.naming import base_name
 from pricing.table import PriceRow, PriceTable, load_price_table
 from generator.profiles import Profile, Role, get_profile
@@ -230,15 +230,18 @@ def _pricing_note(table: PriceTable, on: dt.date, row: PriceRow) -> tuple[str, d
 
 
 def estimate(profile: Profile | str, config: DeployConfig, prices: PriceTable | None = None,
-             on: dt.date | None = None, existing: Mapping[str, str] | None = None) -> Estimate:
+             on: dt.date | None = None, existing: Mapping[str, str] | None = None,
+             app_servers: int | None = None) -> Estimate:
     """Monthly cost of `profile` for `config`, from the table rows in force `on` (default today).
 
     existing: server name -> server type of what is running now (state or plan);
     None: nothing is running, every server is priced as a new order.
+    app_servers: how many app servers 3-tier has (a plan's side); default from [tier].
     """
     if isinstance(profile, str):
         profile = get_profile(profile)
-    profile = sized(profile, config.tier, config.calls_per_month)   # N app servers
+    tier = config.tier if app_servers is None else TierConfig(app_servers=app_servers)
+    profile = sized(profile, tier, config.calls_per_month)   # N app servers
     table = prices if prices is not None else load_price_table()
     on = on or dt.date.today()
     row = table.row_on(on)

@@ -79,3 +79,28 @@ def test_cost_delta_from_profile_labels(make_config):
                                                     _labels("ccx33"), None)]}, config, destroy=True)
     assert gone.delta_eur == Decimal("-78.348")
     assert cost_delta({"resource_changes": []}, config) is None
+
+
+def _server(name, server_type, role, actions, exists=True, stays=True):
+    values = {"name": f"autoscale-ai-production-{name}", "server_type": server_type,
+              "labels": {"profile": "3-tier", "role": role}}
+    change = _change("hcloud_server", actions, values if exists else None,
+                     dict(values) if stays else None)
+    change["address"] = f'hcloud_server.{role}["{name}"]'
+    return change
+
+
+def test_three_tier_scale_out_prices_only_the_new_servers(make_config):
+    config = load_config(make_config())
+    running = [_server("app-1", "ccx23", "app", ["no-op"]), _server("app-2", "ccx23", "app", ["no-op"]),
+               _server("db", "ccx33", "db", ["no-op"])]
+    new = [_server(f"app-{i}", "ccx23", "app", ["create"], exists=False) for i in (3, 4)]
+    delta = cost_delta({"resource_changes": running + new}, config)
+    # Two more ccx23 at the new-order price 85.99, each with a primary IPv4 0.50;
+    # the running ones keep 31.49 on both sides.
+    assert delta.delta_eur == Decimal("172.98")
+    # Scaling back in: the same two leave, and the delta is the same amount back.
+    gone = [_server(f"app-{i}", "ccx23", "app", ["delete"], stays=False) for i in (3, 4)]
+    back = cost_delta({"resource_changes": running + gone}, config)
+    # They were running, so they are priced at the kept (2026-04-01) price: 2 x (31.49 + 0.50).
+    assert back.delta_eur == Decimal("-63.98")
