@@ -66,11 +66,14 @@ def estimate_lines(e: Estimate) -> list[str]:
 @json_option
 @click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
               help="Use the price row in force on this day (default: today).")
+@click.option("--running", is_flag=True, default=False,
+              help="Price the profile's servers as already running with these types (they keep "
+                   "their price); default: as new orders, what a deploy or switch pays.")
 @PRICES_OPTION
 @config_option
 @env_option
 @stacks_dir_option
-def cost(profile_name: str | None, as_json: bool, on_text: str | None,
+def cost(profile_name: str | None, as_json: bool, on_text: str | None, running: bool,
          prices_path: Path | None, config_path: Path | None, env: str | None,
          stacks_dir: Path) -> None:
     """Monthly cost of a profile, compared with the current host."""
@@ -79,7 +82,13 @@ def cost(profile_name: str | None, as_json: bool, on_text: str | None,
         get_profile(profile_name)  # an unknown name fails before any file is read
     config = load(config_path, env, quiet=as_json)
     choice = resolve_profile(config, profile_name, stacks_dir=stacks_dir, env=env)
-    result = estimate(choice.profile, config, load_prices(prices_path, config), on)
+    existing = None
+    if running:
+        from generator.config_tier import sized
+        from generator.naming import server_types_by_name
+        profile = sized(choice.profile, config.tier, config.calls_per_month)
+        existing = server_types_by_name(config, profile)
+    result = estimate(choice.profile, config, load_prices(prices_path, config), on, existing)
     if as_json:
         echo_json({**result.as_json(), "profile_source": choice.source,
                    "profile_reason": choice.reason})

@@ -157,3 +157,14 @@ def test_bad_config_is_one_line(make_config):
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "storage.volume_size_gb" in result.stderr
+
+
+def test_running_servers_keep_their_price(run):
+    new = json.loads(run("--profile", "ccx33", "--on", "2026-11-25", "--json").stdout)
+    kept = json.loads(run("--profile", "ccx33", "--on", "2026-11-25", "--json", "--running").stdout)
+    assert (new["items"][0]["unit_eur"], new["items"][0]["basis"]) == ("138.49", "new")
+    assert (kept["items"][0]["unit_eur"], kept["items"][0]["basis"]) == ("62.49", "running")
+    # 62.49 + 12.498 + 2.86 + 0.50: the server of the plan, today, still under Railway.
+    assert kept["total_monthly_eur"] == "78.35" and kept["difference_eur"] == "-0.35"
+    human = run("--profile", "3-tier", "--on", "2026-11-25", "--running").stdout
+    assert "app server ccx23 (running, keeps its price: 2026-04-01 prices)" in human
