@@ -29,8 +29,14 @@ def _join(*parts: str) -> str:
     return "-".join(p for p in parts if p)
 
 
+def _sized(config: "DeployConfig", profile: Profile) -> Profile:
+    # The app role's count follows [tier] and the call volume, as in the stack.
+    from generator.config_tier import sized
+    return sized(profile, config.tier, config.calls_per_month)
+
+
 def resource_names(config: "DeployConfig", profile: Profile) -> dict[str, list[str]]:
-    return names_for(base_name(config), profile)
+    return names_for(base_name(config), _sized(config, profile))
 
 
 def names_for(base: str, profile: Profile, *, reserve: bool = False) -> dict[str, list[str]]:
@@ -61,5 +67,5 @@ def longest_name(project: str, environment: str) -> str:
 def server_types_by_name(config: "DeployConfig", profile: Profile) -> dict[str, str]:
     """Every planned server name and the server type its role gives it."""
     base = base_name(config)
-    return {host: role.server_type for role in profile.server_roles
+    return {host: role.server_type for role in _sized(config, profile).server_roles
             for host in role.hostnames(base)}

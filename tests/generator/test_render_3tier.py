@@ -164,3 +164,19 @@ def test_generate_writes_a_3tier_stack_in_the_location_network_zone(make_config,
 def test_bad_tier_section_is_one_config_error(make_config, section, needle):
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         load_config(make_config(BASE_TOML + f"\n[tier]\n{section}\n"))
+
+
+def test_naming_gives_the_names_the_stack_creates(config):
+    """generator/naming.py (used by verify for name clashes) agrees with the rendered stack."""
+    from generator.naming import resource_names
+    busy = dataclasses.replace(config, tier=TierConfig(app_servers=3))
+    names = resource_names(busy, get_profile("3-tier"))
+    base = "autoscale-ai-production"
+    assert names["servers"] == [f"{base}-app-1", f"{base}-app-2", f"{base}-app-3", f"{base}-db"]
+    assert names["load_balancers"] == [f"{base}-lb"] and names["networks"] == [f"{base}-net"]
+    assert names["firewalls"] == [f"{base}-app-firewall", f"{base}-db-firewall"]
+    assert names["placement_groups"] == [f"{base}-app-pg", f"{base}-db-pg"]
+    text = render_stack(busy, render.sized(get_profile("3-tier"), busy.tier, 0))["main.tf"].decode()
+    for suffix in ("-lb", "-net", "-app-firewall", "-db-firewall", "-app-pg", "-db-pg", "-db",
+                   "-data", "-key"):
+        assert f'"${{local.name}}{suffix}"' in text, suffix
