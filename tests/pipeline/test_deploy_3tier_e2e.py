@@ -35,6 +35,14 @@ def test_deploy_3tier_then_noop_then_scale_out_plan(sb):
     assert {t.server.id for t in lb.targets} == {h["id"] for h in outputs["hosts"]
                                                  if h["role"] == "app"}
 
+    # verify --after walks every host of every role.
+    checks = json.loads(_ok(sb.cli("verify", "--after", "--json")).stdout)["checks"]
+    after = [c for c in checks if c["section"] == "after"]
+    assert {c["status"] for c in after} <= {"ok", "not-checked"}
+    for name in ("Server running", "Firewall applied to the server",
+                 "Placement group holds the server"):
+        assert sum(c["name"] == name and c["status"] == "ok" for c in after) == 3, name
+
     second = _ok(sb.cli("deploy", "--profile", "3-tier"))
     assert "[infra] skipped" in second.stdout
     assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
