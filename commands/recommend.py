@@ -93,9 +93,30 @@ def _comparison(every: dict[str, tuple[Estimate | None, str | None]]) -> list[st
     return lines
 
 
+def _app_servers(rec: Recommendation, tier) -> dict | None:
+    """3-tier has no next tier: its headroom is to the next app server."""
+    if rec.profile != "3-tier":
+        return None
+    count = tier.app_count(rec.calls_per_month)
+    pinned = tier.app_servers is not None
+    capacity = count * tier.calls_per_app_server
+    return {"count": count, "pinned": pinned, "calls_per_app_server": tier.calls_per_app_server,
+            "headroom_calls": max(capacity - rec.calls_per_month, 0)}
+
+
+def _app_line(app: dict | None) -> list[str]:
+    if app is None:
+        return []
+    how = ("pinned by [tier] app_servers" if app["pinned"]
+           else f"{app['calls_per_app_server']:,} calls a month each")
+    return [f"App servers: {app['count']} ({how}); headroom: {app['headroom_calls']:,} more "
+            f"calls a month before another app server is needed"]
+
+
 def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None,
-           pinned: str | None, every: dict[str, tuple[Estimate | None, str | None]]) -> list[str]:
-    lines = [f"Recommended profile: {rec.profile}", f"Why: {rec.reason}"]
+           pinned: str | None, every: dict[str, tuple[Estimate | None, str | None]],
+           app: dict | None = None) -> list[str]:
+    lines = [f"Recommended profile: {rec.profile}", f"Why: {rec.reason}", *_app_line(app)]
     if pinned and pinned != rec.profile:
         lines.append(f"Note: deploy.toml pins profile {pinned}; this volume fits {rec.profile}.")
     h = rec.headroom
@@ -139,7 +160,8 @@ def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
             # The table may simply not price this profile (3-tier before April 2026).
             every[name] = (None, str(exc))
     est, cost_error = every[rec.profile]
+    app = _app_servers(rec, config.tier)
     if as_json:
-        echo_json(_as_json(rec, est, cost_error, config.profile, every))
+        echo_json({**_as_json(rec, est, cost_error, config.profile, every), "app_servers": app})
     else:
-        click.echo("\n".join(_lines(rec, est, cost_error, config.profile, every)))
+        click.echo("\n".join(_lines(rec, est, cost_error, config.profile, every, app)))

@@ -142,3 +142,14 @@ def test_pinned_profile_that_no_longer_fits_is_pointed_out(make_config):
     assert (data["profile"], data["pinned_profile"]) == ("ccx43", "ccx33")
     fits = CliRunner().invoke(cli, ["recommend", "--config", str(config), "--calls-per-month", "10"])
     assert "pins" not in fits.stdout
+
+
+def test_three_tier_headroom_is_to_the_next_app_server(run):
+    data = json.loads(run("--calls-per-month", "25000", "--json").stdout)
+    assert data["headroom"] is None                      # no tier above 3-tier
+    assert data["app_servers"] == {"count": 3, "pinned": False, "calls_per_app_server": 10000,
+                                   "headroom_calls": 5000}
+    human = run("--calls-per-month", "25000").stdout.splitlines()
+    assert ("App servers: 3 (10,000 calls a month each); headroom: 5,000 more calls a month "
+            "before another app server is needed") in human
+    assert json.loads(run("--calls-per-month", "100", "--json").stdout)["app_servers"] is None
