@@ -130,6 +130,9 @@ def _server_price(table: PriceTable, on: dt.date, server_type: str,
         row, basis = kept, "running"
     elif new is None:
         return None
+    elif running_type == server_type:
+        # Running, but no "all" row prices its type: the only price known is today's.
+        row, basis = new, "running"
     else:
         row, basis = new, ("new" if running_type is None else "rescaled")
     differs = (kept is None or new is None
@@ -171,8 +174,9 @@ def _server_items(role: Role, priced: list[_Priced], row: PriceRow, config: Depl
         servers.append(LineItem(f"{role.label} {role.server_type}{how}", qty, unit, unit * qty,
                                 basis, row_date))
         if config.backups and role.backups:
+            suffix = f"; {word}" if word else ""
             backups.append(LineItem(f"backups ({_percent(row.backup_percent)}% of "
-                                    f"{role.server_type}{only}{'; ' + word if word else ''})", qty, unit * share,
+                                    f"{role.server_type}{only}{suffix})", qty, unit * share,
                                     unit * share * qty, basis, row_date))
     return servers, backups
 
