@@ -1,11 +1,16 @@
 """`hetzner-deploy cost`: what a profile costs a month, line by line.
 
-Prices come from the dated table shipped in pricing/prices.toml, or from
-`--prices FILE`; the output always says which date the figures are from.
+Prices come from the API's GET /pricing when HCLOUD_TOKEN is set (live
+prices are preferred: they are today's new-order prices), else from the dated
+table shipped in pricing/prices.toml, or `--prices FILE`. `--prices`, `--on`
+and `--running` ask for the table (the API knows neither past days nor the
+price a running server keeps). The output always says where the figures are from.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 
 import click
@@ -27,6 +32,25 @@ PRICES_OPTION = click.option(
 def load_prices(path: Path | None, config: DeployConfig) -> PriceTable:
     # A [pricing] table key in deploy.toml, once the config loader has one, is the fallback.
     return load_price_table(path or config.pricing_table)
+
+
+def _live_table(config: DeployConfig, token: str) -> tuple[PriceTable | None, str]:
+    """A one-row table from GET /pricing, or None and why the table is used instead."""
+    from checks import hetzner_api
+    from errors import ApiError
+    from pipeline.target import HETZNER_ENDPOINT
+    from pricing.live import LIVE_TABLE, fetch_pricing, live_row
+    endpoint = os.environ.get("HCLOUD_ENDPOINT", "").strip() or HETZNER_ENDPOINT
+    try:
+        client = hetzner_api.open_client(endpoint, token)
+        with hetzner_api.api_errors(endpoint, hetzner_api.timeout_of(client), what="live prices"):
+            pricing = fetch_pricing(client)
+        row = live_row(pricing, config.location, dt.date.today())
+    except ApiError as exc:
+        return None, f"Live prices not used ({exc.message}): the dated table answers."
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"Live prices not used (unusable answer: {exc}): the dated table answers."
+    return PriceTable(LIVE_TABLE, (row,)), ""
 
 
 def parse_day(text: str | None) -> dt.date | None:
@@ -88,7 +112,16 @@ def cost(profile_name: str | None, as_json: bool, on_text: str | None, running: 
         from generator.naming import server_types_by_name
         profile = sized(choice.profile, config.tier, config.calls_per_month)
         existing = server_types_by_name(config, profile)
-    result = estimate(choice.profile, config, load_prices(prices_path, config), on, existing)
+    live_note = ""
+    table = None
+    token = os.environ.get("HCLOUD_TOKEN", "").strip()
+    if token and prices_path is None and on is None and not running:
+        table, live_note = _live_table(config, token)
+    if table is None:
+        table = load_prices(prices_path, config)
+    result = estimate(choice.profile, config, table, on, existing)
+    if live_note:
+        result = dataclasses.replace(result, notes=(live_note, *result.notes))
     if as_json:
         echo_json({**result.as_json(), "profile_source": choice.source,
                    "profile_reason": choice.reason})

@@ -9,7 +9,9 @@ from tests.conftest import BASE_TOML, TEST_PRICE_TABLE
 
 
 @pytest.fixture
-def run(make_config):
+def run(make_config, monkeypatch):
+    # Offline tests: a token in the developer's shell would switch cost to live prices.
+    monkeypatch.delenv("HCLOUD_TOKEN", raising=False)
     config = make_config()
 
     def invoke(*args: str):
