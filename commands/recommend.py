@@ -15,8 +15,9 @@ import click
 from commands.common import config_option, echo_json, json_option, load
 import dataclasses
 import datetime as dt
+import os
 
-from commands.cost import PRICES_OPTION, load_prices, parse_day
+from commands.cost import PRICES_OPTION, _live_table, load_prices, parse_day
 from errors import ConfigError
 from generator.profiles import PROFILE_NAMES
 from pricing.estimate import Estimate, cents, estimate
@@ -149,7 +150,12 @@ def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
     on = parse_day(on_text) or dt.date.today()
     config = load(config_path)
     rec = recommend_profile(config.calls_per_month if calls is None else calls, config.thresholds)
-    table = load_prices(prices_path, config)   # a broken table file is an error, not a shrug
+    table, live_note = None, ""
+    token = os.environ.get("HCLOUD_TOKEN", "").strip()
+    if token and prices_path is None and on_text is None:   # live prices preferred, as in cost
+        table, live_note = _live_table(config, token)
+    if table is None:
+        table = load_prices(prices_path, config)   # a broken table file is an error, not a shrug
     # 3-tier's app server count follows the volume asked about, not deploy.toml's.
     config = dataclasses.replace(config, calls_per_month=rec.calls_per_month)
     every: dict[str, tuple[Estimate | None, str | None]] = {}
@@ -162,6 +168,8 @@ def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
     est, cost_error = every[rec.profile]
     app = _app_servers(rec, config.tier)
     if as_json:
-        echo_json({**_as_json(rec, est, cost_error, config.profile, every), "app_servers": app})
+        echo_json({**_as_json(rec, est, cost_error, config.profile, every), "app_servers": app,
+                   "price_source": None if est is None else est.source, "live_note": live_note or None})
     else:
-        click.echo("\n".join(_lines(rec, est, cost_error, config.profile, every, app)))
+        notes = [f"Note: {live_note}"] if live_note else []
+        click.echo("\n".join(_lines(rec, est, cost_error, config.profile, every, app) + notes))

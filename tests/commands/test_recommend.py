@@ -9,7 +9,8 @@ from tests.conftest import BASE_TOML, TEST_PRICE_TABLE
 
 
 @pytest.fixture
-def run(make_config):
+def run(make_config, monkeypatch):
+    monkeypatch.delenv("HCLOUD_TOKEN", raising=False)   # offline: the shipped table
     config = make_config()
 
     def invoke(*args: str):

@@ -42,3 +42,15 @@ def test_on_and_prices_ask_for_the_table(make_config, monkeypatch, emulator):
     result = _cost(make_config, monkeypatch, emulator.url, emulator.token,
                    "--profile", "ccx33", "--on", "2025-11-18", "--json")
     assert json.loads(result.stdout)["total_monthly_eur"] == "47.30"
+
+
+def test_recommend_prices_every_profile_live(make_config, monkeypatch, emulator):
+    monkeypatch.setenv("HCLOUD_TOKEN", emulator.token)
+    monkeypatch.setenv("HCLOUD_ENDPOINT", emulator.url)
+    result = CliRunner().invoke(cli, ["recommend", "--config", str(make_config()),
+                                      "--calls-per-month", "25000", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["price_source"].startswith("Hetzner Cloud API /pricing (live")
+    assert doc["live_note"] is None
+    assert [p["profile"] for p in doc["profiles"] if p["monthly_cost_eur"]] == [
+        "ccx33", "ccx43", "3-tier"]
