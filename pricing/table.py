@@ -4,6 +4,10 @@ The file's shape is declared with pydantic (one model for a row, one for the
 file, unknown keys forbidden); PriceRow and PriceTable stay plain dataclasses
 because pricing/live.py builds rows from the API too.
 
+A row applies to `all` resources, or only to servers `new-and-rescaled`
+from its date on (pricing/prices.toml explains both); such a row prices
+servers only. pricing/estimate.py decides per server which row applies.
+
 Figures are read as exact decimals (never floats) so that 50 GB at 0.058
 is 2.900 and not 2.9000000000000004. Every problem in a table file is one
 ConfigError naming the file and the key, e.g.
