@@ -16,6 +16,9 @@ if TYPE_CHECKING:   # config asks naming for the longest name: no import cycle a
 
 # Numbered roles grow with traffic: length checks keep room for this many.
 NUMBERED_RESERVE = 10
+# Hetzner's cap on servers in one spread placement group: a numbered role gets
+# one group per this many servers (<role>-pg-1, -pg-2...), as main_3tier.tf.j2.
+SPREAD_GROUP_MAX = 10
 
 FAMILIES = ("servers", "volumes", "firewalls", "ssh_keys", "networks",
             "placement_groups", "load_balancers", "floating_ips", "certificates")
@@ -48,7 +51,13 @@ def names_for(base: str, profile: Profile, *, reserve: bool = False) -> dict[str
             grow = max(role.count, NUMBERED_RESERVE) if reserve and role.numbered else None
             names["servers"] += role.hostnames(base, grow)
             names["firewalls"].append(_join(base, role.name_part, "firewall"))
-            names["placement_groups"].append(_join(base, role.name_part, "pg"))
+            if role.numbered:
+                count = grow or role.count
+                groups = -(-count // SPREAD_GROUP_MAX)
+                names["placement_groups"] += [_join(base, role.name_part, "pg", str(g + 1))
+                                              for g in range(groups)]
+            else:
+                names["placement_groups"].append(_join(base, role.name_part, "pg"))
         else:
             names["load_balancers"].append(_join(base, role.name_part))
     if profile.private_network:

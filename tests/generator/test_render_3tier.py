@@ -175,8 +175,12 @@ def test_naming_gives_the_names_the_stack_creates(config):
     assert names["servers"] == [f"{base}-app-1", f"{base}-app-2", f"{base}-app-3", f"{base}-db"]
     assert names["load_balancers"] == [f"{base}-lb"] and names["networks"] == [f"{base}-net"]
     assert names["firewalls"] == [f"{base}-app-firewall", f"{base}-db-firewall"]
-    assert names["placement_groups"] == [f"{base}-app-pg", f"{base}-db-pg"]
+    assert names["placement_groups"] == [f"{base}-app-pg-1", f"{base}-db-pg"]
+    many = resource_names(dataclasses.replace(config, tier=TierConfig(app_servers=11)),
+                          get_profile("3-tier"))
+    assert many["placement_groups"] == [f"{base}-app-pg-1", f"{base}-app-pg-2", f"{base}-db-pg"]
     text = render_stack(busy, render.sized(get_profile("3-tier"), busy.tier, 0))["main.tf"].decode()
-    for suffix in ("-lb", "-net", "-app-firewall", "-db-firewall", "-app-pg", "-db-pg", "-db",
+    assert '"${local.name}-app-pg-${each.key}"' in text
+    for suffix in ("-lb", "-net", "-app-firewall", "-db-firewall", "-db-pg", "-db",
                    "-data", "-key"):
         assert f'"${{local.name}}{suffix}"' in text, suffix

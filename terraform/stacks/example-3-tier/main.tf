@@ -29,6 +29,9 @@ locals {
   # app-1 -> .11, app-2 -> .12...: adding a server never moves another.
   app_private_ips = { for name in var.app_servers : name => cidrhost(var.subnet_ip_range, 10 + tonumber(trimprefix(name, "app-"))) }
   web_from_lb     = ["${local.lb_private_ip}/32"]
+  # Hetzner caps a spread placement group at 10 servers: app-1..10 -> group "1",
+  # app-11..20 -> "2"... Adding servers adds groups; it never moves a server.
+  app_groups = { for name in var.app_servers : name => tostring(floor((tonumber(trimprefix(name, "app-")) - 1) / 10) + 1) }
 
   # Shell commands run by cloud-init (user-data.yaml, ${role_setup}); no double quotes.
   role_setup = {
@@ -120,11 +123,13 @@ resource "hcloud_firewall" "db" {
   }
 }
 
-# One spread group per role: no two app servers share a physical host. The
-# database's group holds one server today; it costs nothing and is ready for a
-# replica. Hetzner caps a spread group at 10 servers.
+# Spread groups per role: no two app servers of a group share a physical host
+# (one group per 10 app servers, Hetzner's cap). The database's group holds one
+# server today; it costs nothing and is ready for a replica.
 resource "hcloud_placement_group" "app" {
-  name   = "${local.name}-app-pg"
+  for_each = toset(values(local.app_groups))
+
+  name   = "${local.name}-app-pg-${each.key}"
   type   = "spread"
   labels = local.labels
 }
@@ -162,7 +167,7 @@ resource "hcloud_server" "app" {
   backups            = false # stateless: rebuilt from the image and cloud-init
   keep_disk          = true
   ssh_keys           = [hcloud_ssh_key.main.id]
-  placement_group_id = hcloud_placement_group.app.id
+  placement_group_id = hcloud_placement_group.app[local.app_groups[each.key]].id
   firewall_ids       = [hcloud_firewall.app.id]
   labels             = merge(local.labels, { profile = var.profile, role = "app" })
 

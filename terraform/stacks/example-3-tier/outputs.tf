@@ -15,7 +15,7 @@ output "hosts" {
       private_ip         = local.app_private_ips[name]
       volume_device      = ""
       firewall_id        = hcloud_firewall.app.id
-      placement_group_id = hcloud_placement_group.app.id
+      placement_group_id = hcloud_placement_group.app[local.app_groups[name]].id
     }],
     [{
       name               = hcloud_server.db.name
