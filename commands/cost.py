@@ -63,8 +63,10 @@ def parse_day(text: str | None) -> dt.date | None:
 
 
 def estimate_lines(e: Estimate) -> list[str]:
+    newer = (f" (new servers and rescales: {e.new_server_row_date.isoformat()})"
+             if e.new_server_row_date else "")
     lines = [f"Profile {e.profile}: monthly estimate in {e.currency}, "
-             f"prices dated {e.table_date.isoformat()}"]
+             f"prices dated {e.table_date.isoformat()}{newer}"]
     width = max(len(i.name) for i in e.items)
     for i in e.items:
         lines.append(f"  {i.name:<{width}}  {i.quantity:>3} x {plain(i.unit_eur):>7}"
