@@ -184,3 +184,14 @@ def test_naming_gives_the_names_the_stack_creates(config):
     for suffix in ("-lb", "-net", "-app-firewall", "-db-firewall", "-db-pg", "-db",
                    "-data", "-key"):
         assert f'"${{local.name}}{suffix}"' in text, suffix
+
+
+def test_every_location_has_the_network_zone_the_emulator_serves():
+    """The generator's zone for each location is the one the sandbox API
+    reports for that location (GET /locations), and the OpenAPI example agrees for nbg1."""
+    from generator.config import LOCATIONS
+    from generator.config_tier import NETWORK_ZONES
+    from sandbox.emulator import catalog
+    assert set(NETWORK_ZONES) == set(LOCATIONS)
+    assert {name: catalog.LOCATIONS[name][6] for name in LOCATIONS} == NETWORK_ZONES
+    assert '"network_zone": "eu-central"' in (SHARED / "hetzner_cloud_openapi.json").read_text()
