@@ -1,11 +1,16 @@
 """`hetzner-deploy cost`: what a profile costs a month, line by line.
 
-Prices come from the dated table shipped in pricing/prices.toml, or from
-`--prices FILE`; the output always says which date the figures are from.
+Prices come from the API's GET /pricing when HCLOUD_TOKEN is set (live
+prices are preferred: they are today's new-order prices), else from the dated
+table shipped in pricing/prices.toml, or `--prices FILE`. `--prices`, `--on`
+and `--running` ask for the table (the API knows neither past days nor the
+price a running server keeps). The output always says where the figures are from.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 
 import click
@@ -29,6 +34,25 @@ def load_prices(path: Path | None, config: DeployConfig) -> PriceTable:
     return load_price_table(path or config.pricing_table)
 
 
+def _live_table(config: DeployConfig, token: str) -> tuple[PriceTable | None, str]:
+    """A one-row table from GET /pricing, or None and why the table is used instead."""
+    from checks import hetzner_api
+    from errors import ApiError
+    from pipeline.target import HETZNER_ENDPOINT
+    from pricing.live import LIVE_TABLE, fetch_pricing, live_row
+    endpoint = os.environ.get("HCLOUD_ENDPOINT", "").strip() or HETZNER_ENDPOINT
+    try:
+        client = hetzner_api.open_client(endpoint, token)
+        with hetzner_api.api_errors(endpoint, hetzner_api.timeout_of(client), what="live prices"):
+            pricing = fetch_pricing(client)
+        row = live_row(pricing, config.location, dt.date.today())
+    except ApiError as exc:
+        return None, f"Live prices not used ({exc.message}): the dated table answers."
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"Live prices not used (unusable answer: {exc}): the dated table answers."
+    return PriceTable(LIVE_TABLE, (row,)), ""
+
+
 def parse_day(text: str | None) -> dt.date | None:
     if text is None:
         return None
@@ -39,8 +63,10 @@ def parse_day(text: str | None) -> dt.date | None:
 
 
 def estimate_lines(e: Estimate) -> list[str]:
+    newer = (f" (new servers and rescales: {e.new_server_row_date.isoformat()})"
+             if e.new_server_row_date else "")
     lines = [f"Profile {e.profile}: monthly estimate in {e.currency}, "
-             f"prices dated {e.table_date.isoformat()}"]
+             f"prices dated {e.table_date.isoformat()}{newer}"]
     width = max(len(i.name) for i in e.items)
     for i in e.items:
         lines.append(f"  {i.name:<{width}}  {i.quantity:>3} x {plain(i.unit_eur):>7}"
@@ -66,11 +92,14 @@ def estimate_lines(e: Estimate) -> list[str]:
 @json_option
 @click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
               help="Use the price row in force on this day (default: today).")
+@click.option("--running", is_flag=True, default=False,
+              help="Price the profile's servers as already running with these types (they keep "
+                   "their price); default: as new orders, what a deploy or switch pays.")
 @PRICES_OPTION
 @config_option
 @env_option
 @stacks_dir_option
-def cost(profile_name: str | None, as_json: bool, on_text: str | None,
+def cost(profile_name: str | None, as_json: bool, on_text: str | None, running: bool,
          prices_path: Path | None, config_path: Path | None, env: str | None,
          stacks_dir: Path) -> None:
     """Monthly cost of a profile, compared with the current host."""
@@ -79,7 +108,22 @@ def cost(profile_name: str | None, as_json: bool, on_text: str | None,
         get_profile(profile_name)  # an unknown name fails before any file is read
     config = load(config_path, env, quiet=as_json)
     choice = resolve_profile(config, profile_name, stacks_dir=stacks_dir, env=env)
-    result = estimate(choice.profile, config, load_prices(prices_path, config), on)
+    existing = None
+    if running:
+        from generator.config_tier import sized
+        from generator.naming import server_types_by_name
+        profile = sized(choice.profile, config.tier, config.calls_per_month)
+        existing = server_types_by_name(config, profile)
+    live_note = ""
+    table = None
+    token = os.environ.get("HCLOUD_TOKEN", "").strip()
+    if token and prices_path is None and on is None and not running:
+        table, live_note = _live_table(config, token)
+    if table is None:
+        table = load_prices(prices_path, config)
+    result = estimate(choice.profile, config, table, on, existing)
+    if live_note:
+        result = dataclasses.replace(result, notes=(live_note, *result.notes))
     if as_json:
         echo_json({**result.as_json(), "profile_source": choice.source,
                    "profile_reason": choice.reason})

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from errors import ConfigError
 from generator.config_dns import DnsConfig
+from generator.config_tier import TierConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the committed stacks live; here, not in render.py, so a command that only
@@ -79,6 +80,7 @@ class DeployConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     pricing_table: Path | None = None      # overrides pricing/prices.toml
     dns: DnsConfig = field(default_factory=DnsConfig)
+    tier: TierConfig = field(default_factory=TierConfig)
 
     @property
     def ssh_open_to_world(self) -> bool:

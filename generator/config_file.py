@@ -32,6 +32,7 @@ from errors import ConfigError
 from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTERN, NAME_SAYS,
                               WORLD, BackendConfig, DeployConfig, Thresholds, name_problem)
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
+from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
                               show_key, show_path)
 
@@ -224,6 +225,17 @@ class DnsSection(Section):
     propagation_timeout_s: Annotated[int, Field(ge=10, le=7200)] = 900
 
 
+# [tier]: its values are generator.config_tier.TierConfig.
+class TierSection(Section):
+    calls_per_app_server: Annotated[int, between(100, 100_000_000, "calls a month")] \
+        = CALLS_PER_APP_SERVER
+    app_servers: Annotated[int, between(1, MAX_APP_SERVERS, "servers")] \
+        = None                                                   # type: ignore[assignment]
+    # Path the load balancer's HTTP health check requests on every app server.
+    health_path: Annotated[str, pattern(r"/[A-Za-z0-9._~/-]{0,200}",
+                                        "a path like /health", 201)] = "/health"
+
+
 class DeployFile(BaseModel):
     """deploy.toml as a whole: one field per section."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -237,6 +249,7 @@ class DeployFile(BaseModel):
     pricing: PricingSection = PricingSection()
     state: StateSection = StateSection()
     dns: DnsSection = DnsSection()
+    tier: TierSection = TierSection()
 
 
 class _ConfigWording(Wording):
@@ -297,7 +310,8 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
         thresholds=Thresholds(parsed.sizing.ccx33_max_calls, parsed.sizing.ccx43_max_calls),
         backend=BackendConfig(kind=s.backend, endpoint=s.endpoint, bucket=s.bucket, key=s.key,
                               region=s.region, schema_name=s.schema_name),
-        pricing_table=pricing_table, dns=DnsConfig(**parsed.dns.model_dump()))
+        pricing_table=pricing_table, dns=DnsConfig(**parsed.dns.model_dump()),
+        tier=TierConfig(**parsed.tier.model_dump()))
 
 
 class _EnvOption(BaseModel):

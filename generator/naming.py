@@ -16,6 +16,9 @@ if TYPE_CHECKING:   # config asks naming for the longest name: no import cycle a
 
 # Numbered roles grow with traffic: length checks keep room for this many.
 NUMBERED_RESERVE = 10
+# Hetzner's cap on servers in one spread placement group: a numbered role gets
+# one group per this many servers (<role>-pg-1, -pg-2...), as main_3tier.tf.j2.
+SPREAD_GROUP_MAX = 10
 
 FAMILIES = ("servers", "volumes", "firewalls", "ssh_keys", "networks",
             "placement_groups", "load_balancers", "floating_ips", "certificates")
@@ -29,8 +32,14 @@ def _join(*parts: str) -> str:
     return "-".join(p for p in parts if p)
 
 
+def _sized(config: "DeployConfig", profile: Profile) -> Profile:
+    # The app role's count follows [tier] and the call volume, as in the stack.
+    from generator.config_tier import sized
+    return sized(profile, config.tier, config.calls_per_month)
+
+
 def resource_names(config: "DeployConfig", profile: Profile) -> dict[str, list[str]]:
-    return names_for(base_name(config), profile)
+    return names_for(base_name(config), _sized(config, profile))
 
 
 def names_for(base: str, profile: Profile, *, reserve: bool = False) -> dict[str, list[str]]:
@@ -42,7 +51,13 @@ def names_for(base: str, profile: Profile, *, reserve: bool = False) -> dict[str
             grow = max(role.count, NUMBERED_RESERVE) if reserve and role.numbered else None
             names["servers"] += role.hostnames(base, grow)
             names["firewalls"].append(_join(base, role.name_part, "firewall"))
-            names["placement_groups"].append(_join(base, role.name_part, "pg"))
+            if role.numbered:
+                count = grow or role.count
+                groups = -(-count // SPREAD_GROUP_MAX)
+                names["placement_groups"] += [_join(base, role.name_part, "pg", str(g + 1))
+                                              for g in range(groups)]
+            else:
+                names["placement_groups"].append(_join(base, role.name_part, "pg"))
         else:
             names["load_balancers"].append(_join(base, role.name_part))
     if profile.private_network:
@@ -61,5 +76,5 @@ def longest_name(project: str, environment: str) -> str:
 def server_types_by_name(config: "DeployConfig", profile: Profile) -> dict[str, str]:
     """Every planned server name and the server type its role gives it."""
     base = base_name(config)
-    return {host: role.server_type for role in profile.server_roles
+    return {host: role.server_type for role in _sized(config, profile).server_roles
             for host in role.hostnames(base)}

@@ -29,6 +29,7 @@ from generator.config import LOCATIONS, ROOT, STACKS, DeployConfig, with_environ
 from generator.manifest import (MANIFEST_NAME, Manifest, ManifestError, Protected,
                                 build_manifest, list_stack, read_manifest)
 from generator.manifest import stack_profile  # noqa: F401  (re-exported for callers)
+from generator.config_tier import NETWORK_ZONES, sized
 from generator.profiles import Profile, get_profile
 from runner import terraform
 from runner.process import tail
@@ -84,8 +85,14 @@ def _finalize(value):
     return value
 
 
-# Roles the templates can render today (the 3-tier roles come with their issue).
-TEMPLATED_ROLES = frozenset({"all-in-one"})
+# Roles the templates can render: all-in-one (main.tf.j2) and the 3-tier roles
+# (main_3tier.tf.j2).
+TEMPLATED_ROLES = frozenset({"all-in-one", "lb", "app", "db"})
+
+# The 3-tier private network. Fixed ranges: nothing else lives in a stack's
+# network, and fixed addresses let the app's .env name the database up front.
+NETWORK_IP_RANGE = "10.0.0.0/16"
+SUBNET_IP_RANGE = "10.0.1.0/24"
 
 
 def _environment() -> jinja2.Environment:
@@ -142,6 +149,22 @@ def _context(config: DeployConfig, profile: Profile, public_key: str) -> dict:
         "backend": backend,
         "state_key": state_key,
         "state_region": "main" if backend.region is None else backend.region,
+        "tier": _tier_context(config, profile),
+    }
+
+
+def _tier_context(config: DeployConfig, profile: Profile) -> dict | None:
+    if not profile.private_network:
+        return None
+    app = profile.role("app")
+    return {
+        "app": app, "db": profile.role("db"), "lb": profile.role("lb"),
+        # Keys of for_each: the role's numbered names without the project prefix.
+        "app_names": [f"app-{i + 1}" for i in range(app.count)],
+        "network_zone": NETWORK_ZONES[config.location],
+        "network_ip_range": NETWORK_IP_RANGE,
+        "subnet_ip_range": SUBNET_IP_RANGE,
+        "health_path": config.tier.health_path,
     }
 
 
@@ -215,7 +238,8 @@ def _previous_manifest(stack_dir: Path) -> Manifest | None:
 
 def generate(config: DeployConfig, profile_name: str, env: str | None = None,
              stacks_dir: Path = STACKS, dry_run: bool = False) -> GenerateResult:
-    profile = get_profile(profile_name)
+    # The app role's count follows the call volume ([tier], generator/config_tier.py).
+    profile = sized(get_profile(profile_name), config.tier, config.calls_per_month)
     if env is not None:
         config = with_environment(config, env)
     stack_dir = stacks_dir / check_environment(config.environment)

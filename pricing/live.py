@@ -91,6 +91,8 @@ def cost_report(profile: Profile, config: DeployConfig,
     problem = live_error
     if pricing is not None:
         try:
+            # The API lists today's prices, which is what a new or rescaled server pays;
+            # a one-row table prices every server that way (it cannot know kept prices).
             row = live_row(pricing, config.location, today)
             est = estimate(profile, config, prices=PriceTable(LIVE_TABLE, (row,)), on=today)
             return CostReport(est, True, f"live prices from the API ({today.isoformat()}, excl. VAT)")
@@ -100,4 +102,7 @@ def cost_report(profile: Profile, config: DeployConfig,
         est = estimate(profile, config, on=today)
     except DeployError as exc:
         return CostReport(None, False, "no estimate", "; ".join(p for p in (problem, str(exc)) if p))
-    return CostReport(est, False, f"offline table dated {est.table_date.isoformat()}", problem)
+    newer = (f"; new servers and rescales: {est.new_server_row_date.isoformat()}"
+             if est.new_server_row_date else "")
+    return CostReport(est, False, f"offline table dated {est.table_date.isoformat()}{newer}",
+                      problem)

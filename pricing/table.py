@@ -4,6 +4,10 @@ The file's shape is declared with pydantic (one model for a row, one for the
 file, unknown keys forbidden); PriceRow and PriceTable stay plain dataclasses
 because pricing/live.py builds rows from the API too.
 
+A row applies to `all` resources, or only to servers `new-and-rescaled`
+from its date on (pricing/prices.toml explains both); such a row prices
+servers only. pricing/estimate.py decides per server which row applies.
+
 Figures are read as exact decimals (never floats) so that 50 GB at 0.058
 is 2.900 and not 2.9000000000000004. Every problem in a table file is one
 ConfigError naming the file and the key, e.g.
@@ -28,6 +32,10 @@ from generator.inputs import (FileFault, Wording, bad, bad_table, read_small_fil
 
 DEFAULT_TABLE = Path(__file__).resolve().parent / "prices.toml"
 CURRENCIES = ("EUR",)
+# "all": every resource pays the row from its date on. "new-and-rescaled": only
+# servers ordered or rescaled from its date on (Hetzner's June 2026 change).
+ALL, NEW_AND_RESCALED = "all", "new-and-rescaled"
+APPLIES_TO = (ALL, NEW_AND_RESCALED)
 
 MAX_TABLE_BYTES = 1024 * 1024
 
@@ -37,13 +45,14 @@ class PriceRow:
     date: dt.date
     currency: str
     source: str
-    volume_per_gb_month: Decimal
-    backup_percent: Decimal
+    volume_per_gb_month: Decimal | None    # None only in a new-and-rescaled row
+    backup_percent: Decimal | None
     server_types: dict[str, Decimal] = field(default_factory=dict)
     load_balancer_types: dict[str, Decimal] = field(default_factory=dict)
     primary_ipv4_month: Decimal | None = None
     location: str | None = None
     notes: tuple[str, ...] = ()
+    applies_to: str = ALL
 
 
 @dataclass(frozen=True)
@@ -52,13 +61,29 @@ class PriceTable:
     rows: tuple[PriceRow, ...]   # oldest first
 
     def row_on(self, day: dt.date) -> PriceRow:
-        """The newest row dated on or before `day`."""
-        candidates = [r for r in self.rows if r.date <= day]
+        """The newest "all" row dated on or before `day`: what running servers,
+        volumes, backups, IPs and load balancers pay that day."""
+        candidates = [r for r in self.rows if r.date <= day and r.applies_to == ALL]
         if not candidates:
+            oldest = next((r for r in self.rows if r.applies_to == ALL), None)
             raise ConfigError(
-                f"{self.path.name}: no price row on or before {day.isoformat()} "
-                f"(the oldest is {self.rows[0].date.isoformat()})")
+                f"{self.path.name}: no price row on or before {day.isoformat()}"
+                + (f" (the oldest is {oldest.date.isoformat()})" if oldest else
+                   " (the table has no row that applies to all resources)"))
         return candidates[-1]
+
+    def new_server_row_on(self, day: dt.date, server_type: str) -> PriceRow | None:
+        """The newest row on or before `day` that prices `server_type`, of either
+        kind: what a server ordered or rescaled that day pays."""
+        candidates = [r for r in self.rows if r.date <= day and server_type in r.server_types]
+        return candidates[-1] if candidates else None
+
+    def existing_server_row_on(self, day: dt.date, server_type: str) -> PriceRow | None:
+        """The newest "all" row on or before `day` that prices `server_type`:
+        a server already running keeps this price until it is rescaled."""
+        candidates = [r for r in self.rows if r.date <= day and r.applies_to == ALL
+                      and server_type in r.server_types]
+        return candidates[-1] if candidates else None
 
     @property
     def latest(self) -> PriceRow:
@@ -120,6 +145,12 @@ def _notes(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _applies_to(value: Any) -> str:
+    if value not in APPLIES_TO:
+        raise bad(f"must be one of {', '.join(APPLIES_TO)} (got {show(value)})")
+    return value
+
+
 def _some_server_types(value: dict[str, Decimal]) -> dict[str, Decimal]:
     if not value:
         raise bad("must price at least one server type")
@@ -137,13 +168,32 @@ class _Row(BaseModel):
     date: Annotated[dt.date, BeforeValidator(_date)]
     currency: Annotated[str, BeforeValidator(_currency), BeforeValidator(_text)]
     source: Text
-    volume_per_gb_month: Amount
-    backup_percent: Annotated[Decimal, AfterValidator(_percent), BeforeValidator(_amount)]
+    applies_to: Annotated[str, BeforeValidator(_applies_to)] = ALL
+    volume_per_gb_month: Amount = None    # type: ignore[assignment]  # required in "all" rows
+    backup_percent: Annotated[Decimal, AfterValidator(_percent),
+                              BeforeValidator(_amount)] = None   # type: ignore[assignment]
     server_types: Annotated[Prices, AfterValidator(_some_server_types)]
     load_balancer_types: Prices = {}
     primary_ipv4_month: Amount = None     # type: ignore[assignment]  # unset: not charged
     location: Text = None                 # type: ignore[assignment]
     notes: Annotated[tuple[str, ...], BeforeValidator(_notes)] = ()
+
+    @model_validator(mode="after")
+    def _complete(self) -> "_Row":
+        if self.applies_to == ALL:
+            for key in ("volume_per_gb_month", "backup_percent"):
+                if getattr(self, key) is None:
+                    raise bad(f"missing required key {key}")
+            return self
+        # A new-and-rescaled row changes server prices only; anything else it
+        # carried would be silently ignored, so it is refused instead.
+        extra = [k for k in ("volume_per_gb_month", "backup_percent", "primary_ipv4_month")
+                 if getattr(self, k) is not None]
+        if self.load_balancer_types:
+            extra.append("load_balancer_types")
+        if extra:
+            raise bad(f"a {NEW_AND_RESCALED} row prices servers only (remove {', '.join(extra)})")
+        return self
 
     def row(self) -> PriceRow:
         return PriceRow(**{name: getattr(self, name) for name in type(self).model_fields})

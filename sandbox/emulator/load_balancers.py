@@ -222,6 +222,12 @@ def add_target(call: Call):
     target = _target(call.store, lb, call.body)
     if any(_same_target(t, target) for t in lb["targets"]):
         raise ApiFault(422, "target_already_defined", "this target is already defined")
+    # OpenAPI load_balancer_type.max_targets: "Number of targets a single Load
+    # Balancer can have" (25 for lb11): a 3-tier scale-out past it must fail here too.
+    most = catalog.LOAD_BALANCER_TYPES[lb["load_balancer_type"]][2]
+    if len(lb["targets"]) >= most:
+        raise ApiFault(403, "resource_limit_exceeded",
+                       f"{lb['load_balancer_type']} allows at most {most} targets")
     lb["targets"].append(target)
     return _done(call, lb, "add_target")
 

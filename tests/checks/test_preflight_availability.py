@@ -115,13 +115,14 @@ def test_cost_report_live_then_fallbacks(make_config):
     assert live.live and str(live.estimate.total_monthly_eur.quantize(Decimal("0.01"))) == "61.00"
     # The live list lacks ccx43: the dated table answers, and says why.
     fallback = cost_report(get_profile("ccx43"), config, PRICING, today=day)
-    assert not fallback.live and fallback.label == "offline table dated 2025-11-18"
+    assert not fallback.live and fallback.label == ("offline table dated 2026-04-01; "
+                                                    "new servers and rescales: 2026-06-15")
     assert "ccx43" in fallback.problem
     # No API answer at all.
     offline = cost_report(get_profile("ccx33"), config, None, "API unreachable", today=day)
     assert not offline.live and offline.problem == "API unreachable"
-    # Neither source prices 3-tier: no estimate, never a guess.
-    none = cost_report(get_profile("3-tier"), config, None, today=day)
+    # Before April 2026 neither source prices 3-tier: no estimate, never a guess.
+    none = cost_report(get_profile("3-tier"), config, None, today=dt.date(2026, 3, 31))
     assert none.estimate is None and "ccx23" in none.problem
 
 

@@ -154,7 +154,9 @@ def test_unavailable_live_prices_fall_back_to_the_dated_table(config, emu):
           {"count": 50, "status": 429, "retry_after": 120, "path_prefix": "/pricing"})
     report = preflight(config, emu, deadline_s=5)
     assert report.ready
-    assert not report.cost.live and report.cost.label == "offline table dated 2025-11-18"
+    # Today the newest "all" row is 2026-04-01; new servers pay the 2026-06-15 row.
+    assert not report.cost.live and report.cost.label == ("offline table dated 2026-04-01; "
+                                                           "new servers and rescales: 2026-06-15")
     assert "live prices" in report.cost.problem
 
 

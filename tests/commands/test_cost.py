@@ -9,7 +9,9 @@ from tests.conftest import BASE_TOML, TEST_PRICE_TABLE
 
 
 @pytest.fixture
-def run(make_config):
+def run(make_config, monkeypatch):
+    # Offline tests: a token in the developer's shell would switch cost to live prices.
+    monkeypatch.delenv("HCLOUD_TOKEN", raising=False)
     config = make_config()
 
     def invoke(*args: str):
@@ -46,7 +48,7 @@ def test_plan_figures_json(run):
 def test_stale_table_is_said_out_loud(run):
     result = run("--profile", "ccx33", "--on", "2026-11-25")
     assert result.exit_code == 0
-    assert "Note: These prices are dated 2025-11-18, 372 days ago" in result.stdout
+    assert "Note: These prices are dated 2026-04-01, 238 days ago" in result.stdout
 
 
 def test_profile_defaults_to_the_recommended_one(make_config, tmp_path):
@@ -86,12 +88,29 @@ def test_three_tier_with_override_table(run, tmp_path):
     assert data["table_date"] == "2026-01-01"
 
 
-def test_three_tier_with_shipped_table_is_one_line(run):
-    result = run("--profile", "3-tier")
+def test_three_tier_before_april_2026_is_one_line(run):
+    result = run("--profile", "3-tier", "--on", "2026-03-31")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: prices.toml: the row dated 2025-11-18 has no price for ccx23, lb11")
     assert result.stderr.count("\n") == 1
+
+
+def test_three_tier_with_shipped_table_says_which_row_prices_what(run):
+    result = run("--profile", "3-tier", "--on", "2026-11-25")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "app server ccx23 (new: 2026-06-15 prices)" in lines[2]
+    assert lines[2].split()[-4:] == ["2", "x", "85.99", "171.98"]
+    assert any(ln.split()[:3] == ["load", "balancer", "lb11"] and ln.endswith("7.49") for ln in lines)
+    assert any(ln.split()[:2] == ["primary", "IPv4"] and ln.split()[2] == "3" for ln in lines)
+    assert any(ln.split()[0] == "total" and ln.split()[-1] == "350.02" for ln in lines)
+    assert "3-tier costs 272.02 a month more." in result.stdout
+    assert "Note: Servers ordered or rescaled from 2026-06-15 on pay" in result.stdout
+    doc = json.loads(run("--profile", "3-tier", "--on", "2026-11-25", "--json").stdout)
+    assert doc["new_server_table_date"] == "2026-06-15"
+    assert {i["price_row"] for i in doc["items"]} == {"2026-04-01", "2026-06-15"}
+    assert [i["basis"] for i in doc["items"][:2]] == ["new", "new"]
 
 
 @pytest.mark.parametrize("args", [
@@ -140,3 +159,14 @@ def test_bad_config_is_one_line(make_config):
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "storage.volume_size_gb" in result.stderr
+
+
+def test_running_servers_keep_their_price(run):
+    new = json.loads(run("--profile", "ccx33", "--on", "2026-11-25", "--json").stdout)
+    kept = json.loads(run("--profile", "ccx33", "--on", "2026-11-25", "--json", "--running").stdout)
+    assert (new["items"][0]["unit_eur"], new["items"][0]["basis"]) == ("138.49", "new")
+    assert (kept["items"][0]["unit_eur"], kept["items"][0]["basis"]) == ("62.49", "running")
+    # 62.49 + 12.498 + 2.86 + 0.50: the server of the plan, today, still under Railway.
+    assert kept["total_monthly_eur"] == "78.35" and kept["difference_eur"] == "-0.35"
+    human = run("--profile", "3-tier", "--on", "2026-11-25", "--running").stdout
+    assert "app server ccx23 (running, keeps its price: 2026-04-01 prices)" in human

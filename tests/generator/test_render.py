@@ -110,10 +110,13 @@ def test_failure_on_first_generate_writes_nothing(make_config, tmp_path, monkeyp
     assert not (tmp_path / "stacks").exists()
 
 
-def test_three_tier_is_refused_clearly_until_its_templates_exist(make_config, tmp_path):
-    with pytest.raises(ConfigError, match="3-tier"):
-        generate(load_config(make_config()), "3-tier", stacks_dir=tmp_path / "stacks")
-    assert not (tmp_path / "stacks").exists()
+def test_three_tier_renders_every_role(make_config, tmp_path):
+    # The 3-tier rules themselves: tests/generator/test_render_3tier.py.
+    result = generate(load_config(make_config()), "3-tier", stacks_dir=tmp_path / "stacks")
+    text = (result.stack_dir / "main.tf").read_text()
+    for address in ('resource "hcloud_load_balancer" "main"', 'resource "hcloud_server" "app"',
+                    'resource "hcloud_server" "db"', 'resource "hcloud_network_subnet" "main"'):
+        assert address in text
 
 
 def test_bad_public_key_file(make_config):

@@ -52,24 +52,55 @@ def test_real_target_without_terminal_needs_auto_approve():
                allow_replace=False)
 
 
-def _labels(profile):
-    return {"server_type": profile, "labels": {"profile": profile}}
+def _labels(profile, name="autoscale-ai-production"):
+    return {"name": name, "server_type": profile, "labels": {"profile": profile}}
 
 
+# make_config's project/environment give the server name autoscale-ai-production.
 def test_cost_delta_from_profile_labels(make_config):
     config = load_config(make_config())
     doc = {"resource_changes": [_change("hcloud_server", ["update"], _labels("ccx33"),
                                         _labels("ccx43"))]}
     delta = cost_delta(doc, config)
-    # From the shipped table's 2025-11-18 row, 50 GB volume and backups on:
-    # ccx33 37.00 + backups 20% 7.40 + volume 50 x 0.058 = 2.90  -> 47.30
-    # ccx43 75.00 + backups 20% 15.00 + volume 2.90              -> 92.90
-    assert (delta.before_eur, delta.after_eur) == (Decimal("47.30"), Decimal("92.90"))
-    assert delta.delta_eur == Decimal("45.60") and delta.note == "ccx33 -> ccx43"
+    # Shipped table, today (after 2026-06-15), 50 GB volume, backups on, 1 primary IPv4:
+    # before: ccx33 running keeps the 2026-04-01 price 62.49 + backups 12.498
+    #         + volume 50 x 0.0572 = 2.86 + IPv4 0.50                       -> 78.348
+    # after: the rescale pays the 2026-06-15 price: ccx43 275.99 + 55.198 + 2.86 + 0.50
+    assert (delta.before_eur, delta.after_eur) == (Decimal("78.348"), Decimal("334.548"))
+    assert delta.note == "ccx33 -> ccx43"
     created = cost_delta({"resource_changes": [_change("hcloud_server", ["create"], None,
                                                        _labels("ccx33"))]}, config)
-    assert created.before_eur == Decimal(0) and created.after_eur == Decimal("47.30")
+    # A new ccx33 pays 138.49 + 27.698 + 2.86 + 0.50
+    assert created.before_eur == Decimal(0) and created.after_eur == Decimal("169.548")
+    unchanged_type = cost_delta({"resource_changes": [_change(
+        "hcloud_server", ["update"], _labels("ccx33"), _labels("ccx33"))]}, config)
+    assert unchanged_type.before_eur == unchanged_type.after_eur == Decimal("78.348")
     gone = cost_delta({"resource_changes": [_change("hcloud_server", ["delete"],
                                                     _labels("ccx33"), None)]}, config, destroy=True)
-    assert gone.delta_eur == Decimal("-47.30")
+    assert gone.delta_eur == Decimal("-78.348")
     assert cost_delta({"resource_changes": []}, config) is None
+
+
+def _server(name, server_type, role, actions, exists=True, stays=True):
+    values = {"name": f"autoscale-ai-production-{name}", "server_type": server_type,
+              "labels": {"profile": "3-tier", "role": role}}
+    change = _change("hcloud_server", actions, values if exists else None,
+                     dict(values) if stays else None)
+    change["address"] = f'hcloud_server.{role}["{name}"]'
+    return change
+
+
+def test_three_tier_scale_out_prices_only_the_new_servers(make_config):
+    config = load_config(make_config())
+    running = [_server("app-1", "ccx23", "app", ["no-op"]), _server("app-2", "ccx23", "app", ["no-op"]),
+               _server("db", "ccx33", "db", ["no-op"])]
+    new = [_server(f"app-{i}", "ccx23", "app", ["create"], exists=False) for i in (3, 4)]
+    delta = cost_delta({"resource_changes": running + new}, config)
+    # Two more ccx23 at the new-order price 85.99, each with a primary IPv4 0.50;
+    # the running ones keep 31.49 on both sides.
+    assert delta.delta_eur == Decimal("172.98")
+    # Scaling back in: the same two leave, and the delta is the same amount back.
+    gone = [_server(f"app-{i}", "ccx23", "app", ["delete"], stays=False) for i in (3, 4)]
+    back = cost_delta({"resource_changes": running + gone}, config)
+    # They were running, so they are priced at the kept (2026-04-01) price: 2 x (31.49 + 0.50).
+    assert back.delta_eur == Decimal("-63.98")

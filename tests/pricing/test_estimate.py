@@ -1,4 +1,5 @@
 import dataclasses
+import re
 import os
 import datetime as dt
 import textwrap
@@ -10,7 +11,7 @@ import pytest
 from errors import ConfigError
 from generator.config import DeployConfig, load_config
 from pricing.table import DEFAULT_TABLE, load_price_table, parse_price_table
-from pricing.estimate import cents, estimate
+from pricing.estimate import cents, estimate, plain
 from generator.profiles import PROFILE_NAMES, get_profile
 from tests.conftest import TEST_PRICE_TABLE
 
@@ -139,9 +140,11 @@ def test_row_in_force_on_a_day(tmp_path):
 
 def test_stale_prices_are_flagged():
     fresh = estimate("ccx33", config_with(), on=PLAN_DAY)
-    stale = estimate("ccx33", config_with(), on=dt.date(2026, 11, 25))
+    stale = estimate("ccx33", config_with(), on=dt.date(2026, 3, 31))
     assert not any("days ago" in n for n in fresh.notes)
-    assert stale.notes[0].startswith("These prices are dated 2025-11-18, 372 days ago")
+    assert not any("days ago" in n for n in stale.notes)   # 133 days: within the limit
+    later = estimate("ccx33", config_with(), on=dt.date(2026, 11, 25))
+    assert any(n.startswith("These prices are dated 2026-04-01, 238 days ago") for n in later.notes)
     assert stale.total_monthly_eur == fresh.total_monthly_eur
 
 
@@ -156,7 +159,9 @@ def test_json_money_is_strings():
     assert data["difference_eur"] == "30.70"
     assert data["table_date"] == "2025-11-18"
     assert data["items"][1] == {"name": "backups (20% of ccx33)", "quantity": 1,
-                                "unit_eur": "7.40", "monthly_eur": "7.40"}
+                                "unit_eur": "7.40", "monthly_eur": "7.40", "basis": None,
+                                "price_row": "2025-11-18"}
+    assert data["new_server_table_date"] is None
     assert data["items"][2]["unit_eur"] == "0.058"
 
 
@@ -167,22 +172,103 @@ def test_cents_round_half_up(value, expected):
     assert str(cents(Decimal(value))) == expected
 
 
-def test_shipped_table_is_dated_and_names_what_it_cannot_price():
+def test_shipped_table_has_the_2026_rows_from_the_reference_readme():
     table = load_price_table()
     assert table.path == DEFAULT_TABLE
-    row = table.row_on(dt.date(2026, 11, 25))
-    assert row.date == PLAN_DAY
-    assert row.primary_ipv4_month is None   # the plan's total leaves IPv4 out, and says so
-    assert any("IPv4" in n for n in row.notes)
-    unpriced = {t for name in PROFILE_NAMES for t in get_profile(name).server_types
-                if t not in row.server_types}
-    unpriced |= {t for name in PROFILE_NAMES for t in get_profile(name).load_balancer_types
-                 if t not in row.load_balancer_types}
-    assert unpriced == {"ccx23", "lb11"}
-    assert all(any(t in n for n in row.notes) for t in unpriced)
+    # Before April 2026 the plan's row still answers, and it cannot price 3-tier.
+    assert table.row_on(dt.date(2026, 3, 31)).date == PLAN_DAY
+    april = table.row_on(dt.date(2026, 11, 25))
+    assert april.date == dt.date(2026, 4, 1) and april.applies_to == "all"
+    assert april.server_types == {"ccx13": Decimal("15.99"), "ccx23": Decimal("31.49"),
+                                  "ccx33": Decimal("62.49"), "ccx43": Decimal("124.99")}
+    assert april.load_balancer_types == {"lb11": Decimal("7.49")}
+    assert april.volume_per_gb_month == Decimal("0.0572")
+    june = table.rows[-1]
+    assert june.date == dt.date(2026, 6, 15) and june.applies_to == "new-and-rescaled"
+    assert june.server_types["ccx13"] == Decimal("42.99")
+    assert june.server_types["ccx33"] == Decimal("138.49")
+    assert not june.load_balancer_types and june.volume_per_gb_month is None
+    assert all(r.source.strip() for r in table.rows)
+    every = {t for name in PROFILE_NAMES for t in get_profile(name).server_types}
+    assert every <= set(april.server_types) and every <= set(june.server_types)
 
+
+def _shared_reference_readme() -> str:
+    return (ROOT.parent / "shared" / "README.md").read_text(encoding="utf-8")
+
+
+def test_shipped_figures_agree_with_the_reference_readme():
+    """The independent oracle: every 2026 figure appears in ../shared/README.md."""
+    text = _shared_reference_readme()
+    table = load_price_table()
+    april, june = table.rows[1:]
+    april_text = text[text.index("From 1 April 2026"):text.index("From 15 June 2026")]
+    june_text = text[text.index("From 15 June 2026"):text.index("Availability as of")]
+    for row, section in ((april, april_text), (june, june_text)):
+        for name, price in {**row.server_types, **row.load_balancer_types}.items():
+            # "CCX23 €31.49", "CCX13 €15.99 → €42.99", "CCX33 about €138.49"
+            pattern = rf"{name.upper()} (?:about |€[\d.]+ → )?€{re.escape(plain(price))}\b"
+            assert re.search(pattern, section), (row.date, name, price)
+    assert f"volume €{plain(april.volume_per_gb_month)} per GB" in april_text
+
+
+def test_three_tier_today_pays_new_order_prices_for_every_server():
+    est = estimate("3-tier", config_with(), on=dt.date(2026, 11, 25))
+    assert amounts(est) == [
+        ("app server ccx23 (new: 2026-06-15 prices)", 2, Decimal("171.98")),
+        ("database server ccx33 (new: 2026-06-15 prices)", 1, Decimal("138.49")),
+        ("backups (20% of ccx33, database server only; new: 2026-06-15 prices)", 1,
+         Decimal("27.70")),
+        ("volume 50 GB", 50, Decimal("2.86")),
+        ("primary IPv4", 3, Decimal("1.50")),
+        ("load balancer lb11", 1, Decimal("7.49")),
+    ]
+    assert cents(est.total_monthly_eur) == Decimal("350.02")
+    assert est.new_server_row_date == dt.date(2026, 6, 15)
+    assert est.notes[0].startswith("Servers ordered or rescaled from 2026-06-15 on pay")
+    assert "costs" not in est.notes[0] and est.difference_eur < 0
+
+
+def test_running_servers_keep_their_price_and_rescaled_ones_pay_the_new_one():
+    day = dt.date(2026, 11, 25)
+    running = {"autoscale-ai-production-app-1": "ccx23", "autoscale-ai-production-app-2": "ccx13",
+               "autoscale-ai-production-db": "ccx33"}
+    est = estimate("3-tier", config_with(backups=False), on=day, existing=running)
+    assert amounts(est)[:3] == [
+        ("app server ccx23 (running, keeps its price: 2026-04-01 prices)", 1, Decimal("31.49")),
+        ("app server ccx23 (rescaled: 2026-06-15 prices)", 1, Decimal("85.99")),
+        ("database server ccx33 (running, keeps its price: 2026-04-01 prices)", 1,
+         Decimal("62.49")),
+    ]
+    assert [i.basis for i in est.items[:3]] == ["running", "rescaled", "running"]
+    # Before 15 June both rules give the April price, so no basis is named.
+    before = estimate("3-tier", config_with(backups=False), on=dt.date(2026, 6, 14))
+    assert before.items[0].name == "app server ccx23" and before.items[0].quantity == 2
+    assert before.new_server_row_date is None
+
+
+def test_on_the_plan_day_new_and_running_cost_the_same():
+    running = {"autoscale-ai-production": "ccx33"}
+    assert (estimate("ccx33", config_with(), on=PLAN_DAY, existing=running).total_monthly_eur
+            == estimate("ccx33", config_with(), on=PLAN_DAY).total_monthly_eur
+            == Decimal("47.30"))
+
+
+NEW_ROW = """
+[[rows]]
+date = 2026-06-15
+applies_to = "new-and-rescaled"
+currency = "EUR"
+source = "test"
+[rows.server_types]
+ccx33 = 90.00
+"""
 
 BAD_TABLES = [
+    (TEST_PRICE_TABLE + NEW_ROW.replace('source = "test"', 'source = "test"\nvolume_per_gb_month = 1'),
+     "rows[1]: a new-and-rescaled row prices servers only (remove volume_per_gb_month)"),
+    (TEST_PRICE_TABLE + NEW_ROW.replace("new-and-rescaled", "some"), "rows[1].applies_to: must be one of"),
+    (TEST_PRICE_TABLE.replace("backup_percent = 20\n", ""), "rows[0]: missing required key backup_percent"),
     ("[[rows]\n", "invalid TOML"),
     ("title = 'x'\n", "unknown key title"),
     ("", "no [[rows]]"),

@@ -289,3 +289,18 @@ def test_server_on_an_existing_primary_ip(hcloud_client):
     assert [s.name for s in hcloud_client.servers.get_all()] == ["web"]
     wait(hcloud_client.servers.delete(server))
     assert hcloud_client.primary_ips.get_by_id(pip.id).assignee_id is None  # auto_delete was off: kept
+
+
+def test_load_balancer_refuses_targets_past_its_type_limit(hcloud_client):
+    # OpenAPI: load_balancer_type.max_targets, 25 for lb11 (read from the catalog answer).
+    lb11 = hcloud_client.load_balancer_types.get_by_name("lb11")
+    created = hcloud_client.load_balancers.create(name="lb", load_balancer_type=lb11,
+                                                  location=Location(name="nbg1"))
+    wait(created.action)
+    lb = created.load_balancer
+    for i in range(lb11.max_targets):
+        wait(lb.add_target(LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip=f"198.51.100.{i + 1}"))))
+    with pytest.raises(APIException) as err:
+        lb.add_target(LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip="198.51.100.200")))
+    assert err.value.code == "resource_limit_exceeded"
+    assert len(hcloud_client.load_balancers.get_by_id(lb.id).targets) == 25
