@@ -17,7 +17,7 @@ def check(spec, emulator):  # noqa: F811
     return Checker(spec, emulator)
 
 
-def test_zone_and_rrset_endpoints_validate(check):
+def test_zone_and_rrset_endpoints_validate(check, emulator):
     made = check("POST", "/zones", "/zones", {"name": "example.com", "mode": "primary", "ttl": 3600,
                                               "labels": {"app": "x"}}, expect=201)
     zid = made["zone"]["id"]
@@ -46,6 +46,7 @@ def test_zone_and_rrset_endpoints_validate(check):
     assert got["ttl"] == 600 and got["records"] == [{"value": "203.0.113.6", "comment": "web"}]
     check("GET", Z + "/actions", f"/zones/{zid}/actions", expect=200)
     check("GET", "/zones/actions", "/zones/actions", expect=200)
+    check("GET", Z + "/zonefile", f"/zones/{zid}/zonefile", expect=200)
     check("DELETE", R, f"/zones/{zid}/rrsets/api/A", expect=201)
     check("GET", R, f"/zones/{zid}/rrsets/api/A", expect=404)
     # Delete protection holds until it is switched off.
@@ -54,6 +55,17 @@ def test_zone_and_rrset_endpoints_validate(check):
           {"delete": False}, expect=201)
     check("DELETE", Z, f"/zones/{zid}", expect=201)
     check("GET", Z, f"/zones/{zid}", expect=404)
+    # Every zone route the emulator serves was exercised above.
+    served = {p.strip("^$").removesuffix("/?") for p in (r[1].pattern for r in emulator.server.router._routes)
+              if p.startswith("^/zones")}
+    exercised = {"/zones", "/zones/actions", "/zones/(?P<id_or_name>[^/]+)/zonefile", "/zones/(?P<id_or_name>[^/]+)", "/zones/(?P<id>[^/]+)/actions"}
+    exercised |= {f"/zones/(?P<id_or_name>[^/]+)/actions/{a}" for a in ("change_ttl", "change_protection")}
+    rr = "/zones/(?P<id_or_name>[^/]+)/rrsets"
+    exercised |= {rr, rr + "/(?P<rr_name>[^/]+)/(?P<rr_type>[^/]+)"}
+    exercised |= {rr + f"/(?P<rr_name>[^/]+)/(?P<rr_type>[^/]+)/actions/{a}" for a in
+                  ("set_records", "add_records", "remove_records", "change_ttl", "change_protection")}
+    assert served - exercised <= {"/zones/actions/(?P<id>[^/]+)",
+                                  "/zones/(?P<id>[^/]+)/actions/(?P<action_id>[^/]+)"}
 
 
 @pytest.mark.parametrize("body,field", [
