@@ -40,7 +40,7 @@ class Terraform:
 
     def run(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
         # -no-color goes right after the (one- or two-word) subcommand.
-        words = 2 if args[0] == "providers" and len(args) > 1 else 1
+        words = 2 if args[0] in ("providers", "state") and len(args) > 1 else 1
         argv = ["terraform", *args[:words], "-no-color", *args[words:]]
         proc = subprocess.run(argv, cwd=self.workdir, env=self.env, capture_output=True, text=True,
                               timeout=timeout)
