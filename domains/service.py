@@ -17,6 +17,7 @@ from domains.propagation import Nameserver
 from domains.records import HostRecord
 from domains.zone_ops import desired_records
 from errors import ConfigError
+from generator.config_dns import NAMECHEAP_NS
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,8 @@ class DnsTarget:
 def dns_target(config, outputs) -> DnsTarget:
     """A (and AAAA) for each managed name, at the load balancer or the only host."""
     dns = config.dns
-    if dns.provider != "namecheap":
-        raise ConfigError(f"dns.provider {dns.provider!r}: only namecheap is built so far "
-                          "(Hetzner DNS through Terraform comes with its issue)")
+    if dns.provider not in ("namecheap", "hetzner"):
+        raise ConfigError(f"dns.provider {dns.provider!r}: namecheap or hetzner")
     try:
         names = dns.record_names(config.domain)
     except ValueError as exc:
@@ -65,11 +65,27 @@ def _registrar(target) -> tuple[str, str]:
     return target.registrar
 
 
+# Hetzner DNS's authoritative servers (OpenAPI: zone.authoritative_nameservers.assigned).
+HETZNER_NS = ("hydrogen.ns.hetzner.com", "oxygen.ns.hetzner.com", "helium.ns.hetzner.de")
+
+
 def nameservers_for(config, target) -> tuple[Nameserver, ...]:
-    """The zone's authoritative servers: the sandbox's DNS server, or [dns] nameservers."""
+    """The zone's authoritative servers: the sandbox's DNS server (it serves the
+    Namecheap emulator's and the Hetzner emulator's zones), or [dns] nameservers,
+    whose Namecheap default becomes Hetzner's three with provider = "hetzner"."""
     if target is not None and target.is_sandbox:
         return tuple(servers([_registrar(target)[1]]))
-    return tuple(servers(config.dns.nameservers))
+    configured = config.dns.nameservers
+    if config.dns.provider == "hetzner" and tuple(configured) == NAMECHEAP_NS:
+        configured = HETZNER_NS
+    return tuple(servers(configured))
+
+
+def resolvers_for(config, target) -> tuple[Nameserver, ...]:
+    """The recursive path checked after the authoritative one (the sandbox has only its own server)."""
+    if target is not None and target.is_sandbox:
+        return nameservers_for(config, target)
+    return tuple(servers(config.dns.resolvers))
 
 
 def access_for(config, target, environ: Mapping[str, str] | None = None) -> DnsAccess | None:
