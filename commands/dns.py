@@ -57,6 +57,10 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
     from domains.propagation import wait_for
     from domains.service import backup_dir
     from domains.zone_ops import apply_zone, plan_zone
+    if load(config_path, env).dns.provider == "hetzner":
+        # Writing Namecheap here would fork the records from the stack's dns.tf.
+        raise RefusedError("dns.provider is hetzner: the records are in the stack's dns.tf and "
+                           "`deploy` applies them (dns plan still shows the Namecheap zone)")
     config, target, want, client = _context(config_path, env, stacks_dir)
     planned = plan_zone(client, want.zone, want.records)
     click.echo("\n".join(planned.change.lines()))
