@@ -102,3 +102,4 @@ def test_check_catches_a_bad_record_in_a_nested_attribute():
     problems = schema_problems({"dns.tf": parsed}, "s")
     assert any("records: unknown argument 'valeu'" in p for p in problems), problems
     assert any("records: required argument 'value' is missing" in p for p in problems), problems
+
