@@ -71,6 +71,8 @@ def test_zone_and_rrset_endpoints_validate(check, emulator):
 @pytest.mark.parametrize("body,field", [
     ({"name": "Example.com", "mode": "primary"}, "name"),
     ({"name": "example.com.", "mode": "primary"}, "name"),
+    ({"name": "example.com\n", "mode": "primary"}, "name"),
+    ({"name": "com", "mode": "primary"}, "name"),
     ({"name": "example.com", "mode": "primary", "ttl": 30}, "ttl"),
     ({"name": "example.com"}, "mode"),
 ])
@@ -85,6 +87,8 @@ def test_bad_rrset_input_is_refused(check):
     for body in ({"name": "api", "type": "A", "records": [{"value": "2001:db8::1"}]},
                  {"name": "api", "type": "A", "records": []},
                  {"name": "api.", "type": "A", "records": [{"value": "203.0.113.1"}]},
+                 {"name": "api\n", "type": "A", "records": [{"value": "203.0.113.1"}]},
+                 {"name": "API", "type": "A", "records": [{"value": "203.0.113.1"}]},
                  {"name": "api", "type": "A", "records": [{"value": "203.0.113.1"}, {"value": "203.0.113.1"}]},
                  {"name": "api", "type": "BOGUS", "records": [{"value": "x"}]}):
         check("POST", Z + "/rrsets", f"/zones/{zid}/rrsets", body, expect=422)
@@ -118,3 +122,23 @@ def test_official_client_round_trip(emulator):
     assert {"name": "www", "type": "AAAA", "address": "2001:db8::11", "ttl": 900, "mx_pref": 10} in served
     client.zones.delete(zone)
     assert client.zones.get_all() == []
+
+
+def test_rrsets_of_one_zone_change_while_its_actions_run(tmp_path):
+    """With slow actions, a zone's RRSets are still written one after another
+    without `locked` (Terraform creates them in parallel), but a second zone
+    action while one runs is `locked`."""
+    from tests.sandbox.conftest import start_emulator
+    emu = start_emulator(tmp_path / "slow", action_seconds=30)
+    try:
+        status, body, _ = emu.api("POST", "/zones", {"name": "example.com", "mode": "primary"})
+        assert status == 201
+        zid = body["zone"]["id"]
+        for name in ("a", "b"):
+            status, _, _ = emu.api("POST", f"/zones/{zid}/rrsets",
+                                   {"name": name, "type": "A", "records": [{"value": "203.0.113.1"}]})
+            assert status == 201
+        status, body, _ = emu.api("POST", f"/zones/{zid}/actions/change_ttl", {"ttl": 600})
+        assert status == 423 and body["error"]["code"] == "locked"
+    finally:
+        emu.server.close()
