@@ -64,11 +64,17 @@ def _dns_context(config: DeployConfig) -> dict:
         names = dns.record_names(config.domain)
     except ValueError as exc:
         raise ConfigError(f"dns: {exc}") from None
-    records = []
+    records, taken = [], {}
     for name in names:
         base = "apex" if name == "@" else re.sub(r"[^a-z0-9_]", "_", name)
+        ident = f"{'r_' if base[0].isdigit() else ''}{base}"
+        # "www-2" and "www_2" would become one resource name: refuse, do not guess.
+        if ident in taken:
+            raise ConfigError(f"dns.names: {taken[ident]!r} and {name!r} give the same Terraform "
+                              f"resource name {ident!r}; keep one of them")
+        taken[ident] = name
         for rtype, local in (("A", "local.dns_ipv4"), ("AAAA", "local.dns_ipv6"))[: 2 if dns.ipv6 else 1]:
-            records.append({"resource": f"{'r_' if base[0].isdigit() else ''}{base}_{rtype.lower()}",
+            records.append({"resource": f"{ident}_{rtype.lower()}",
                             "name": name, "type": rtype, "value": escape.Encoded(local)})
     return {"dns_zone": dns.zone_for(config.domain), "dns_ttl": dns.ttl, "dns_records": records}
 

@@ -103,3 +103,16 @@ def test_check_catches_a_bad_record_in_a_nested_attribute():
     assert any("records: unknown argument 'valeu'" in p for p in problems), problems
     assert any("records: required argument 'value' is missing" in p for p in problems), problems
 
+
+
+@pytest.mark.parametrize("names", ['["www-2", "www_2"]', '["api", "api"]'])
+def test_names_that_collide_as_resource_names_are_one_line_errors(make_config, names):
+    from errors import ConfigError
+    try:
+        config = load_config(make_config(HETZNER + f"names = {names}\n"))
+    except ConfigError as exc:          # the schema may refuse duplicates itself
+        assert "\n" not in str(exc)
+        return
+    with pytest.raises(ConfigError, match="same Terraform resource name") as caught:
+        render.render_stack(config, get_profile("ccx33"))
+    assert "\n" not in str(caught.value)
