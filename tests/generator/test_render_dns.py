@@ -105,14 +105,10 @@ def test_check_catches_a_bad_record_in_a_nested_attribute():
 
 
 
-@pytest.mark.parametrize("names", ['["www-2", "www_2"]', '["api", "api"]'])
-def test_names_that_collide_as_resource_names_are_one_line_errors(make_config, names):
+
+def test_names_that_collide_as_resource_names_are_one_line_errors(make_config):
     from errors import ConfigError
-    try:
-        config = load_config(make_config(HETZNER + f"names = {names}\n"))
-    except ConfigError as exc:          # the schema may refuse duplicates itself
-        assert "\n" not in str(exc)
-        return
+    config = load_config(make_config(HETZNER + 'names = ["www-2", "www_2"]\n'))
     with pytest.raises(ConfigError, match="same Terraform resource name") as caught:
         render.render_stack(config, get_profile("ccx33"))
     assert "\n" not in str(caught.value)
