@@ -93,7 +93,17 @@ def _new_rrset(name, rtype, body: dict) -> dict:
             "protection": {"change": False}, "records": _records(rtype, body.get("records"))}
 
 
+def _bump_serial(zone: dict) -> None:
+    """Every change moves the SOA serial on, as Hetzner's does (the provider keeps 0 in state)."""
+    soa = zone["rrsets"].get("@/SOA")
+    if soa:
+        parts = soa["records"][0]["value"].split(" ")
+        parts[2] = str(int(parts[2]) + 1)
+        soa["records"][0]["value"] = " ".join(parts)
+
+
 def _zone_action(call: Call, zone: dict, command: str) -> dict:
+    _bump_serial(zone)
     call.store.touch()
     # RRSet changes do not wait for each other's actions (follow_up skips the
     # `locked` check): Terraform writes a zone's RRSets in parallel, and how

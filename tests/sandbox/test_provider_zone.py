@@ -31,7 +31,7 @@ def test_zone_round_trip_apply_replan_ttl_change_and_import(tmp_path, emulator):
     # A TTL change is an in-place update, not a replacement.
     assert tf.planned_actions("-var", "ttl=600") == {
         "hcloud_zone.dns": ["no-op"], "hcloud_zone_rrset.api_a": ["update"],
-        "hcloud_zone_rrset.apex_aaaa": ["update"]}
+        "hcloud_zone_rrset.apex_aaaa": ["update"], "hcloud_zone_rrset.soa": ["no-op"]}
     tf.apply("-var", "ttl=600")
     assert client.zones.get_rrset(zone, "api", "A").ttl == 600
     assert tf.plan_exitcode("-var", "ttl=600").returncode == 0
@@ -48,5 +48,18 @@ def test_zone_round_trip_apply_replan_ttl_change_and_import(tmp_path, emulator):
     assert tf.plan_exitcode("-var", "ttl=600").returncode == 0
     bad = tf.run("import", "-var", "ttl=600", "hcloud_zone_rrset.apex_aaaa", "api/A", check=False)
     assert bad.returncode == 1
+    serial = client.zones.get_rrset(zone, "@", "SOA").records[0].value.split(" ")[2]
+    assert int(serial) > 1   # moved on with every change, yet no plan ever showed the SOA
     tf.run("destroy", "-auto-approve", "-input=false", "-var", "ttl=600")
     assert client.zones.get_all() == []
+
+
+def test_empty_records_are_refused_at_plan(tmp_path, emulator):
+    stack = copy_stack(tmp_path / "stack", FIXTURES / "zone")
+    main = stack / "main.tf"
+    main.write_text(main.read_text().replace('records = [{ value = "2001:db8::1" }]', "records = []"))
+    tf = Terraform(stack, tmp_path, emulator)
+    tf.init()
+    planned = tf.plan_exitcode()
+    assert planned.returncode == 1 and "at least 1 element" in planned.stderr
+    assert emulator.client().zones.get_all() == []

@@ -89,8 +89,16 @@ class ZoneRRSet(HcloudResource):
                 return None
             raise
 
+    def check(self, diags, config):
+        records = config.get("records")
+        if isinstance(records, list) and not records:   # listvalidator.SizeAtLeast(1)
+            diags.add_error("hcloud_zone_rrset: records must contain at least 1 element")
+
     def create(self, ctx, planned):
         zone = self.api.zones.get(planned["zone"])
+        if planned["type"] == "SOA":
+            # The API makes a zone's SOA itself: the real provider takes it into state.
+            return self.read(ctx, {**planned, "id": f"{planned['name']}/SOA"})
         made = self.api.zones.create_rrset(zone, name=planned["name"], type=planned["type"],
                                            ttl=known(planned.get("ttl")), labels=labels(planned.get("labels")),
                                            records=_records(planned["records"]))
@@ -105,16 +113,24 @@ class ZoneRRSet(HcloudResource):
         rrset = self._get(current["zone"], name, rtype)
         if rrset is None:
             return None
+        records = [{"value": r.value, "comment": r.comment or None} for r in rrset.records or []]
+        if rrset.type == "SOA":   # the serial moves with every change: kept at 0, as the real provider does
+            for record in records:
+                parts = record["value"].split(" ")
+                if len(parts) > 2:
+                    parts[2] = "0"
+                record["value"] = " ".join(parts)
         return {**current, "id": rrset.id, "name": rrset.name, "type": rrset.type, "ttl": rrset.ttl,
                 "labels": rrset.labels or {},
                 "change_protection": bool((rrset.protection or {}).get("change")),
-                "records": [{"value": r.value, "comment": r.comment or None} for r in rrset.records or []]}
+                "records": records}
 
     def import_(self, ctx, id: str):
-        parts = id.split("/")
-        if len(parts) != 3 or not all(parts):
+        # As the real provider: "<zone id or name>/<rrset id>", the RRSet id being "<name>/<TYPE>".
+        zone, sep, rrset_id = id.partition("/")
+        if not sep or "/" not in rrset_id:
             raise ValueError(f"import id must be <zone id or name>/<name>/<type>, got {id!r}")
-        return self.read(ctx, {"zone": parts[0], "id": f"{parts[1]}/{parts[2]}"})
+        return self.read(ctx, {"zone": zone, "id": rrset_id})
 
     def update(self, ctx, current, planned):
         name, _, rtype = str(current["id"]).rpartition("/")
@@ -134,6 +150,8 @@ class ZoneRRSet(HcloudResource):
 
     def delete(self, ctx, current):
         name, _, rtype = str(current["id"]).rpartition("/")
+        if rtype == "SOA":
+            return None   # the API owns it: only dropped from state
         rrset = self._get(current["zone"], name, rtype)
         if rrset is not None:
             wait(self.api.zones.delete_rrset(rrset).action)
