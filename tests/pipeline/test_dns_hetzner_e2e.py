@@ -57,3 +57,12 @@ def test_deploy_with_hetzner_dns_records_answer_on_the_sandbox_dns(sb):
     report = json.loads(sb.cli("verify", "--after", "--json").stdout)
     row = next(c for c in report["checks"] if c["name"] == "DNS points at the server")
     assert row["status"] == "fail" and "198.51.100.250" in row["detail"], row
+
+    # The zone is guarded like the volume: a plain destroy names it and removes nothing;
+    # --destroy-volume lifts its protection too and takes it away with the rest.
+    refused = sb.cli("destroy", "--confirm", "production")
+    assert refused.returncode == 7 and "hcloud_zone.dns" in refused.stderr, refused.stderr
+    assert client.zones.get("example.com").protection["delete"] is True
+    done = sb.cli("destroy", "--confirm", "production", "--destroy-volume")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.zones.get_all() == [] and client.servers.get_all() == []
