@@ -13,7 +13,8 @@ import re
 
 from .apierrors import ApiFault, invalid_input, not_found, uniqueness
 from .query import listing
-from .routing import Call, Router, add_action_routes, check_labels, ensure_unprotected, require
+from .routing import (Call, Router, _of_type, _one, action_list, check_labels, ensure_unprotected,
+                      require)
 from .store import Store, now
 
 NAMESERVERS = ("hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de.")
@@ -333,4 +334,10 @@ def register(router: Router) -> None:
                      ("remove_records", remove_records), ("change_ttl", rrset_ttl),
                      ("change_protection", rrset_protection)):
         router.add("POST", f"{base}/actions/{name}", fn)
-    add_action_routes(router, "zones", "zone")
+    # A zone's own actions answer by id or name, like every /zones/{id_or_name} path.
+    router.add("GET", "/zones/actions", lambda c: action_list(c, _of_type(c.store, "zone")))
+    router.add("GET", "/zones/actions/{id}", lambda c: _one(c.store, _of_type(c.store, "zone"), c.params["id"]))
+    router.add("GET", "/zones/{id_or_name}/actions",
+               lambda c: action_list(c, _of_type(c.store, "zone", _zone(c)["id"])))
+    router.add("GET", "/zones/{id_or_name}/actions/{action_id}", lambda c: _one(
+        c.store, _of_type(c.store, "zone", _zone(c)["id"]), c.params["action_id"]))

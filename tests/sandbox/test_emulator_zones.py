@@ -44,7 +44,10 @@ def test_zone_and_rrset_endpoints_validate(check, emulator):
         check("POST", R + f"/actions/{action}", f"/zones/{zid}/rrsets/api/A/actions/{action}", body, expect=201)
     got = check("GET", R, f"/zones/{zid}/rrsets/api/A", expect=200)["rrset"]
     assert got["ttl"] == 600 and got["records"] == [{"value": "203.0.113.6", "comment": "web"}]
-    check("GET", Z + "/actions", f"/zones/{zid}/actions", expect=200)
+    acts = check("GET", Z + "/actions", f"/zones/{zid}/actions", expect=200)["actions"]
+    assert check("GET", Z + "/actions", "/zones/example.com/actions", expect=200)["actions"] == acts
+    check("GET", Z + "/actions/{action_id}", f"/zones/example.com/actions/{acts[0]['id']}", expect=200)
+    check("GET", "/zones/actions/{id}", f"/zones/actions/{acts[0]['id']}", expect=200)
     check("GET", "/zones/actions", "/zones/actions", expect=200)
     check("GET", Z + "/zonefile", f"/zones/{zid}/zonefile", expect=200)
     check("DELETE", R, f"/zones/{zid}/rrsets/api/A", expect=201)
@@ -58,14 +61,15 @@ def test_zone_and_rrset_endpoints_validate(check, emulator):
     # Every zone route the emulator serves was exercised above.
     served = {p.strip("^$").removesuffix("/?") for p in (r[1].pattern for r in emulator.server.router._routes)
               if p.startswith("^/zones")}
-    exercised = {"/zones", "/zones/actions", "/zones/(?P<id_or_name>[^/]+)/zonefile", "/zones/(?P<id_or_name>[^/]+)", "/zones/(?P<id>[^/]+)/actions"}
+    exercised = {"/zones", "/zones/actions", "/zones/(?P<id_or_name>[^/]+)/zonefile",
+                 "/zones/(?P<id_or_name>[^/]+)", "/zones/(?P<id_or_name>[^/]+)/actions",
+                 "/zones/actions/(?P<id>[^/]+)", "/zones/(?P<id_or_name>[^/]+)/actions/(?P<action_id>[^/]+)"}
     exercised |= {f"/zones/(?P<id_or_name>[^/]+)/actions/{a}" for a in ("change_ttl", "change_protection")}
     rr = "/zones/(?P<id_or_name>[^/]+)/rrsets"
     exercised |= {rr, rr + "/(?P<rr_name>[^/]+)/(?P<rr_type>[^/]+)"}
     exercised |= {rr + f"/(?P<rr_name>[^/]+)/(?P<rr_type>[^/]+)/actions/{a}" for a in
                   ("set_records", "add_records", "remove_records", "change_ttl", "change_protection")}
-    assert served - exercised <= {"/zones/actions/(?P<id>[^/]+)",
-                                  "/zones/(?P<id>[^/]+)/actions/(?P<action_id>[^/]+)"}
+    assert served == exercised
 
 
 @pytest.mark.parametrize("body,field", [
