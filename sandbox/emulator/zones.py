@@ -129,7 +129,10 @@ def create(call: Call):
     if body.get("zonefile"):
         raise invalid_input("invalid input in field 'zonefile'", zonefile="zone file import is not emulated")
     rrsets = {}
-    for item in body.get("rrsets") or []:
+    given = body.get("rrsets") or []
+    if not isinstance(given, list) or not all(isinstance(item, dict) for item in given):
+        raise invalid_input("invalid input in field 'rrsets'", rrsets="must be a list of RRSets")
+    for item in given:
         rr = _new_rrset(item.get("name"), item.get("type"), item)
         rrsets[f"{rr['name']}/{rr['type']}"] = rr
     zid = store.new_id()
@@ -252,6 +255,8 @@ def remove_records(call: Call):
     zone, rr = _rrset(call)
     _changeable(rr)
     require(call.body, "records")
+    if not isinstance(call.body["records"], list):
+        raise invalid_input("invalid input in field 'records'", records="must be a list of records")
     drop = {r.get("value") for r in call.body["records"] if isinstance(r, dict)}
     left = [r for r in rr["records"] if r["value"] not in drop]
     if left:

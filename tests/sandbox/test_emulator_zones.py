@@ -79,6 +79,11 @@ def test_zone_and_rrset_endpoints_validate(check, emulator):
     ({"name": "com", "mode": "primary"}, "name"),
     ({"name": "example.com", "mode": "primary", "ttl": 30}, "ttl"),
     ({"name": "example.com"}, "mode"),
+    ({"name": "example.com", "mode": "primary", "rrsets": "x"}, "rrsets"),
+    ({"name": "example.com", "mode": "primary", "rrsets": [{"name": "a", "type": "A", "records": "x"}]},
+     "records"),
+    ({"name": "example.com", "mode": "primary", "ttl": "300"}, "ttl"),
+    ({"name": ["example.com"], "mode": "primary"}, "name"),
 ])
 def test_bad_zone_input_is_refused(check, body, field):
     err = check("POST", "/zones", "/zones", body, expect=422)["error"]
@@ -100,6 +105,9 @@ def test_bad_rrset_input_is_refused(check):
           {"name": "api", "type": "A", "records": [{"value": "203.0.113.1"}]}, expect=201)
     check("POST", Z + "/rrsets", f"/zones/{zid}/rrsets",
           {"name": "api", "type": "A", "records": [{"value": "203.0.113.2"}]}, expect=409)
+    for action, body in (("remove_records", {"records": 5}), ("set_records", {"records": [{"value": 5}]}),
+                         ("change_ttl", {"ttl": "60"}), ("change_protection", {"change": "yes"})):
+        check("POST", R + f"/actions/{action}", f"/zones/{zid}/rrsets/api/A/actions/{action}", body, expect=422)
     check("POST", R + "/actions/change_protection", f"/zones/{zid}/rrsets/api/A/actions/change_protection",
           {"change": True}, expect=201)
     check("POST", R + "/actions/set_records", f"/zones/{zid}/rrsets/api/A/actions/set_records",
