@@ -41,6 +41,9 @@ def plan(env, config_path, stacks_dir):
     from domains.zone_ops import plan_zone
     config, _, want, client = _context(config_path, env, stacks_dir)
     result = plan_zone(client, want.zone, want.records)
+    if config.dns.provider == "hetzner":
+        click.echo("dns.provider is hetzner: dns.tf holds the records; this is the Namecheap "
+                   "zone, for copying its other records before the nameservers move")
     click.echo(f"zone {want.zone} (EmailType {result.zone.email_type} kept):")
     click.echo("\n".join(result.change.lines()))
 
