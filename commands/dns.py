@@ -41,6 +41,9 @@ def plan(env, config_path, stacks_dir):
     from domains.zone_ops import plan_zone
     config, _, want, client = _context(config_path, env, stacks_dir)
     result = plan_zone(client, want.zone, want.records)
+    if config.dns.provider == "hetzner":
+        click.echo("dns.provider is hetzner: dns.tf holds the records; this is the Namecheap "
+                   "zone, for copying its other records before the nameservers move")
     click.echo(f"zone {want.zone} (EmailType {result.zone.email_type} kept):")
     click.echo("\n".join(result.change.lines()))
 
@@ -57,6 +60,10 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
     from domains.propagation import wait_for
     from domains.service import backup_dir
     from domains.zone_ops import apply_zone, plan_zone
+    if load(config_path, env).dns.provider == "hetzner":
+        # Writing Namecheap here would fork the records from the stack's dns.tf.
+        raise RefusedError("dns.provider is hetzner: the records are in the stack's dns.tf and "
+                           "`deploy` applies them (dns plan still shows the Namecheap zone)")
     config, target, want, client = _context(config_path, env, stacks_dir)
     planned = plan_zone(client, want.zone, want.records)
     click.echo("\n".join(planned.change.lines()))

@@ -15,6 +15,7 @@ from domains.namecheap import ENV_VARS, Credentials, NamecheapClient
 from domains.propagation import Nameserver
 from domains.target import DnsTarget, dns_target  # noqa: F401 - re-exported
 from errors import ConfigError
+from generator.config_dns import NAMECHEAP_NS
 
 
 def client_for(config, environ: Mapping[str, str] | None = None) -> NamecheapClient:
@@ -39,11 +40,27 @@ def _registrar(target) -> tuple[str, str]:
     return target.registrar
 
 
+# Hetzner DNS's authoritative servers (OpenAPI: zone.authoritative_nameservers.assigned).
+HETZNER_NS = ("hydrogen.ns.hetzner.com", "oxygen.ns.hetzner.com", "helium.ns.hetzner.de")
+
+
 def nameservers_for(config, target) -> tuple[Nameserver, ...]:
-    """The zone's authoritative servers: the sandbox's DNS server, or [dns] nameservers."""
+    """The zone's authoritative servers: the sandbox's DNS server (it serves the
+    Namecheap emulator's and the Hetzner emulator's zones), or [dns] nameservers,
+    whose Namecheap default becomes Hetzner's three with provider = "hetzner"."""
     if target is not None and target.is_sandbox:
         return tuple(servers([_registrar(target)[1]]))
-    return tuple(servers(config.dns.nameservers))
+    configured = config.dns.nameservers
+    if config.dns.provider == "hetzner" and tuple(configured) == NAMECHEAP_NS:
+        configured = HETZNER_NS
+    return tuple(servers(configured))
+
+
+def resolvers_for(config, target) -> tuple[Nameserver, ...]:
+    """The recursive path checked after the authoritative one (the sandbox has only its own server)."""
+    if target is not None and target.is_sandbox:
+        return nameservers_for(config, target)
+    return tuple(servers(config.dns.resolvers))
 
 
 def access_for(config, target, environ: Mapping[str, str] | None = None) -> DnsAccess | None:

@@ -22,9 +22,8 @@ class DnsTarget:
 def dns_target(config, outputs) -> DnsTarget:
     """A (and AAAA) for each managed name, at the load balancer or the only host."""
     dns = config.dns
-    if dns.provider != "namecheap":
-        raise ConfigError(f"dns.provider {dns.provider!r}: only namecheap is built so far "
-                          "(Hetzner DNS through Terraform comes with its issue)")
+    if dns.provider not in ("namecheap", "hetzner"):
+        raise ConfigError(f"dns.provider {dns.provider!r}: namecheap or hetzner")
     try:
         names = dns.record_names(config.domain)
     except ValueError as exc:

@@ -9,6 +9,7 @@ Each schema is written in a small indented text notation:
 
     <attr> <type> <flags>            type: string number bool list(T) set(T) map(T)
     +<block> <nesting> [min=N] [max=N] [depr]   children indented below it
+    *<attr> <nesting> <flags>        a nested attribute (objects); children indented below it
 
 flags: req (required), opt (optional), comp (computed), sens (sensitive),
 depr (deprecated).
@@ -262,6 +263,36 @@ load_balancer_id  number opt
 primary_ip_id     number opt
 server_id         number opt
 """),
+    # Plugin-framework resources with nested attributes (`*name nesting`: an
+    # attribute holding objects, written `records = [{ value = ... }]`, not a block).
+    "hcloud_zone": (0, """
+*authoritative_nameservers  single comp
+  assigned                  list(string) comp
+delete_protection           bool opt comp
+id                          number comp
+labels                      map(string) opt comp
+mode                        string req
+name                        string req
+*primary_nameservers        list opt comp
+  address                   string req
+  port                      number opt comp
+  tsig_algorithm            string opt
+  tsig_key                  string opt
+registrar                   string comp
+ttl                         number opt comp
+"""),
+    "hcloud_zone_rrset": (0, """
+change_protection  bool opt comp
+id                 string comp
+labels             map(string) opt comp
+name               string req
+*records           set req
+  comment          string opt
+  value            string req
+ttl                number opt
+type               string req
+zone               string req
+"""),
 }
 
 RESOURCE_TYPES: tuple[str, ...] = tuple(sorted(_RESOURCES))
@@ -295,7 +326,17 @@ def _parse(text: str) -> dict:
         while stack[-1][0] >= indent:
             stack.pop()
         parent = stack[-1][1]
-        if words[0].startswith("+"):
+        if words[0].startswith("*"):
+            name, nesting, flags = words[0][1:], words[1], words[2:]
+            if nesting not in _NESTING:
+                raise ValueError(f"unknown nesting mode {nesting!r} for {name}")
+            inner = {"attributes": {}, "nesting_mode": nesting}
+            attr = {"nested_type": inner}
+            for flag in flags:
+                attr[_FLAGS[flag]] = True
+            parent["attributes"][name] = attr
+            stack.append((indent, inner))
+        elif words[0].startswith("+"):
             name, nesting, extras = words[0][1:], words[1], words[2:]
             if nesting not in _NESTING:
                 raise ValueError(f"unknown nesting mode {nesting!r} for {name}")

@@ -47,6 +47,38 @@ STACK_FILES: dict[str, str] = {
     "user-data.yaml": "user-data.yaml.j2",
 }
 
+# Rendered only with [dns] provider = "hetzner" (stack_files).
+DNS_FILE = ("dns.tf", "dns.tf.j2")
+DNS_PROTECTED = Protected("hcloud_zone.dns", delete_protection=True, prevent_destroy=True)
+
+
+def stack_files(config: DeployConfig) -> dict[str, str]:
+    if config.dns.provider != "hetzner":
+        return STACK_FILES
+    return {**STACK_FILES, DNS_FILE[0]: DNS_FILE[1]}
+
+
+def _dns_context(config: DeployConfig) -> dict:
+    """Zone, TTL and one RRSet per managed name and address family (dns.tf.j2)."""
+    dns = config.dns
+    try:
+        names = dns.record_names(config.domain)
+    except ValueError as exc:
+        raise ConfigError(f"dns: {exc}") from None
+    records, taken = [], {}
+    for name in names:
+        base = "apex" if name == "@" else re.sub(r"[^a-z0-9_]", "_", name)
+        ident = f"{'r_' if base[0].isdigit() else ''}{base}"
+        # "www-2" and "www_2" would become one resource name: refuse, do not guess.
+        if ident in taken:
+            raise ConfigError(f"dns.names: {taken[ident]!r} and {name!r} give the same Terraform "
+                              f"resource name {ident!r}; keep one of them")
+        taken[ident] = name
+        for rtype, local in (("A", "local.dns_ipv4"), ("AAAA", "local.dns_ipv6"))[: 2 if dns.ipv6 else 1]:
+            records.append({"resource": f"{ident}_{rtype.lower()}",
+                            "name": name, "type": rtype, "value": escape.Encoded(local)})
+    return {"dns_zone": dns.zone_for(config.domain), "dns_ttl": dns.ttl, "dns_records": records}
+
 
 CHANGES = ("create", "update", "delete")
 
@@ -185,8 +217,11 @@ def render_templates(config: DeployConfig, profile: Profile, public_key: str) ->
     """The stack's files as rendered text, before `terraform fmt`; pure."""
     env = _environment()
     context = _context(config, profile, public_key)
+    files = stack_files(config)
+    if DNS_FILE[0] in files:
+        context.update(_dns_context(config))
     rendered = {}
-    for name, template in STACK_FILES.items():
+    for name, template in files.items():
         try:
             rendered[name] = env.get_template(template).render(context)
         except jinja2.UndefinedError as exc:
@@ -218,8 +253,9 @@ def render_stack(config: DeployConfig, profile: Profile) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="hetzner-deploy-render-") as tmp:
         staging = Path(tmp)
         _render_into(config, profile, staging)
-        files = {name: (staging / name).read_bytes() for name in STACK_FILES}
-    files[MANIFEST_NAME] = build_manifest(profile.name, files, PROTECTED).to_bytes()
+        files = {name: (staging / name).read_bytes() for name in stack_files(config)}
+    protected = PROTECTED + ((DNS_PROTECTED,) if DNS_FILE[0] in files else ())
+    files[MANIFEST_NAME] = build_manifest(profile.name, files, protected).to_bytes()
     return files
 
 

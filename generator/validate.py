@@ -83,6 +83,11 @@ def _check_body(where: str, body: dict, block: dict) -> list[str]:
                 problems.append(f"{where}: {key} is read-only (computed by the provider)")
             elif spec.get("deprecated"):
                 problems.append(f"{where}: {key} is deprecated in the provider")
+            elif "nested_type" in spec:   # e.g. hcloud_zone_rrset.records = [{ value = ... }]
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    if isinstance(item, dict):
+                        problems += _check_body(f"{where}.{key}", item, spec["nested_type"])
         elif key in block_types:
             nested = block_types[key]
             items = value if _is_block(value) else []

@@ -27,7 +27,7 @@ def destructive_message(summary: PlanSummary) -> str | None:
     for c in hits:
         why = f" because {', '.join(c.replace_paths)} changed" if c.replace_paths else ""
         parts.append(f"{c.address} would be {c.action}d{why}")
-    return ("refusing a plan that loses a server or volume: " + "; ".join(parts)
+    return ("refusing a plan that loses a server, volume or DNS zone: " + "; ".join(parts)
             + " (rerun with --allow-replace if that is really intended)")
 
 

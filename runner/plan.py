@@ -23,7 +23,7 @@ UNKNOWN = "(known after apply)"
 MAX_VALUE_CHARS = 80
 
 # Resource types whose loss destroys customer data or the running service.
-PROTECTED_TYPES = ("hcloud_server", "hcloud_volume")
+PROTECTED_TYPES = ("hcloud_server", "hcloud_volume", "hcloud_zone")   # a zone takes every record with it
 
 
 @dataclass(frozen=True)

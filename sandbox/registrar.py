@@ -62,7 +62,11 @@ class Registrar:
         self.api.close()
 
 
-def start(state_dir: str | os.PathLike, api_key: str) -> Registrar:
+def start(state_dir: str | os.PathLike, api_key: str, cloud_zones=None) -> Registrar:
+    """`cloud_zones`, when given, returns the Hetzner emulator's DNS zones in
+    the same shape (sandbox/emulator/zones.dns_zones): the DNS server answers
+    for both. A domain in both is served from Hetzner's zone, as after its
+    nameservers moved to Hetzner (README: moving DNS from Namecheap to Hetzner)."""
     path = Path(state_dir) / "namecheap.json"
     state = namecheap.NamecheapState(api_user=ACCOUNT, api_key=api_key, username=ACCOUNT,
                                      whitelist={CLIENT_IP})
@@ -72,7 +76,10 @@ def start(state_dir: str | os.PathLike, api_key: str) -> Registrar:
 
     def zones() -> dict:
         with state.lock:
-            return json.loads(json.dumps(state.domains))   # a copy, taken under the lock
+            merged = json.loads(json.dumps(state.domains))   # a copy, taken under the lock
+        if cloud_zones is not None:
+            merged.update(cloud_zones())
+        return merged
     return Registrar(api, dns_server.start(zones))
 
 

@@ -7,6 +7,10 @@ sandbox's own (sandbox/registrar.py); on Hetzner it is Namecheap with the
 environment's NAMECHEAP_* credentials, and without them the phase is skipped
 and says so (the records are then the user's to set).
 
+With [dns] provider = "hetzner" the records are Terraform's (dns.tf, applied
+by the infra phase): this phase only waits until the zone's nameservers
+(Hetzner's three, or the sandbox's DNS server) answer them.
+
 A real target asks before it writes, like a Terraform change; the sandbox
 does not. The checkpoint key is the zone and the records we want: an
 unchanged deploy does not call the registrar again (its API allows about 20
@@ -41,10 +45,30 @@ def _confirmed(ctx, zone: str, change) -> bool:
     return ctx.confirm("\n".join([f"DNS change in {zone}:", *change.lines()]))
 
 
+def _run_terraform_managed(ctx) -> PhaseResult:
+    """provider = "hetzner": dns.tf holds the records and the infra phase applied
+    them; only propagation on the zone's nameservers is left to wait for."""
+    import time
+
+    from domains.propagation import wait_for
+    from domains.service import nameservers_for, resolvers_for
+    want = _want(ctx)
+    started = time.monotonic()
+    wait_for(want.zone, want.records, nameservers_for(ctx.config, ctx.target),
+             resolvers_for(ctx.config, ctx.target), deadline_s=ctx.config.dns.propagation_timeout_s,
+             on_round=lambda stage, answers: ctx.progress.note(
+                 f"  {stage}: {sum(a.ok for a in answers)}/{len(answers)} records answer"))
+    return PhaseResult(f"{want.zone}: records managed by Terraform (dns.tf); "
+                       f"{len(want.records)} answering in {time.monotonic() - started:.1f}s",
+                       record_key=key(ctx))
+
+
 def run(ctx) -> PhaseResult:
     import time
 
     from domains.propagation import wait_for
+    if ctx.config.dns.provider == "hetzner":
+        return _run_terraform_managed(ctx)
     from domains.service import access_for, backup_dir
     from domains.zone_ops import apply_zone, plan_zone
     access = access_for(ctx.config, ctx.target)
@@ -103,7 +127,8 @@ def after_checks(after) -> list:
             if record.address not in got:
                 wrong.append(f"{name} {record.type} on {ns.host}: {', '.join(got) or 'nothing'}")
     if wrong:
-        return [Check("after", title, FAIL, f"want {want.records[0].address}; " + "; ".join(wrong),
-                      "run hetzner-deploy deploy (or dns apply) to write the records")]
+        how = ("run hetzner-deploy deploy (dns.tf holds the records)" if after.config.dns.provider == "hetzner"
+               else "run hetzner-deploy deploy (or dns apply) to write the records")
+        return [Check("after", title, FAIL, f"want {want.records[0].address}; " + "; ".join(wrong), how)]
     return [Check("after", title, OK, f"{len(want.records)} record(s) in {want.zone} answer "
                                       f"on {len(servers)} nameserver(s)")]

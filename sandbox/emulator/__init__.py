@@ -34,6 +34,9 @@ Behaviour worth knowing (details and sources in each module):
   2001:db8::/32: documentation ranges, stored and never contacted.
 - Deleting an attached volume is refused with `locked` (423); deleting a
   protected resource is `protected` (423).
+- DNS (zones.py): primary zones under /zones with RRSets keyed `name/TYPE`,
+  Hetzner's three nameservers, SOA serial moving on every change; the
+  sandbox DNS server (sandbox/registrar.py) answers their records.
 
 Admin endpoints (outside /v1, same bearer token):
     GET  /_sandbox/state            counts per family, unavailable pairs, IP range

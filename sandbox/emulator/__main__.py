@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.registrar:
         from sandbox import registrar as registrar_mod
         try:
-            registrar = registrar_mod.start(args.state_dir, args.token)
+            from .zones import dns_zones
+            registrar = registrar_mod.start(args.state_dir, args.token,
+                                            cloud_zones=lambda: dns_zones(server.store))
         except OSError as exc:
             server.server_close()
             print(f"error: cannot start the sandbox registrar: {exc}", file=sys.stderr)

@@ -27,11 +27,11 @@ _TARGET = re.compile(r"^/(servers|volumes|firewalls|networks|load_balancers|floa
 
 def build_router() -> Router:
     from . import catalog_routes, certificates, firewalls, ips, load_balancers, networks
-    from . import servers, simple, volumes
+    from . import servers, simple, volumes, zones
     from .routing import add_global_action_routes
     router = Router()
     for module in (catalog_routes, servers, volumes, firewalls, networks, load_balancers,
-                   ips, simple, certificates):
+                   ips, simple, certificates, zones):
         module.register(router)
     add_global_action_routes(router)
     return router

@@ -21,7 +21,7 @@ from .apierrors import locked, not_found
 
 STATE_FILE = "state.json"
 FAMILIES = ("servers", "volumes", "firewalls", "placement_groups", "ssh_keys", "networks",
-            "load_balancers", "floating_ips", "primary_ips", "certificates")
+            "load_balancers", "floating_ips", "primary_ips", "certificates", "zones")
 DEFAULT_IP_RANGE = "203.0.113.0/24"
 IPV6_RANGE = "2001:db8::/32"
 

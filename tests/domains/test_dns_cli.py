@@ -44,3 +44,13 @@ def test_missing_credentials_and_bad_backup_are_one_line(nc, make_config, tmp_pa
                                        str(config), "--auto-approve"],
                                  env={k: "" for k in _env(nc)})
     assert nocreds.exit_code == 2 and "NAMECHEAP_API_USER" in nocreds.stderr
+
+
+def test_dns_apply_is_refused_when_hetzner_holds_the_records(nc, client, make_config):
+    config = make_config(BASE_TOML + f'\n[dns]\nprovider = "hetzner"\nendpoint = "{nc.url}"\n')
+    before = sorted(h.identity() for h in client.get_hosts(DOMAIN).hosts)
+    result = CliRunner().invoke(cli, ["dns", "apply", "--config", str(config), "--auto-approve"],
+                                env=_env(nc))
+    assert result.exit_code == 7 and result.stderr.count("\n") == 1
+    assert "dns.tf" in result.stderr
+    assert sorted(h.identity() for h in client.get_hosts(DOMAIN).hosts) == before

@@ -32,7 +32,8 @@ def _strip_block(block: dict) -> dict:
     out = {k: v for k, v in block.items()
            if k not in PROSE and k not in ("attributes", "block_types")}
     if "attributes" in block:
-        out["attributes"] = {name: {k: v for k, v in attr.items() if k not in PROSE}
+        out["attributes"] = {name: {k: (_strip_block(v) if k == "nested_type" else v)
+                                    for k, v in attr.items() if k not in PROSE}
                              for name, attr in block["attributes"].items()}
     if "block_types" in block:
         out["block_types"] = {
@@ -67,6 +68,7 @@ def test_covers_every_resource_the_project_serves():
         "hcloud_load_balancer_service", "hcloud_load_balancer_target",
         "hcloud_load_balancer_network", "hcloud_primary_ip", "hcloud_floating_ip",
         "hcloud_floating_ip_assignment", "hcloud_managed_certificate", "hcloud_rdns",
+        "hcloud_zone", "hcloud_zone_rrset",
     }
     assert set(provider_schema.RESOURCE_TYPES) == wanted
     assert list(provider_schema.RESOURCE_TYPES) == sorted(wanted)

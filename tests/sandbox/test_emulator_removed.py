@@ -57,7 +57,7 @@ def test_datacenter_in_a_request_is_refused(emulator, path, body):
     assert err["error"]["details"]["fields"][0]["name"] == "datacenter"
     assert emulator.admin("GET", "/_sandbox/state")["counts"] == {f: 0 for f in (
         "servers", "volumes", "firewalls", "placement_groups", "ssh_keys", "networks",
-        "load_balancers", "floating_ips", "primary_ips", "certificates")}
+        "load_balancers", "floating_ips", "primary_ips", "certificates", "zones")}
 
 
 def test_the_official_library_works_without_them(hcloud_client):

@@ -278,7 +278,7 @@ def test_every_action_endpoint_validates(check, emulator):
     seen |= {"/primary_ips/{id}/actions/unassign", "/primary_ips/{id}/actions/assign"}
     implemented = {p.replace("(?P<id>[^/]+)", "{id}").strip("^$").removesuffix("/?")
                    for p in (r[1].pattern for r in emulator.server.router._routes if r[0] == "POST")
-                   if "/actions/" in p}
+                   if "/actions/" in p and not p.startswith("^/zones/")}  # test_emulator_zones.py
     assert implemented - seen == set(), "action endpoints without a validation check"
     for family, rid in by_family.items():
         listed = check("GET", f"/{family}/{{id}}/actions", f"/{family}/{rid}/actions", expect=200)

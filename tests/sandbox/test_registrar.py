@@ -49,3 +49,28 @@ def test_the_api_key_is_the_one_given(tmp_path):
         assert caught.value.number == "1011102"
     finally:
         reg.close()
+
+
+def test_dns_server_answers_for_hetzner_zones_too(tmp_path):
+    """The registrar's DNS server serves the emulator's /zones beside Namecheap's zones."""
+    from tests.sandbox.conftest import start_emulator
+    from sandbox.emulator.zones import dns_zones
+    from hcloud.zones import ZoneRecord
+    emu = start_emulator(tmp_path / "emu")
+    reg = registrar.start(tmp_path, "key-1", cloud_zones=lambda: dns_zones(emu.server.store))
+    try:
+        registrar.ensure_zone(reg.api.url, "example.org")
+        client = emu.client()
+        zone = client.zones.create(name="example.net", mode="primary").zone
+        client.zones.create_rrset(zone=zone, name="api", type="A", ttl=120,
+                                  records=[ZoneRecord(value="203.0.113.44")])
+        host, port = reg.summary()["dns"].split(":")
+
+        def ask(name, rtype):
+            reply = dns.query.udp(dns.message.make_query(name, rtype), host, port=int(port), timeout=3)
+            return sorted((str(rd), rrset.ttl) for rrset in reply.answer for rd in rrset)
+        assert ask("api.example.net", "A") == [("203.0.113.44", 120)]
+        assert ask("example.org", "MX")[0][0] == "10 mx1.mail.example.org."   # Namecheap's still answer
+    finally:
+        reg.close()
+        emu.server.close()

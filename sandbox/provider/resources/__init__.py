@@ -11,9 +11,10 @@ from sandbox.provider.resources.networks import (HcloudNetwork, NetworkRouteReso
                                                  NetworkSubnetResource, ServerNetwork)
 from sandbox.provider.resources.server import HcloudServer
 from sandbox.provider.resources.volume import Volume, VolumeAttachment
+from sandbox.provider.resources.zone import Zone, ZoneRRSet
 
 ALL = (ManagedCertificate, Firewall, FirewallAttachment, RDNS, FloatingIPAssignment,
        FloatingIPResource, PrimaryIPResource, PlacementGroup, SSHKey,
        LoadBalancerServiceResource, LoadBalancerTargetResource, LoadBalancer,
        LoadBalancerNetwork, HcloudNetwork, NetworkRouteResource, NetworkSubnetResource,
-       ServerNetwork, HcloudServer, Volume, VolumeAttachment)
+       ServerNetwork, HcloudServer, Volume, VolumeAttachment, Zone, ZoneRRSet)
