@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic import ValidationError
 
 from errors import ConfigError
+from generator.config_app import AppConfig, AppSection
 from generator.config_dns import DnsConfig, DnsSection
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
                               show_key, show_path)
@@ -91,6 +92,7 @@ class DeployConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     pricing_table: Path | None = None      # overrides pricing/prices.toml
     dns: DnsConfig = field(default_factory=DnsConfig)
+    app: AppConfig | None = None           # [app]: generator/config_app.py
 
     @property
     def ssh_open_to_world(self) -> bool:
@@ -261,6 +263,7 @@ class DeployFile(BaseModel):
     pricing: PricingSection = PricingSection()
     state: StateSection = StateSection()
     dns: DnsSection = DnsSection()
+    app: AppSection = None   # type: ignore[assignment]  - no [app]: no app phase
 
 
 class _ConfigWording(Wording):
@@ -347,7 +350,8 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
         thresholds=Thresholds(parsed.sizing.ccx33_max_calls, parsed.sizing.ccx43_max_calls),
         backend=BackendConfig(kind=s.backend, endpoint=s.endpoint, bucket=s.bucket, key=s.key,
                               region=s.region, schema_name=s.schema_name),
-        pricing_table=pricing_table, dns=DnsConfig.from_section(parsed.dns))
+        pricing_table=pricing_table, dns=DnsConfig.from_section(parsed.dns),
+        app=AppConfig.from_section(parsed.app, path.parent) if parsed.app else None)
 
 
 class _EnvOption(BaseModel):

@@ -8,9 +8,9 @@ docker-compose-v2) both understand: no `up --wait`, no `ps --format`.
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 from errors import ConfigError
-from pathlib import PurePosixPath
 
 BASE = PurePosixPath("/opt")
 COMPOSE_NAME = "compose.yaml"
