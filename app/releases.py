@@ -111,10 +111,26 @@ async def _mark(conn, project: str, release: str, status: str, spec: AppSpec | N
                       json.dumps(record, sort_keys=True).encode(), 0o600)
 
 
-async def _logs(conn, project: str, release: str) -> tuple[str, ...]:
-    done = await conn.run(c.compose_logs(project, release, LOG_LINES), check=False, timeout=30)
-    lines = (done.stdout + done.stderr).splitlines()
-    return tuple(lines[-LOG_LINES:])
+async def _logs(conn, spec: "AppSpec", release: str) -> tuple[str, ...]:
+    done = await conn.run(c.compose_logs(spec.project, release, LOG_LINES), check=False, timeout=30)
+    lines = (done.stdout + done.stderr).splitlines()[-LOG_LINES:]
+    # An app that prints its own settings must not leak them through our error.
+    secrets = [v for v in env_values(spec.env) if len(v) >= 4]
+    return tuple(_mask(line, secrets) for line in lines)
+
+
+def env_values(env: bytes) -> list[str]:
+    values = []
+    for line in env.decode("utf-8", "replace").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            values.append(line.split("=", 1)[1].strip().strip("'\""))
+    return values
+
+
+def _mask(line: str, secrets: list[str]) -> str:
+    for s in secrets:
+        line = line.replace(s, "***")
+    return line
 
 
 async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
@@ -123,18 +139,18 @@ async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
     if up.exit_status != 0:
         last = (up.stderr.strip() or up.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise ReleaseFailed(f"`docker compose up` exited {up.exit_status}: {last[0][:300]}",
-                            await _logs(conn, spec.project, release))
+                            await _logs(conn, spec, release))
     health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
                                 spec.health_timeout_s)
     if not health.ok:
         raise ReleaseFailed(f"health check {health.url} failed after {health.attempts} tries "
                             f"within {spec.health_timeout_s:g} s ({health.detail})",
-                            await _logs(conn, spec.project, release))
+                            await _logs(conn, spec, release))
     for argv in spec.smoke:
         done = await conn.run(list(argv), check=False, timeout=120)
         if done.exit_status != 0:
             raise ReleaseFailed(f"smoke check `{' '.join(argv)[:120]}` exited {done.exit_status}",
-                                await _logs(conn, spec.project, release))
+                                await _logs(conn, spec, release))
     return health.url
 
 

@@ -8,13 +8,12 @@ instead of claiming them.
 from __future__ import annotations
 
 from pipeline.engine import Planned
-from pipeline.phases import generate, infra, outputs, preflight
+from pipeline.phases import app, generate, infra, outputs, preflight
 
-PHASES = (preflight, generate, infra, outputs)
+PHASES = (preflight, generate, infra, outputs, app)
 PHASE_NAMES = tuple(p.name for p in PHASES)
 
 PLANNED = (
-    Planned("app", ("Server reachable over SSH", "Containers healthy")),
     Planned("dns", ("DNS points at the server",)),
     Planned("tls", ("HTTPS certificate valid",)),
 )

@@ -25,7 +25,7 @@ SECRET = "s3cr3t-never-shown-9f1c"
 
 
 def compose(version: str, broken: bool = False) -> bytes:
-    start = ("echo broken-start-marker; exit 3" if broken else
+    start = ("echo broken-start-marker $$API_KEY; exit 3" if broken else
              'mkdir -p /www && echo "$$VERSION" > /www/health && exec httpd -f -p 8000 -h /www')
     return f"""version: "3.7"
 services:
@@ -88,7 +88,7 @@ def test_deploy_noop_change_broken_rollback_and_manual_rollback(server, capsys):
     with pytest.raises(ReleaseFailed) as info:
         on(server, lambda conn: deploy(conn, spec("v3", broken=True, timeout=6)))
     assert f"rolled back to {second.release}" in info.value.message
-    assert any("broken-start-marker" in line for line in info.value.log_tail)
+    assert any(line.endswith("broken-start-marker ***") for line in info.value.log_tail)
     assert info.value.exit_code == 8
     assert body(server) == "v2"        # the old release answers again
 
