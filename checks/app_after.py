@@ -21,7 +21,8 @@ DATABASE_PORTS = (5432, 6379)
 def app_checks(after) -> list[Check]:
     config = after.config
     if config is None or getattr(config, "app", None) is None:
-        return [Check(SECTION, "App over SSH", NOT_CHECKED, "no [app] in deploy.toml")]
+        return [Check(SECTION, "Server reachable over SSH", NOT_CHECKED, "no [app] in deploy.toml"),
+                Check(SECTION, "Containers healthy", NOT_CHECKED, "no [app] in deploy.toml")]
     from app.service import targets_from
     try:
         targets = targets_from(config, after.outputs)
