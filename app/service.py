@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from app.releases import AppSpec, Outcome, Release, deploy, list_releases, rollback
 from errors import ConfigError, RemoteError
+from remote import commands as c
 from remote import hostkeys
 from remote.ssh import Target, connect, run_sync
 
@@ -57,12 +58,29 @@ class HostOutcome:
     outcome: Outcome
 
 
+# A server created by this very deploy may still be booting: wait this long for SSH and cloud-init.
+BOOT_WAIT_S = 300.0
+
+
+async def wait_booted(conn, deadline_s: float = BOOT_WAIT_S) -> None:
+    import asyncio
+    loop = asyncio.get_running_loop()
+    end, pause = loop.time() + deadline_s, 0.2
+    while (await conn.run(c.boot_finished(), check=False, timeout=15)).exit_status != 0:
+        if loop.time() + pause >= end:
+            raise RemoteError(f"{conn.target.label}: cloud-init did not finish within "
+                              f"{deadline_s:g} s (see /var/log/cloud-init-output.log on the server)")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
 def _each(targets, make):
     async def main():
         results = []
         # One host after the other: a failed release stops before the next host is touched.
         for target in targets:
-            async with connect(target) as conn:
+            async with connect(target, wait_s=BOOT_WAIT_S) as conn:
+                await wait_booted(conn)
                 results.append(HostOutcome(target, await make(conn)))
         return results
     return run_sync(main(), what="app phase")

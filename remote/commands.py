@@ -120,3 +120,8 @@ def remove_release(project: str, release: str) -> list[str]:
 
 def env_mode(project: str) -> list[str]:
     return ["stat", "-L", "-c", "%a %U", "--", str(current_link(project) / ENV_NAME)]
+
+
+def boot_finished() -> list[str]:
+    # cloud-init writes it when every boot stage ran (so Docker is installed and up).
+    return ["test", "-e", "/var/lib/cloud/instance/boot-finished"]

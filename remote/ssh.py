@@ -138,9 +138,38 @@ class Connection:
         await self._conn.wait_closed()
 
 
+class _Retryable(RemoteError):
+    """The server did not answer (yet): worth another try while it boots."""
+
+
+async def _open(target: Target, client_key, timeout: float) -> asyncssh.SSHClientConnection:
+    try:
+        return await asyncio.wait_for(asyncssh.connect(
+            target.address, port=target.port, username=target.user, client_keys=[client_key],
+            known_hosts=asyncssh.import_known_hosts(target.known_hosts()),
+            agent_path=None, config=[], login_timeout=timeout), timeout)
+    except asyncssh.HostKeyNotVerifiable:
+        raise _mismatch(target) from None
+    except asyncio.TimeoutError:
+        raise _Retryable(f"{target.label}: SSH did not answer within {timeout:g} s; check that the "
+                         f"server is running and port 22 is open to this machine") from None
+    except asyncssh.PermissionDenied:
+        raise RemoteError(f"{target.label}: SSH refused the key {target.client_key}; check that its "
+                          f"public half is [ssh] public_key") from None
+    except (ConnectionRefusedError, ConnectionResetError, asyncssh.ConnectionLost) as exc:
+        raise _Retryable(f"{target.label}: SSH connection failed: {_reason(exc)}; check that the "
+                         f"server is running and port 22 is open to this machine") from None
+    except (asyncssh.Error, OSError) as exc:
+        raise RemoteError(f"{target.label}: SSH connection failed: {_reason(exc)}") from None
+
+
 @asynccontextmanager
-async def connect(target: Target, *, timeout: float = CONNECT_TIMEOUT) -> AsyncIterator[Connection]:
-    """A connection that trusts only the pinned host key; closed on exit, error or cancel."""
+async def connect(target: Target, *, timeout: float = CONNECT_TIMEOUT,
+                  wait_s: float = 0.0) -> AsyncIterator[Connection]:
+    """A connection that trusts only the pinned host key; closed on exit, error or cancel.
+
+    wait_s > 0: a server that is still booting (refused, no answer) is tried again
+    with backoff until then; a host key mismatch or a refused login is final at once."""
     if not target.host_public:
         raise RemoteError(f"{target.label}: no pinned host key; run `hetzner-deploy generate` "
                           f"before the server is created, or adopt it with --trust-host-key")
@@ -148,21 +177,18 @@ async def connect(target: Target, *, timeout: float = CONNECT_TIMEOUT) -> AsyncI
         client_key = asyncssh.read_private_key(os.fspath(target.client_key))
     except (OSError, asyncssh.KeyImportError) as exc:
         raise RemoteError(f"cannot read the SSH private key {target.client_key}: {_reason(exc)}") from None
-    try:
-        conn = await asyncio.wait_for(asyncssh.connect(
-            target.address, port=target.port, username=target.user, client_keys=[client_key],
-            known_hosts=asyncssh.import_known_hosts(target.known_hosts()),
-            agent_path=None, config=[], login_timeout=timeout), timeout)
-    except asyncssh.HostKeyNotVerifiable:
-        raise _mismatch(target) from None
-    except asyncio.TimeoutError:
-        raise RemoteError(f"{target.label}: SSH did not answer within {timeout:g} s; check that the "
-                          f"server is running and port 22 is open to this machine") from None
-    except asyncssh.PermissionDenied:
-        raise RemoteError(f"{target.label}: SSH refused the key {target.client_key}; check that its "
-                          f"public half is [ssh] public_key") from None
-    except (asyncssh.Error, OSError) as exc:
-        raise RemoteError(f"{target.label}: SSH connection failed: {_reason(exc)}") from None
+    loop = asyncio.get_running_loop()
+    end, pause = loop.time() + wait_s, 0.2
+    while True:
+        left = end - loop.time()
+        try:
+            conn = await _open(target, client_key, timeout if left <= 0 else max(2.0, min(timeout, left)))
+            break
+        except _Retryable as exc:
+            if loop.time() + pause >= end:
+                raise RemoteError(exc.message) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 3.0)
     connection = Connection(target, conn)
     try:
         yield connection
@@ -213,3 +239,4 @@ def _short(line: str) -> str:
 def _reason(exc: BaseException) -> str:
     text = str(getattr(exc, "reason", "") or exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
+

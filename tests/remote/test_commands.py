@@ -61,3 +61,7 @@ def test_names_cannot_leave_their_folder(bad):
         c.release_dir(P, bad)
     with pytest.raises(ConfigError):
         c.app_root(bad)
+
+
+def test_boot_finished():
+    assert c.boot_finished() == ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
