@@ -114,3 +114,19 @@ def releases_all(config, outputs) -> list[tuple[Target, list[Release]]]:
                 out.append((target, await list_releases(conn, config.project)))
         return out
     return run_sync(main(), what="app releases")
+
+
+def trust_host_keys(config, outputs) -> list[tuple[str, str, bool]]:
+    """Pin the host key each app host presents now, where none is pinned yet (adopt only).
+    [(server, fingerprint, newly pinned)]: the caller prints every fingerprint."""
+    from remote.ssh import fetch_host_key
+    out = []
+    for h in (h for h in outputs.hosts if h.role in APP_ROLES):
+        pinned = hostkeys.load_public(config.environment, h.name)
+        if pinned:
+            out.append((h.name, hostkeys.fingerprint(pinned), False))
+            continue
+        public = run_sync(fetch_host_key(h.ipv4), what="adopt --trust-host-key")
+        hostkeys.pin_public(config.environment, h.name, public)
+        out.append((h.name, hostkeys.fingerprint(public), True))
+    return out

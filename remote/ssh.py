@@ -196,6 +196,21 @@ async def connect(target: Target, *, timeout: float = CONNECT_TIMEOUT,
         conn.close()   # no await on the way out of a cancel: closing is enough
 
 
+async def fetch_host_key(address: str, port: int = 22, timeout: float = CONNECT_TIMEOUT) -> str:
+    """The ed25519 host key a server presents, UNVERIFIED: only for `adopt --trust-host-key`,
+    which prints its fingerprint for the user to compare before anything trusts it."""
+    try:
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(
+            address, port, server_host_key_algs=["ssh-ed25519"], config=[]), timeout)
+    except asyncio.TimeoutError:
+        raise RemoteError(f"{address}: SSH did not answer within {timeout:g} s") from None
+    except (asyncssh.Error, OSError) as exc:
+        raise RemoteError(f"{address}: could not read the SSH host key: {_reason(exc)}") from None
+    if key is None:
+        raise RemoteError(f"{address}: the server offered no ed25519 host key")
+    return " ".join(key.export_public_key().decode("ascii").split()[:2])   # type and key, no comment
+
+
 def run_sync(coro, *, what: str = "remote step"):
     """Run a coroutine to completion; SIGINT/SIGTERM cancel it cleanly (InterruptedRun, 130)."""
     async def main():

@@ -162,3 +162,17 @@ def test_the_wrong_host_key_is_refused(server, tmp_path):
     from dataclasses import replace
     with pytest.raises(RemoteError, match="host key does not match the pinned key"):
         on(replace(server, host_public=other.public), lambda conn: deploy(conn, spec("v1")))
+
+
+def test_adopting_an_unpinned_server_pins_what_it_presents(server, tmp_path, monkeypatch):
+    """trust_host_keys: explicit TOFU; afterwards the SSH layer trusts exactly that key."""
+    from app.service import trust_host_keys
+    from runner.outputs import Host, StackOutputs
+    from types import SimpleNamespace
+    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path / "adopted"))
+    outputs = StackOutputs(hosts=(Host("app-1", "all-in-one", server.address),), volume_id=1, ssh_key_id=1)
+    config = SimpleNamespace(environment="e2e")
+    ((name, fp, new),) = trust_host_keys(config, outputs)
+    assert name == "app-1" and new and fp == hostkeys.fingerprint(server.host_public)
+    assert hostkeys.load_public("e2e", "app-1") == server.host_public
+    assert trust_host_keys(config, outputs)[0][2] is False   # a second run changes nothing

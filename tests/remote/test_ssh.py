@@ -96,3 +96,10 @@ def test_sigterm_stops_a_step_cleanly(sshd):
     assert info.value.exit_code == 130
     # Our handler is gone again: a later SIGTERM is not swallowed.
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_fetch_host_key_reads_what_the_server_presents(sshd):
+    from remote.ssh import fetch_host_key
+    seen = run_sync(fetch_host_key("127.0.0.1", sshd.port))
+    assert seen == sshd.host_key.public
+    assert hostkeys.fingerprint(seen) == sshd.host_key.fingerprint
