@@ -175,7 +175,7 @@ async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
     async with deploy_lock(conn, spec.project, command, break_lock=break_lock):
         previous = await current_release(conn, spec.project)
         if previous and await server_hashes(conn, spec.project) == (spec.compose_sha, spec.env_sha):
-            ids = await conn.run(c.compose_container_ids(spec.project, previous), check=False)
+            ids = await conn.run(c.running_containers(spec.project), check=False)
             if ids.exit_status == 0 and ids.stdout.strip():
                 return Outcome("unchanged", previous, previous)
         release = spec.release

@@ -125,3 +125,10 @@ def env_mode(project: str) -> list[str]:
 def boot_finished() -> list[str]:
     # cloud-init writes it when every boot stage ran (so Docker is installed and up).
     return ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
+
+
+def running_containers(project: str) -> list[str]:
+    # The docker CLI, not `docker compose ps`: Compose v1 (Python) costs a second per call,
+    # and the no-op check runs on every deploy.
+    return ["docker", "ps", "--quiet", "--filter", "status=running",
+            "--filter", f"label=com.docker.compose.project={_name(project, 'project')}"]

@@ -65,3 +65,8 @@ def test_names_cannot_leave_their_folder(bad):
 
 def test_boot_finished():
     assert c.boot_finished() == ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
+
+
+def test_running_containers():
+    assert c.running_containers(P) == ["docker", "ps", "--quiet", "--filter", "status=running",
+                                       "--filter", "label=com.docker.compose.project=autoscale-ai"]
