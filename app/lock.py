@@ -42,7 +42,7 @@ def describe(record: str, now: float | None = None) -> str:
 
 @asynccontextmanager
 async def deploy_lock(conn, project: str, command: str, *, break_lock: bool = False):
-    await conn.run(["mkdir", "-p", "-m", "0700", str(c.app_root(project))])
+    await conn.run(c.make_app_root(project))
     taken = await conn.run(c.take_lock(project), check=False)
     if taken.exit_status != 0:
         held = await conn.run(c.read_lock(project), check=False)

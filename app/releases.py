@@ -92,7 +92,9 @@ async def list_releases(conn, project: str) -> list[Release]:
     found = []
     for folder in sorted(set(done.stdout.split())):
         name = folder.rsplit("/", 1)[-1]
-        raw = await conn.run(["cat", "--", f"{folder}/{c.MARKER}"], check=False)
+        if not c.is_release_name(name):   # a marker in a folder we never named: not ours
+            continue
+        raw = await conn.run(c.read_marker(project, name), check=False)
         try:
             marker = json.loads(raw.stdout)
         except ValueError:

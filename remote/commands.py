@@ -27,6 +27,10 @@ def _name(value: str, what: str) -> str:
     return value
 
 
+def is_release_name(value: str) -> bool:
+    return bool(_NAME.match(value or ""))
+
+
 def app_root(project: str) -> PurePosixPath:
     return BASE / _name(project, "project")
 
@@ -132,3 +136,11 @@ def running_containers(project: str) -> list[str]:
     # and the no-op check runs on every deploy.
     return ["docker", "ps", "--quiet", "--filter", "status=running",
             "--filter", f"label=com.docker.compose.project={_name(project, 'project')}"]
+
+
+def make_app_root(project: str) -> list[str]:
+    return ["mkdir", "-p", "-m", "0700", str(app_root(project))]
+
+
+def read_marker(project: str, release: str) -> list[str]:
+    return ["cat", "--", str(release_dir(project, release) / MARKER)]

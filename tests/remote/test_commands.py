@@ -70,3 +70,8 @@ def test_boot_finished():
 def test_running_containers():
     assert c.running_containers(P) == ["docker", "ps", "--quiet", "--filter", "status=running",
                                        "--filter", "label=com.docker.compose.project=autoscale-ai"]
+
+
+def test_app_root_and_marker():
+    assert c.make_app_root(P) == ["mkdir", "-p", "-m", "0700", "/opt/autoscale-ai"]
+    assert c.read_marker(P, R) == ["cat", "--", f"{DIR}/.hetzner-deploy-release"]
