@@ -221,11 +221,12 @@ def run_sync(coro, *, what: str = "remote step"):
         def stop(sig: signal.Signals) -> None:
             caught.append(sig.name)
             task.cancel()
-        installed = []
+        installed = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
+                previous = signal.getsignal(sig)
                 loop.add_signal_handler(sig, stop, sig)
-                installed.append(sig)
+                installed[sig] = previous
             except (RuntimeError, ValueError):   # not the main thread: the caller handles signals
                 pass
         try:
@@ -236,8 +237,11 @@ def run_sync(coro, *, what: str = "remote step"):
                                      f"closed, rerun to converge") from None
             raise
         finally:
-            for sig in installed:
+            for sig, previous in installed.items():
                 loop.remove_signal_handler(sig)
+                # asyncio resets to the default; the caller's own handler (the pipeline's) goes back.
+                if previous is not None:
+                    signal.signal(sig, previous)
     return asyncio.run(main())
 
 

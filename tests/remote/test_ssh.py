@@ -103,3 +103,14 @@ def test_fetch_host_key_reads_what_the_server_presents(sshd):
     seen = run_sync(fetch_host_key("127.0.0.1", sshd.port))
     assert seen == sshd.host_key.public
     assert hostkeys.fingerprint(seen) == sshd.host_key.fingerprint
+
+
+def test_the_callers_signal_handler_comes_back(sshd):
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda *a: seen.append(a))
+    try:
+        go(sshd.target(), lambda c: c.run(["true"]))
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert len(seen) == 1
+    finally:
+        signal.signal(signal.SIGTERM, before)
