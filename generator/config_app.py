@@ -95,6 +95,7 @@ class AppConfig:
     def env_bytes(self) -> bytes:
         """The .env content, after the checks; the bytes are never put in a message."""
         _owner_only("app.env_file", self.env_file)
+        _not_tracked("app.env_file", self.env_file)
         return _read("app.env_file", self.env_file, MAX_ENV_BYTES)
 
 
@@ -121,3 +122,20 @@ def _owner_only(key: str, path: Path) -> None:
     if mode & 0o077:
         raise ConfigError(f"{key}: {show_path(path)} is mode {mode:04o}; it holds secrets, "
                           f"make it 0600 (chmod 600 {show_path(path)})")
+
+
+def _not_tracked(key: str, path: Path) -> None:
+    """Refuse a .env that git tracks: its secrets are already in the history."""
+    import shutil
+    from errors import CommandError
+    from runner.process import run
+    if shutil.which("git") is None:
+        return   # no git, no repository to have committed it to
+    try:
+        done = run(["git", "ls-files", "--error-unmatch", "--", path.name], cwd=path.parent,
+                   check=False, timeout=10)
+    except CommandError:
+        return   # git did not answer: tracking cannot be told, the 0600 check still holds
+    if done.returncode == 0:
+        raise ConfigError(f"{key}: {show_path(path)} is tracked by git; remove it "
+                          f"(git rm --cached), rotate its secrets, and add it to .gitignore")

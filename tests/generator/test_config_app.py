@@ -96,3 +96,14 @@ def test_build_from_git(make_config, tmp_path):
                                      'deploy_key = "keys/deploy"\n'))
     assert config.app.repo == "git@github.com:team/app.git" and config.app.ref == "v1.2"
     assert config.app.deploy_key == tmp_path / "keys" / "deploy"
+
+
+def test_a_committed_env_is_refused(make_config, tmp_path):
+    import subprocess
+    config = load_config(make_config(BASE_TOML + APP))
+    write_app(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert config.app.env_bytes() == b"SECRET=hunter2\n"      # untracked: fine
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-f", "app/.env"], check=True)
+    with pytest.raises(ConfigError, match=r"app.env_file: .* is tracked by git; remove it"):
+        config.app.env_bytes()
