@@ -101,8 +101,19 @@ def test_deploy_with_app_then_noop_change_releases_rollback_and_verify(app_sb, t
     assert status[f"{name}: port 5432 closed from outside"] == "ok"
     assert status[f"{name}: port 6379 closed from outside"] == "ok"
 
+    # A broken release through the CLI: exit 8, the container's last lines above the error, v1 still answers.
+    (app / "compose.yaml").write_text(COMPOSE.replace(
+        "mkdir -p /www && echo $$VERSION > /www/health && exec httpd -f -p 8000 -h /www",
+        "echo broken-cli-marker $$API_KEY; exit 3") % "v3")
+    broken = sb.cli("app", "deploy", "--stacks-dir", str(sb.stacks), "--config", str(sb.config))
+    assert broken.returncode == 8, broken.stdout + broken.stderr
+    lines = broken.stderr.splitlines()
+    assert any(ln.startswith("  | ") and "broken-cli-marker ***" in ln for ln in lines), broken.stderr
+    assert lines[-1].startswith("error: ") and "rolled back to" in lines[-1]
+    assert _get(ip) == "v1"
+
     # The .env content is in no output and no local file the tool wrote.
-    for done in (first, deployed, again, changed, listed, back, after):
+    for done in (first, deployed, again, changed, listed, back, after, broken):
         assert SECRET not in done.stdout + done.stderr
     for path in tmp_path.rglob("*"):
         if path.is_file() and path != app / ".env" and "machines" not in path.parts:
