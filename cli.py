@@ -31,6 +31,7 @@ COMMANDS = {
     "ci": "commands.ci:ci",
     "dns": "commands.dns:dns",
     "migrate": "commands.migrate:migrate",
+    "app": "commands.app:app",
 }
 
 
@@ -50,6 +51,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DeployError as exc:
+            for line in getattr(exc, "log_tail", ()):   # a failed release's container logs
+                click.echo(f"  | {line}", err=True)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except click.UsageError as exc:

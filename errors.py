@@ -72,3 +72,9 @@ class InterruptedRun(DeployError):
     """SIGINT, SIGTERM or SIGHUP stopped a run; children were stopped cleanly first."""
 
     exit_code = 130
+
+
+class RemoteError(DeployError):
+    """An SSH step failed: unreachable host, host key mismatch, timeout, non-zero remote exit."""
+
+    exit_code = 8

@@ -11,9 +11,12 @@ from commands.terraform import target_banner
 @env_option
 @config_option
 @stacks_dir_option
+@click.option("--trust-host-key", is_flag=True,
+              help="Pin the SSH host key the app servers present now (they were created without "
+                   "a pinned key); prints each fingerprint to compare with the server's console.")
 @click.argument("address", required=False)
 @click.argument("resource_id", metavar="ID", required=False)
-def adopt(env, config_path, stacks_dir, address, resource_id):
+def adopt(env, config_path, stacks_dir, trust_host_key, address, resource_id):
     """Import ADDRESS (e.g. hcloud_firewall.main) with Hetzner id ID into the state.
 
     Without ADDRESS and ID: find resources holding this stack's planned names
@@ -28,6 +31,10 @@ def adopt(env, config_path, stacks_dir, address, resource_id):
     target = resolve_target()
     click.echo(target_banner(target), err=True)
     session = open_session(target, config.environment, stacks_dir=stacks_dir)
+    if trust_host_key:
+        _trust_host_keys(config, session)
+        if address is None:
+            return
     if address is not None:
         done = adopt_one(session, address, resource_id)
         click.echo(f"adopted {done.address} (id {done.resource_id}) into the state of "
@@ -51,3 +58,15 @@ def adopt(env, config_path, stacks_dir, address, resource_id):
         click.echo(f"adopted {orphan.family[:-1].replace('_', ' ')} '{orphan.name}' as "
                    f"{done.address} (id {done.resource_id})")
     click.echo(f"run `hetzner-deploy deploy --env {config.environment}` to converge")
+
+
+def _trust_host_keys(config, session) -> None:
+    """The explicit trust-on-first-use of an adopted server: never implicit, always shown."""
+    from app.service import trust_host_keys
+    from pipeline.stack import read_outputs
+    for server, fp, new in trust_host_keys(config, read_outputs(session)):
+        if new:
+            click.echo(f"{server}: pinned the host key it presents now, {fp}; compare it with "
+                       f"`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server's console")
+        else:
+            click.echo(f"{server}: host key already pinned, {fp} (nothing changed)")

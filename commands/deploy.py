@@ -34,7 +34,8 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fres
     """preflight -> generate -> infra (plan, review, apply) -> outputs."""
     config = load(config_path, env, quiet=as_json)
     from pipeline.target import resolve_target
-    target = resolve_target()
+    # With [app], sandbox servers must be real hosts the app phase can reach.
+    target = resolve_target(machines=config.app is not None)
     click.echo(target_banner(target), err=True)
     interactive = tf_commands.stdin_is_tty() and not as_json
     options = DeployOptions(env=config.environment, profile=profile, auto_approve=auto_approve,

@@ -43,6 +43,8 @@ def generate(profile, env, config_path, dry_run, run_check, stacks_dir):
     for f in result.files:
         click.echo(f"  {f.status:<9} {result.stack_dir.name}/{f.name}"
                    + _FILE_NOTES.get((dry_run, f.status), "").format(verb=verb))
+    for server in result.new_host_keys:
+        click.echo(f"  host key  {server}: created, pinned (outside the repo; the app phase trusts only it)")
     if run_check and not dry_run:
         _run_check(config, stacks_dir)
 

@@ -31,7 +31,7 @@ def target_banner(target) -> str:
 
 def session_for(config, stacks_dir: Path | None, *, quiet: bool = False) -> Session:
     from pipeline.target import resolve_target
-    target = resolve_target()
+    target = resolve_target(machines=getattr(config, "app", None) is not None)
     click.echo(target_banner(target), err=True)
     return open_session(target, config.environment, stacks_dir=stacks_dir)
 

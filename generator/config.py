@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from errors import ConfigError
+from generator.config_app import AppConfig
 from generator.config_dns import DnsConfig
 from generator.config_tier import TierConfig
 
@@ -81,6 +82,7 @@ class DeployConfig:
     pricing_table: Path | None = None      # overrides pricing/prices.toml
     dns: DnsConfig = field(default_factory=DnsConfig)
     tier: TierConfig = field(default_factory=TierConfig)
+    app: AppConfig | None = None           # [app]: generator/config_app.py
 
     @property
     def ssh_open_to_world(self) -> bool:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from errors import ConfigError
 from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTERN, NAME_SAYS,
                               WORLD, BackendConfig, DeployConfig, Thresholds, name_problem)
+from generator.config_app import GIT_REF, GIT_URL, PATH, AppConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
 from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
@@ -236,6 +237,44 @@ class TierSection(Section):
                                         "a path like /health", 201)] = "/health"
 
 
+# [app]: its values are generator.config_app.AppConfig.
+def _smoke(v) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(v, list) or len(v) > 20:
+        raise bad('must be a list of up to 20 commands, each an argv list like ["curl", "-fsS", '
+                  '"http://127.0.0.1/health"]')
+    out = []
+    for i, item in enumerate(v):
+        if not isinstance(item, list) or not item or len(item) > 64 or not all(
+                isinstance(a, str) and 0 < len(a) <= 1000 and "\x00" not in a for a in item):
+            raise bad(f"command {i + 1} must be a non-empty argv list of strings, not a shell "
+                      f"string (got {show(item)})")
+        out.append(tuple(item))
+    return tuple(out)
+
+
+class AppSection(Section):
+    compose: Annotated[str, pattern(PATH, "a path to a Compose file like app/compose.yaml")]
+    env_file: Annotated[str, pattern(PATH, "a path to the app's .env file")]
+    health_path: Annotated[str, pattern(r"/[A-Za-z0-9._~/?=&%-]{0,200}", "a URL path like /health")] \
+        = "/health"
+    health_port: Annotated[int, between(1, 65535, "")] = 80
+    health_timeout_s: Annotated[int, between(5, 3600, "seconds")] = 120
+    keep: Annotated[int, between(1, 50, "releases")] = 5
+    smoke: Annotated[tuple[tuple[str, ...], ...], BeforeValidator(_smoke)] = ()
+    image_source: Literal["pull", "build"] = "pull"
+    repo: Annotated[str, pattern(GIT_URL, "a git URL like git@github.com:team/app.git")] \
+        = None                                                    # type: ignore[assignment]
+    ref: Annotated[str, pattern(GIT_REF, "a branch, tag or commit like main")] = "main"
+    deploy_key: Annotated[str, pattern(PATH, "a path to the repository's deploy key")] \
+        = None                                                    # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _build_needs_a_repo(self):
+        if self.image_source == "build" and not (self.repo and self.deploy_key):
+            raise bad('image_source = "build" needs repo and deploy_key')
+        return self
+
+
 class DeployFile(BaseModel):
     """deploy.toml as a whole: one field per section."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -250,6 +289,7 @@ class DeployFile(BaseModel):
     state: StateSection = StateSection()
     dns: DnsSection = DnsSection()
     tier: TierSection = TierSection()
+    app: AppSection = None   # type: ignore[assignment]  - no [app]: no app phase
 
 
 class _ConfigWording(Wording):
@@ -311,7 +351,8 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
         backend=BackendConfig(kind=s.backend, endpoint=s.endpoint, bucket=s.bucket, key=s.key,
                               region=s.region, schema_name=s.schema_name),
         pricing_table=pricing_table, dns=DnsConfig(**parsed.dns.model_dump()),
-        tier=TierConfig(**parsed.tier.model_dump()))
+        tier=TierConfig(**parsed.tier.model_dump()),
+        app=AppConfig.from_section(parsed.app, path.parent) if parsed.app else None)
 
 
 class _EnvOption(BaseModel):

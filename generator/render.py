@@ -103,6 +103,8 @@ class GenerateResult:
     environment: str
     files: tuple[FileStatus, ...]
     dry_run: bool = False
+    # Servers whose pinned host key this run created (remote/hostkeys.py).
+    new_host_keys: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -292,6 +294,12 @@ def generate(config: DeployConfig, profile_name: str, env: str | None = None,
     result = GenerateResult(stack_dir, profile.name, config.environment, tuple(statuses), dry_run)
     if not dry_run and result.changed:
         _write(stack_dir, files, result.files)
+    if not dry_run:
+        # Host keys live outside the repo and outside the stack (remote/hostkeys.py).
+        from dataclasses import replace
+        from remote.hostkeys import ensure_for
+        created = ensure_for(config, profile, config.environment)
+        result = replace(result, new_host_keys=tuple(s for s, (_, new) in created.items() if new))
     return result
 
 

@@ -78,12 +78,17 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
     refuse_committed_for_local_endpoint(ws, target.endpoint)
-    env = terraform_env(extra=dict(target.terraform_env))
+    from remote.hostkeys import all_for as all_host_keys, terraform_env as host_key_env
+    # The pinned host keys reach terraform only through its environment (remote/hostkeys.py).
+    env = terraform_env(extra={**dict(target.terraform_env), **host_key_env(env_name)})
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     _check_version(tf, ws)
     # Backend credentials can surface in terraform's errors; mask them with the token.
+    # The host keys' private lines too: terraform marks them sensitive, this is the second belt.
+    key_lines = [ln for k in all_host_keys(env_name).values()
+                 for ln in k.private_openssh.splitlines() if len(ln) >= 20 and "-----" not in ln]
     return Session(ws, tf, target.kind,
-                   tuple(v for v in (target.token, *backend_secrets(env)) if v))
+                   tuple(v for v in (target.token, *backend_secrets(env), *key_lines) if v))
 
 
 def _check_version(tf: Terraform, ws: Workspace) -> None:

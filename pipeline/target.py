@@ -87,7 +87,8 @@ def _refuse_sandbox_cli_config(cli_config: str, environ: Mapping[str, str]) -> N
 
 
 def resolve_target(environ: Mapping[str, str] = os.environ,
-                   start_sandbox: bool = True) -> Target:
+                   start_sandbox: bool = True, machines: bool = False) -> Target:
+    """machines: the sandbox boots real hosts (an [app] to deploy needs sshd and Docker)."""
     wanted = environ.get("TARGET", "").strip().lower()
     if wanted not in ("", "sandbox", "hetzner"):
         raise ConfigError(f"TARGET must be 'sandbox' or 'hetzner' (got {wanted!r})")
@@ -115,7 +116,7 @@ def resolve_target(environ: Mapping[str, str] = os.environ,
         })
 
     from sandbox import manager  # only imported when the sandbox is the target
-    info = manager.up() if start_sandbox else manager.status()
+    info = manager.up(machines=machines) if start_sandbox else manager.status()
     if (marked or local) and endpoint and info.endpoint and \
             endpoint.rstrip("/") != info.endpoint.rstrip("/"):
         raise ConfigError(f"HCLOUD_ENDPOINT {endpoint} is local, but the sandbox runs at "

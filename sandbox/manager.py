@@ -175,6 +175,9 @@ def _start(d: Path, port: int | None, token: str, machines: bool = False) -> Non
             "--registrar"]  # Namecheap emulator + DNS server (sandbox/registrar.py)
     if machines:
         argv += ["--machines", str(f["machines"]), "--machine-images", str(f["images"])]
+        # Tests (and a second sandbox on one host) pick their own range; the default is 198.51.100.0/24.
+        if os.environ.get("HETZNER_DEPLOY_MACHINE_RANGE"):
+            argv += ["--machine-range", os.environ["HETZNER_DEPLOY_MACHINE_RANGE"]]
         f["machines_on"].write_text("1\n")
     else:
         f["machines_on"].unlink(missing_ok=True)

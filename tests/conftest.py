@@ -62,6 +62,13 @@ def _quiet_terraform(monkeypatch):
         monkeypatch.setenv("TF_CLI_CONFIG_FILE", "/dev/null")
 
 
+@pytest.fixture(autouse=True)
+def _host_keys_dir(tmp_path_factory, monkeypatch):
+    # Pinned host keys (remote/hostkeys.py) never land in the user's home during tests.
+    if "HETZNER_DEPLOY_KEYS_DIR" not in os.environ:
+        monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path_factory.mktemp("hostkeys")))
+
+
 @pytest.fixture
 def fake_clock(monkeypatch):
     """The Hetzner API client's retry clock, replaced for the test: every wait is

@@ -8,12 +8,11 @@ instead of claiming them.
 from __future__ import annotations
 
 from pipeline.engine import Planned
-from pipeline.phases import dns, generate, infra, outputs, preflight
+from pipeline.phases import app, dns, generate, infra, outputs, preflight
 
-PHASES = (preflight, generate, infra, outputs, dns)
+PHASES = (preflight, generate, infra, outputs, app, dns)
 PHASE_NAMES = tuple(p.name for p in PHASES)
 
 PLANNED = (
-    Planned("app", ("Server reachable over SSH", "Containers healthy")),
     Planned("tls", ("HTTPS certificate valid",)),
 )

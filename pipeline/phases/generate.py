@@ -17,6 +17,8 @@ def run(ctx) -> PhaseResult:
     from generator.freshness import stale_files
     profile = ctx.profile.name
     if not stale_files(ctx.config, ctx.env, ctx.stacks_dir, profile_name=profile):
+        from remote.hostkeys import ensure_for
+        ensure_for(ctx.config, ctx.profile, ctx.env)   # pinned keys, even for a committed stack
         return PhaseResult(f"stack for {profile} is up to date", record_key=key(ctx),
                            status="skipped")
     from generator.render import generate

@@ -117,6 +117,12 @@ def prepare(layout: Layout, *, ip: str, hostname: str, plan: BootPlan, keys: lis
     for d in (layout.upper, layout.work, layout.root, layout.docker, layout.devlayer):
         d.mkdir(parents=True, exist_ok=True)
     upper = layout.upper
+    if first_boot:
+        # A fresh server's root has a stock shell setup, not the host's: the host's
+        # ~/.bashrc (pyenv init, a rehash per command) ran on every SSH command and
+        # made each one take seconds. write_files below may still replace it.
+        mkdirs(upper, "/root")
+        put(upper, "/root/.bashrc", b"# sandbox machine: a server's own root shell setup\n", 0o644)
     if first_boot:   # cloud-init's write_files run once per instance
         for f in plan.files:
             put(upper, f.path, f.content, f.mode, f.append)

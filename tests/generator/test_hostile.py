@@ -107,7 +107,8 @@ def read_back(cases: list[tuple[dict[str, str], str, str | None]], tmp_path) -> 
     for i, (files, name, argument) in enumerate(cases):
         if argument is None:
             (tmp_path / f"u{i}.yaml").write_text(files[name], encoding="utf-8")
-            exprs.append(f'templatefile("u{i}.yaml", {{ volume_device = "/dev/sdb" }})')
+            exprs.append(f'templatefile("u{i}.yaml", {{ volume_device = "/dev/sdb", '
+                         f'host_key_private = "", host_key_public = "" }})')
         else:
             exprs.append(literal(files[name], argument))
     body = "\n".join(f"  v{i} = {e}" for i, e in enumerate(exprs))

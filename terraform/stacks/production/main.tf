@@ -90,8 +90,12 @@ resource "hcloud_server" "main" {
   firewall_ids       = [hcloud_firewall.main.id]
   labels             = merge(local.labels, { profile = var.profile })
 
+  # The pinned host key (remote/hostkeys.py) comes from var.host_keys, which
+  # hetzner-deploy passes as TF_VAR_host_keys at plan/apply time: never a file.
   user_data = templatefile("${path.module}/user-data.yaml", {
-    volume_device = hcloud_volume.data.linux_device
+    volume_device    = hcloud_volume.data.linux_device
+    host_key_private = try(var.host_keys[local.name].private_key, "")
+    host_key_public  = try(var.host_keys[local.name].public_key, "")
   })
 
   public_net {

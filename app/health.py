@@ -1,0 +1,50 @@
+"""The health check: HTTP through the server's public address, with a deadline and backoff."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import requests
+
+FIRST_WAIT_S = 0.2
+MAX_WAIT_S = 3.0
+REQUEST_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    url: str
+    detail: str        # "200" or why not
+    attempts: int
+
+
+def url_for(address: str, port: int, path: str) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}{'' if port == 80 else f':{port}'}{path}"
+
+
+def _probe(url: str) -> tuple[bool, str]:
+    try:
+        with requests.get(url, timeout=REQUEST_TIMEOUT_S, allow_redirects=False, stream=True) as r:
+            return 200 <= r.status_code < 300, f"HTTP {r.status_code}"
+    except requests.RequestException as exc:
+        return False, type(exc).__name__
+
+
+async def wait_healthy(address: str, port: int, path: str, deadline_s: float) -> Health:
+    """Probe until a 2xx or the deadline; waits double from FIRST_WAIT_S up to MAX_WAIT_S."""
+    url = url_for(address, port, path)
+    end = time.monotonic() + deadline_s
+    wait, attempts, detail = FIRST_WAIT_S, 0, "no answer"
+    while True:
+        attempts += 1
+        ok, detail = await asyncio.to_thread(_probe, url)
+        if ok:
+            return Health(True, url, detail, attempts)
+        left = end - time.monotonic()
+        if left <= 0:
+            return Health(False, url, detail, attempts)
+        await asyncio.sleep(min(wait, left))
+        wait = min(wait * 2, MAX_WAIT_S)

@@ -1,0 +1,243 @@
+"""Releases on one server: upload, start, health-gate, switch `current`, roll back, prune.
+
+Layout (remote/commands.py): /opt/<project>/releases/<id>/{compose.yaml,.env,MARKER}
+with `current` a symlink to the release that passed its checks. A release id is
+the first 12 hex digits of sha256(compose, .env): the same files are the same
+release, so a redeploy with nothing changed is a no-op decided by the hashes the
+server reports (sha256sum of current's files), not by a local checkpoint.
+
+The .env bytes go to the server by SFTP only (0600, root) and never into a
+message, log line or local file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from app.health import wait_healthy
+from app.lock import deploy_lock
+from errors import RemoteError
+from remote import commands as c
+
+LOG_LINES = 30
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    project: str
+    compose: bytes
+    env: bytes
+    health_path: str = "/health"
+    health_port: int = 80
+    health_timeout_s: float = 120
+    keep: int = 5
+    smoke: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def compose_sha(self) -> str:
+        return hashlib.sha256(self.compose).hexdigest()
+
+    @property
+    def env_sha(self) -> str:
+        return hashlib.sha256(self.env).hexdigest()
+
+    @property
+    def release(self) -> str:
+        return hashlib.sha256(self.compose_sha.encode() + b"\0" + self.env_sha.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str                 # "unchanged" | "deployed"
+    release: str
+    previous: str | None
+    url: str = ""
+    pruned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    created: int
+    status: str                 # "current" | "ok" | "failed" | "new"
+
+
+class ReleaseFailed(RemoteError):
+    """A release did not pass its checks; `log_tail` holds the containers' last lines."""
+
+    def __init__(self, message: str, log_tail: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+async def current_release(conn, project: str) -> str | None:
+    done = await conn.run(c.read_current(project), check=False)
+    target = done.stdout.strip()
+    return target.rsplit("/", 1)[-1] if done.exit_status == 0 and target else None
+
+
+async def server_hashes(conn, project: str) -> tuple[str, str] | None:
+    done = await conn.run(c.current_hashes(project), check=False)
+    if done.exit_status != 0:
+        return None
+    sums = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
+    return (sums[0], sums[1]) if len(sums) == 2 else None
+
+
+async def list_releases(conn, project: str) -> list[Release]:
+    done = await conn.run(c.list_releases(project), check=False)
+    current = await current_release(conn, project)
+    found = []
+    for folder in sorted(set(done.stdout.split())):
+        name = folder.rsplit("/", 1)[-1]
+        if not c.is_release_name(name):   # a marker in a folder we never named: not ours
+            continue
+        raw = await conn.run(c.read_marker(project, name), check=False)
+        try:
+            marker = json.loads(raw.stdout)
+        except ValueError:
+            marker = {}
+        status = "current" if name == current else marker.get("status", "new")
+        found.append(Release(name, int(marker.get("created", 0)), status))
+    return sorted(found, key=lambda r: (r.created, r.name))
+
+
+async def _mark(conn, project: str, release: str, status: str, spec: AppSpec | None = None,
+                created: int | None = None) -> None:
+    record = {"created": created or time.time_ns() // 1_000_000, "status": status}
+    if spec is not None:
+        record.update(compose_sha256=spec.compose_sha, env_sha256=spec.env_sha)
+    await conn.upload(str(c.release_dir(project, release) / c.MARKER),
+                      json.dumps(record, sort_keys=True).encode(), 0o600)
+
+
+async def _logs(conn, spec: "AppSpec", release: str) -> tuple[str, ...]:
+    done = await conn.run(c.compose_logs(spec.project, release, LOG_LINES), check=False, timeout=30)
+    lines = (done.stdout + done.stderr).splitlines()[-LOG_LINES:]
+    # An app that prints its own settings must not leak them through our error.
+    secrets = [v for v in env_values(spec.env) if len(v) >= 4]
+    return tuple(_mask(line, secrets) for line in lines)
+
+
+def env_values(env: bytes) -> list[str]:
+    values = []
+    for line in env.decode("utf-8", "replace").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            values.append(line.split("=", 1)[1].strip().strip("'\""))
+    return values
+
+
+def _mask(line: str, secrets: list[str]) -> str:
+    for s in secrets:
+        line = line.replace(s, "***")
+    return line
+
+
+async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
+    """compose up, health, smoke: the URL on success, ReleaseFailed otherwise."""
+    up = await conn.run(c.compose_up(spec.project, release), check=False, timeout=600)
+    if up.exit_status != 0:
+        last = (up.stderr.strip() or up.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise ReleaseFailed(f"`docker compose up` exited {up.exit_status}: {last[0][:300]}",
+                            await _logs(conn, spec, release))
+    health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
+                                spec.health_timeout_s)
+    if not health.ok:
+        raise ReleaseFailed(f"health check {health.url} failed after {health.attempts} tries "
+                            f"within {spec.health_timeout_s:g} s ({health.detail})",
+                            await _logs(conn, spec, release))
+    for argv in spec.smoke:
+        done = await conn.run(list(argv), check=False, timeout=120)
+        if done.exit_status != 0:
+            raise ReleaseFailed(f"smoke check `{' '.join(argv)[:120]}` exited {done.exit_status}",
+                                await _logs(conn, spec, release))
+    return health.url
+
+
+async def _switch(conn, project: str, release: str) -> None:
+    for argv in c.switch_current(project, release):
+        await conn.run(argv)
+
+
+async def _prune(conn, project: str, keep: int) -> tuple[str, ...]:
+    releases = await list_releases(conn, project)
+    current = next((r.name for r in releases if r.status == "current"), None)
+    others = [r for r in releases if r.name != current]
+    # Newest first; `keep` counts the current release.
+    doomed = others[: max(0, len(others) - (keep - 1))] if current else others[:max(0, len(others) - keep)]
+    for r in doomed:
+        await conn.run(c.remove_release(project, r.name))
+    return tuple(r.name for r in doomed)
+
+
+async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
+                 break_lock: bool = False) -> Outcome:
+    async with deploy_lock(conn, spec.project, command, break_lock=break_lock):
+        previous = await current_release(conn, spec.project)
+        if previous and await server_hashes(conn, spec.project) == (spec.compose_sha, spec.env_sha):
+            ids = await conn.run(c.running_containers(spec.project), check=False)
+            if ids.exit_status == 0 and ids.stdout.strip():
+                return Outcome("unchanged", previous, previous)
+        release = spec.release
+        folder = c.release_dir(spec.project, release)
+        await conn.run(c.make_release_dir(spec.project, release))
+        await conn.upload(str(folder / c.COMPOSE_NAME), spec.compose, 0o600)
+        await conn.upload(str(folder / c.ENV_NAME), spec.env, 0o600)
+        created = time.time_ns() // 1_000_000
+        await _mark(conn, spec.project, release, "new", spec, created)
+        try:
+            url = await _start_and_check(conn, spec, release)
+        except ReleaseFailed as failed:
+            await _mark(conn, spec.project, release, "failed", spec, created)
+            raise await _rolled_back(conn, spec, previous, failed) from None
+        await _mark(conn, spec.project, release, "ok", spec, created)
+        await _switch(conn, spec.project, release)
+        pruned = await _prune(conn, spec.project, spec.keep)
+        return Outcome("deployed", release, previous, url, pruned)
+
+
+async def _rolled_back(conn, spec: AppSpec, previous: str | None, failed: ReleaseFailed) -> ReleaseFailed:
+    where = conn.target.label
+    if not previous or previous == spec.release:
+        return ReleaseFailed(f"{where}: release {spec.release} failed: {failed.message}; "
+                             f"no previous release to roll back to", failed.log_tail)
+    try:
+        await _start_and_check(conn, spec_for(spec, previous), previous)
+    except ReleaseFailed as again:
+        return ReleaseFailed(f"{where}: release {spec.release} failed: {failed.message}; rolling back "
+                             f"to {previous} failed too: {again.message}", failed.log_tail)
+    return ReleaseFailed(f"{where}: release {spec.release} failed: {failed.message}; rolled back to "
+                         f"{previous}, which answers again", failed.log_tail)
+
+
+def spec_for(spec: AppSpec, release: str) -> AppSpec:
+    """The checks of `spec` applied to another release's files (already on the server)."""
+    return AppSpec(spec.project, b"", b"", spec.health_path, spec.health_port,
+                   spec.health_timeout_s, spec.keep, spec.smoke)
+
+
+async def rollback(conn, spec: AppSpec, to: str | None = None, *, break_lock: bool = False) -> Outcome:
+    """Start an earlier release (default: the newest good one before current) and switch to it."""
+    async with deploy_lock(conn, spec.project, "app rollback", break_lock=break_lock):
+        releases = await list_releases(conn, spec.project)
+        current = next((r.name for r in releases if r.status == "current"), None)
+        names = [r.name for r in releases]
+        if to is None:
+            older = [r for r in releases if r.status == "ok" and r.name != current
+                     and (current is None or r.created <= _created(releases, current))]
+            if not older:
+                raise RemoteError(f"{conn.target.label}: no earlier good release to roll back to "
+                                  f"(releases: {', '.join(names) or 'none'})")
+            to = older[-1].name
+        elif to not in names:
+            raise RemoteError(f"{conn.target.label}: no release {to!r} on the server "
+                              f"(releases: {', '.join(names) or 'none'})")
+        url = await _start_and_check(conn, spec_for(spec, to), to)
+        await _switch(conn, spec.project, to)
+        return Outcome("rolled back", to, current, url)
+
+
+def _created(releases: list[Release], name: str) -> int:
+    return next(r.created for r in releases if r.name == name)

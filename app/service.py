@@ -1,0 +1,132 @@
+"""From deploy.toml and the stack's outputs to releases on every app host (sync entry points).
+
+Hosts are those of role all-in-one or app. Each is reached at its public IPv4
+and trusted only through its pinned host key (remote/hostkeys.py); root logs in
+with the private half of [ssh] public_key (the same path without .pub).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.releases import AppSpec, Outcome, Release, deploy, list_releases, rollback
+from errors import ConfigError, RemoteError
+from remote import commands as c
+from remote import hostkeys
+from remote.ssh import Target, connect, run_sync
+
+APP_ROLES = ("all-in-one", "app")
+
+
+def spec_from(config) -> AppSpec:
+    if config.app is None:
+        raise ConfigError("no [app] section in deploy.toml: add compose and env_file (see README)")
+    a = config.app
+    return AppSpec(config.project, a.compose_bytes(), a.env_bytes(), a.health_path, a.health_port,
+                   a.health_timeout_s, a.keep, a.smoke)
+
+
+def client_key_path(config) -> str:
+    public = config.ssh_public_key
+    private = public.with_suffix("") if public.suffix == ".pub" else public
+    if not private.is_file():
+        raise ConfigError(f"ssh.public_key: the private key {private} (beside {public.name}) is "
+                          f"needed to log in to the servers")
+    return str(private)
+
+
+def targets_from(config, outputs) -> list[Target]:
+    hosts = [h for h in outputs.hosts if h.role in APP_ROLES]
+    if not hosts:
+        raise RemoteError("the stack has no host of role all-in-one or app to deploy to")
+    key = client_key_path(config)
+    targets = []
+    for h in hosts:
+        public = hostkeys.load_public(config.environment, h.name)
+        if not public:
+            raise RemoteError(f"{h.name}: no pinned host key in {hostkeys.keys_root()}; a server "
+                              f"created before `generate` pinned one must be adopted with "
+                              f"`hetzner-deploy adopt --trust-host-key`")
+        if not h.ipv4:
+            raise RemoteError(f"{h.name}: no public IPv4 address in the outputs")
+        targets.append(Target(h.ipv4, public, key, name=h.name))
+    return targets
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    target: Target
+    outcome: Outcome
+
+
+# A server created by this very deploy may still be booting: wait this long for SSH and cloud-init.
+BOOT_WAIT_S = 300.0
+
+
+async def wait_booted(conn, deadline_s: float = BOOT_WAIT_S) -> None:
+    import asyncio
+    loop = asyncio.get_running_loop()
+    end, pause = loop.time() + deadline_s, 0.2
+    while (await conn.run(c.boot_finished(), check=False, timeout=15)).exit_status != 0:
+        if loop.time() + pause >= end:
+            raise RemoteError(f"{conn.target.label}: cloud-init did not finish within "
+                              f"{deadline_s:g} s (see /var/log/cloud-init-output.log on the server)")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
+def _each(targets, make):
+    async def main():
+        results = []
+        # One host after the other: a failed release stops before the next host is touched.
+        for target in targets:
+            async with connect(target, wait_s=BOOT_WAIT_S) as conn:
+                await wait_booted(conn)
+                results.append(HostOutcome(target, await make(conn)))
+        return results
+    return run_sync(main(), what="app phase")
+
+
+def deploy_all(config, outputs, *, break_lock: bool = False,
+               command: str = "app deploy") -> list[HostOutcome]:
+    spec = spec_from(config)
+    return _each(targets_from(config, outputs),
+                 lambda conn: deploy(conn, spec, command=command, break_lock=break_lock))
+
+
+def rollback_all(config, outputs, to: str | None = None, *,
+                 break_lock: bool = False) -> list[HostOutcome]:
+    a = config.app
+    if a is None:
+        raise ConfigError("no [app] section in deploy.toml")
+    # Rollback needs the checks only, not the local files (they may have moved on).
+    spec = AppSpec(config.project, b"", b"", a.health_path, a.health_port, a.health_timeout_s,
+                   a.keep, a.smoke)
+    return _each(targets_from(config, outputs), lambda conn: rollback(conn, spec, to, break_lock=break_lock))
+
+
+def releases_all(config, outputs) -> list[tuple[Target, list[Release]]]:
+    targets = targets_from(config, outputs)
+
+    async def main():
+        out = []
+        for target in targets:
+            async with connect(target) as conn:
+                out.append((target, await list_releases(conn, config.project)))
+        return out
+    return run_sync(main(), what="app releases")
+
+
+def trust_host_keys(config, outputs) -> list[tuple[str, str, bool]]:
+    """Pin the host key each app host presents now, where none is pinned yet (adopt only).
+    [(server, fingerprint, newly pinned)]: the caller prints every fingerprint."""
+    from remote.ssh import fetch_host_key
+    out = []
+    for h in (h for h in outputs.hosts if h.role in APP_ROLES):
+        pinned = hostkeys.load_public(config.environment, h.name)
+        if pinned:
+            out.append((h.name, hostkeys.fingerprint(pinned), False))
+            continue
+        public = run_sync(fetch_host_key(h.ipv4), what="adopt --trust-host-key")
+        hostkeys.pin_public(config.environment, h.name, public)
+        out.append((h.name, hostkeys.fingerprint(public), True))
+    return out

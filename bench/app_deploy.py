@@ -1,0 +1,122 @@
+"""From an empty sandbox to a healthy app, measured once on this machine (root: machines).
+
+Boots the sandbox with machines on its own range, writes a deploy.toml with an
+[app] (busybox httpd from the local sandbox/busybox image), then times through the
+real CLI: `deploy` from nothing (split by when the [outputs] and [app] lines
+appear: infra vs app), a second `deploy` with nothing changed (the no-op ratio),
+`app deploy` with nothing changed, and `app deploy` of a change.
+
+    .venv/bin/python bench/app_deploy.py
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import asyncssh  # noqa: E402
+
+from sandbox import manager  # noqa: E402
+from sandbox.machines.images import build  # noqa: E402
+
+RANGE = "198.18.93.0/24"
+COMPOSE = """version: "3.7"
+services:
+  web:
+    image: sandbox/busybox
+    command: ["sh", "-c", "mkdir -p /www && echo %s > /www/health && exec httpd -f -p 8000 -h /www"]
+    ports: ["80:8000"]
+    init: true
+"""
+TOML = """[project]
+name = "bench-app"
+environment = "production"
+domain = "app.example.com"
+[ssh]
+public_key = "id_bench.pub"
+allow = ["198.18.93.1/32"]
+[traffic]
+calls_per_month = 3000
+[app]
+compose = "app/compose.yaml"
+env_file = "app/.env"
+health_timeout_s = 30
+"""
+
+
+def timed_cli(env, *args, marks=()) -> tuple[float, dict[str, float], str]:
+    """Run the CLI; total seconds, seconds at which each marker line appeared, stdout."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    seen, out = {}, []
+    for line in proc.stdout:
+        out.append(line)
+        for m in marks:
+            if m in line and m not in seen:
+                seen[m] = time.perf_counter() - started
+    if proc.wait() != 0:
+        raise SystemExit("".join(out))
+    return time.perf_counter() - started, seen, "".join(out)
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("needs root (sandbox machines)")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="hd-app-bench-") as tmp:
+        t = Path(tmp)
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        (t / "id_bench").write_bytes(key.export_private_key())
+        os.chmod(t / "id_bench", 0o600)
+        (t / "id_bench.pub").write_bytes(key.export_public_key())
+        (t / "app").mkdir()
+        (t / "app" / "compose.yaml").write_text(COMPOSE % "v1")
+        (t / "app" / ".env").write_text("API_KEY=bench\n")
+        os.chmod(t / "app" / ".env", 0o600)
+        (t / "deploy.toml").write_text(TOML)
+        stacks = t / "stacks"
+        shutil.copytree(REPO / "terraform" / "stacks", stacks)
+        env = {k: v for k, v in os.environ.items() if k not in ("HCLOUD_TOKEN", "TARGET", "HCLOUD_ENDPOINT")}
+        env.update(HETZNER_DEPLOY_SANDBOX_DIR=str(t / "sandbox"), HETZNER_DEPLOY_KEYS_DIR=str(t / "keys"),
+                   HETZNER_DEPLOY_MACHINE_RANGE=RANGE)
+        os.environ.update(HETZNER_DEPLOY_MACHINE_RANGE=RANGE)
+        common = ["--config", str(t / "deploy.toml"), "--stacks-dir", str(stacks)]
+        build(t / "sandbox" / "images", ["busybox"])
+        try:
+            up = time.perf_counter()
+            manager.up(t / "sandbox", machines=True)
+            sandbox_s = time.perf_counter() - up
+            gen, _, _ = timed_cli(env, "generate", "--profile", "ccx33", *common)
+            first, marks, _ = timed_cli(env, "deploy", "--profile", "ccx33", *common,
+                                        marks=("[outputs] done", "[app] done"))
+            second, _, out = timed_cli(env, "deploy", "--profile", "ccx33", *common)
+            assert "unchanged" in out, out
+            noop_app, _, _ = timed_cli(env, "app", "deploy", *common)
+            (t / "app" / "compose.yaml").write_text(COMPOSE % "v2")
+            change, _, _ = timed_cli(env, "app", "deploy", *common)
+        finally:
+            manager.down(t / "sandbox")
+    infra = marks["[outputs] done"]
+    app = marks["[app] done"] - infra
+    rows = [("sandbox up with machines", sandbox_s), ("generate (+ host key)", gen),
+            ("deploy: empty sandbox -> healthy app", first),
+            ("  of which preflight+generate+infra+outputs", infra),
+            ("  of which app (boot wait, SSH, release, health)", app),
+            ("deploy again, nothing changed", second), ("app deploy, nothing changed", noop_app),
+            ("app deploy of a change (new release)", change)]
+    for name, seconds in rows:
+        print(f"{name:<52} {seconds:7.2f} s")
+    print(f"{'no-op deploy / first deploy':<52} {second / first:7.2%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

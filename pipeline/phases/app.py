@@ -1,0 +1,34 @@
+"""App: releases of the Compose app on every app host over SSH (logic in app/).
+
+Never skipped by the checkpoint (key None): whether anything changed is what
+the servers report (hashes of their current compose file and .env), so a rerun
+with nothing changed costs one SSH round trip per host and changes nothing.
+"""
+from __future__ import annotations
+
+from pipeline.engine import PhaseResult
+
+name = "app"
+
+
+def key(ctx) -> None:
+    return None
+
+
+def run(ctx) -> PhaseResult:
+    if ctx.config.app is None:
+        return PhaseResult("no [app] in deploy.toml", status="skipped")
+    from app.service import deploy_all
+    results = deploy_all(ctx.config, ctx.outputs, command="deploy")
+    parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
+             + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
+    return PhaseResult("; ".join(parts))
+
+
+def restore(ctx, record) -> str:
+    return "unchanged"
+
+
+def after_checks(after) -> list:
+    from checks.app_after import app_checks
+    return app_checks(after)

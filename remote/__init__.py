@@ -1,0 +1,1 @@
+"""Everything that talks to a server over SSH: pinned host keys and the one SSH layer."""

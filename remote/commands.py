@@ -1,0 +1,146 @@
+"""Every remote command the app phase runs, as argv lists (pure; tests pin each one).
+
+Nothing here is a shell string: remote/ssh.py joins these with shlex.join. Paths
+are built with PurePosixPath from validated names, never from raw user text.
+Compose commands use only what Compose v1 (the sandbox's 1.29) and v2 (Ubuntu's
+docker-compose-v2) both understand: no `up --wait`, no `ps --format`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from errors import ConfigError
+
+BASE = PurePosixPath("/opt")
+COMPOSE_NAME = "compose.yaml"
+ENV_NAME = ".env"
+MARKER = ".hetzner-deploy-release"   # only folders holding it are ours to prune
+LOCK_NAME = ".deploy-lock"
+LABEL = "hetzner-deploy.project"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _name(value: str, what: str) -> str:
+    if not _NAME.match(value or ""):
+        raise ConfigError(f"{what} {value!r} is not a safe name (lowercase letters, digits, - and _)")
+    return value
+
+
+def is_release_name(value: str) -> bool:
+    return bool(_NAME.match(value or ""))
+
+
+def app_root(project: str) -> PurePosixPath:
+    return BASE / _name(project, "project")
+
+
+def releases_dir(project: str) -> PurePosixPath:
+    return app_root(project) / "releases"
+
+
+def release_dir(project: str, release: str) -> PurePosixPath:
+    return releases_dir(project) / _name(release, "release")
+
+
+def current_link(project: str) -> PurePosixPath:
+    return app_root(project) / "current"
+
+
+def lock_dir(project: str) -> PurePosixPath:
+    return app_root(project) / LOCK_NAME
+
+
+def make_release_dir(project: str, release: str) -> list[str]:
+    return ["mkdir", "-p", "-m", "0700", str(release_dir(project, release))]
+
+
+def take_lock(project: str) -> list[str]:
+    # mkdir is atomic: of two deploys, exactly one creates the folder.
+    return ["mkdir", "-m", "0700", str(lock_dir(project))]
+
+
+def read_lock(project: str) -> list[str]:
+    return ["cat", "--", str(lock_dir(project) / "owner")]
+
+
+def release_lock(project: str) -> list[str]:
+    return ["rm", "-rf", "--", str(lock_dir(project))]
+
+
+def compose(project: str, release: str, *args: str) -> list[str]:
+    """`docker compose` on one release's files, under one Compose project per app
+    (so a new release replaces the old containers instead of running beside them)."""
+    folder = release_dir(project, release)
+    return ["docker", "compose", "--project-name", _name(project, "project"),
+            "--project-directory", str(folder), "--file", str(folder / COMPOSE_NAME),
+            "--env-file", str(folder / ENV_NAME), *args]
+
+
+def compose_up(project: str, release: str) -> list[str]:
+    return compose(project, release, "up", "--detach", "--remove-orphans")
+
+
+def compose_container_ids(project: str, release: str) -> list[str]:
+    return compose(project, release, "ps", "--quiet")
+
+
+def compose_logs(project: str, release: str, lines: int = 30) -> list[str]:
+    return compose(project, release, "logs", "--no-color", "--tail", str(int(lines)))
+
+
+def inspect_state(container_ids: list[str]) -> list[str]:
+    fmt = "{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}"
+    return ["docker", "inspect", "--format", fmt, "--", *container_ids]
+
+
+def switch_current(project: str, release: str) -> list[list[str]]:
+    """Point `current` at a release atomically: a new link, then rename over the old one."""
+    root = app_root(project)
+    tmp = str(root / ".current.tmp")
+    return [["ln", "-sfn", f"releases/{_name(release, 'release')}", tmp],
+            ["mv", "-T", "--", tmp, str(current_link(project))]]
+
+
+def read_current(project: str) -> list[str]:
+    return ["readlink", "--", str(current_link(project))]
+
+
+def current_hashes(project: str) -> list[str]:
+    """sha256 of the Compose file and .env the server runs now (the no-op check)."""
+    link = current_link(project)
+    return ["sha256sum", "--", str(link / COMPOSE_NAME), str(link / ENV_NAME)]
+
+
+def list_releases(project: str) -> list[str]:
+    # Only our folders: each release holds MARKER (its creation time and hashes).
+    return ["find", str(releases_dir(project)), "-mindepth", "2", "-maxdepth", "2",
+            "-name", MARKER, "-printf", "%h\\n"]
+
+
+def remove_release(project: str, release: str) -> list[str]:
+    return ["rm", "-rf", "--", str(release_dir(project, release))]
+
+
+def env_mode(project: str) -> list[str]:
+    return ["stat", "-L", "-c", "%a %U", "--", str(current_link(project) / ENV_NAME)]
+
+
+def boot_finished() -> list[str]:
+    # cloud-init writes it when every boot stage ran (so Docker is installed and up).
+    return ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
+
+
+def running_containers(project: str) -> list[str]:
+    # The docker CLI, not `docker compose ps`: Compose v1 (Python) costs a second per call,
+    # and the no-op check runs on every deploy.
+    return ["docker", "ps", "--quiet", "--filter", "status=running",
+            "--filter", f"label=com.docker.compose.project={_name(project, 'project')}"]
+
+
+def make_app_root(project: str) -> list[str]:
+    return ["mkdir", "-p", "-m", "0700", str(app_root(project))]
+
+
+def read_marker(project: str, release: str) -> list[str]:
+    return ["cat", "--", str(release_dir(project, release) / MARKER)]

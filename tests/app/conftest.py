@@ -1,0 +1,1 @@
+from tests.sandbox.machines.machinekit import machines_sandbox  # noqa: F401 - a fixture

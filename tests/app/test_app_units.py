@@ -1,0 +1,38 @@
+"""The pure parts of the app phase: lock records, health URLs, release ids, log masking."""
+from __future__ import annotations
+
+import json
+
+from app import lock
+from app.health import url_for
+from app.releases import AppSpec, _mask, env_values
+
+
+def test_lock_record_and_its_description():
+    record = json.loads(lock.owner_record("app deploy", now=1000))
+    assert record["command"] == "app deploy" and record["time"] == 1000 and "@" in record["owner"]
+    text = lock.describe(json.dumps(record), now=1030)
+    assert text.endswith("running `app deploy` for 30 s")
+    stale = lock.describe(json.dumps(record), now=1000 + lock.STALE_AFTER_S + 1)
+    assert stale.endswith("(stale)")
+    assert lock.describe("garbage") == "held, with an unreadable owner record"
+
+
+def test_health_url():
+    assert url_for("198.51.100.2", 80, "/health") == "http://198.51.100.2/health"
+    assert url_for("198.51.100.2", 8080, "/h?x=1") == "http://198.51.100.2:8080/h?x=1"
+    assert url_for("2001:db8::1", 80, "/health") == "http://[2001:db8::1]/health"
+
+
+def test_release_id_follows_both_files():
+    a = AppSpec("p", b"compose", b"A=1\n")
+    assert a.release == AppSpec("p", b"compose", b"A=1\n").release
+    assert a.release != AppSpec("p", b"compose", b"A=2\n").release
+    assert a.release != AppSpec("p", b"compose2", b"A=1\n").release
+    assert len(a.release) == 12 and int(a.release, 16) >= 0
+
+
+def test_env_values_are_masked_in_log_lines():
+    values = env_values(b"# comment\nAPI_KEY=abc123secret\nQUOTED='q-value-1'\nEMPTY=\n")
+    assert values == ["abc123secret", "q-value-1", ""]
+    assert _mask("web_1 | key=abc123secret q-value-1", [v for v in values if v]) == "web_1 | key=*** ***"

@@ -1,0 +1,77 @@
+"""The exact argv of every remote command (Kamal-style): a change here is a reviewed change."""
+from __future__ import annotations
+
+import pytest
+
+from errors import ConfigError
+from remote import commands as c
+
+P, R = "autoscale-ai", "3f2a9c1b7d4e"
+DIR = f"/opt/{P}/releases/{R}"
+COMPOSE = ["docker", "compose", "--project-name", P, "--project-directory", DIR,
+           "--file", f"{DIR}/compose.yaml", "--env-file", f"{DIR}/.env"]
+
+
+def test_paths():
+    assert str(c.app_root(P)) == "/opt/autoscale-ai"
+    assert str(c.release_dir(P, R)) == DIR
+    assert str(c.current_link(P)) == "/opt/autoscale-ai/current"
+
+
+def test_release_folder_and_lock():
+    assert c.make_release_dir(P, R) == ["mkdir", "-p", "-m", "0700", DIR]
+    assert c.take_lock(P) == ["mkdir", "-m", "0700", "/opt/autoscale-ai/.deploy-lock"]
+    assert c.read_lock(P) == ["cat", "--", "/opt/autoscale-ai/.deploy-lock/owner"]
+    assert c.release_lock(P) == ["rm", "-rf", "--", "/opt/autoscale-ai/.deploy-lock"]
+
+
+def test_compose_commands():
+    assert c.compose_up(P, R) == [*COMPOSE, "up", "--detach", "--remove-orphans"]
+    assert c.compose_container_ids(P, R) == [*COMPOSE, "ps", "--quiet"]
+    assert c.compose_logs(P, R, 20) == [*COMPOSE, "logs", "--no-color", "--tail", "20"]
+
+
+def test_inspect():
+    assert c.inspect_state(["abc", "def"]) == [
+        "docker", "inspect", "--format",
+        "{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}",
+        "--", "abc", "def"]
+
+
+def test_switch_current_is_a_rename():
+    assert c.switch_current(P, R) == [
+        ["ln", "-sfn", f"releases/{R}", "/opt/autoscale-ai/.current.tmp"],
+        ["mv", "-T", "--", "/opt/autoscale-ai/.current.tmp", "/opt/autoscale-ai/current"]]
+    assert c.read_current(P) == ["readlink", "--", "/opt/autoscale-ai/current"]
+
+
+def test_hashes_listing_pruning_and_env_mode():
+    assert c.current_hashes(P) == ["sha256sum", "--", "/opt/autoscale-ai/current/compose.yaml",
+                                   "/opt/autoscale-ai/current/.env"]
+    assert c.list_releases(P) == ["find", "/opt/autoscale-ai/releases", "-mindepth", "2",
+                                  "-maxdepth", "2", "-name", ".hetzner-deploy-release",
+                                  "-printf", "%h\\n"]
+    assert c.remove_release(P, R) == ["rm", "-rf", "--", DIR]
+    assert c.env_mode(P) == ["stat", "-L", "-c", "%a %U", "--", "/opt/autoscale-ai/current/.env"]
+
+
+@pytest.mark.parametrize("bad", ["..", "../x", "a/b", "", "A", "x y", "-rf"])
+def test_names_cannot_leave_their_folder(bad):
+    with pytest.raises(ConfigError):
+        c.release_dir(P, bad)
+    with pytest.raises(ConfigError):
+        c.app_root(bad)
+
+
+def test_boot_finished():
+    assert c.boot_finished() == ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
+
+
+def test_running_containers():
+    assert c.running_containers(P) == ["docker", "ps", "--quiet", "--filter", "status=running",
+                                       "--filter", "label=com.docker.compose.project=autoscale-ai"]
+
+
+def test_app_root_and_marker():
+    assert c.make_app_root(P) == ["mkdir", "-p", "-m", "0700", "/opt/autoscale-ai"]
+    assert c.read_marker(P, R) == ["cat", "--", f"{DIR}/.hetzner-deploy-release"]
