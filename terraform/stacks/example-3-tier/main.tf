@@ -171,8 +171,11 @@ resource "hcloud_server" "app" {
   firewall_ids       = [hcloud_firewall.app.id]
   labels             = merge(local.labels, { profile = var.profile, role = "app" })
 
+  # The pinned host key comes from var.host_keys (TF_VAR_host_keys at plan/apply time).
   user_data = templatefile("${path.module}/user-data.yaml", {
-    role_setup = local.role_setup.app
+    role_setup       = local.role_setup.app
+    host_key_private = try(var.host_keys["${local.name}-${each.key}"].private_key, "")
+    host_key_public  = try(var.host_keys["${local.name}-${each.key}"].public_key, "")
   })
 
   public_net {
@@ -207,7 +210,9 @@ resource "hcloud_server" "db" {
   labels             = merge(local.labels, { profile = var.profile, role = "db" })
 
   user_data = templatefile("${path.module}/user-data.yaml", {
-    role_setup = local.role_setup.db
+    role_setup       = local.role_setup.db
+    host_key_private = try(var.host_keys["${local.name}-db"].private_key, "")
+    host_key_public  = try(var.host_keys["${local.name}-db"].public_key, "")
   })
 
   public_net {

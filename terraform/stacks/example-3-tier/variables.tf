@@ -141,3 +141,13 @@ variable "backups" {
   description = "Whether Hetzner's daily server backups are on (+20% of the server price)."
   type        = bool
 }
+
+variable "host_keys" {
+  description = "Pinned SSH host key per server name. hetzner-deploy sets TF_VAR_host_keys from its key store outside the repository; never write it to a file."
+  type = map(object({
+    private_key = string
+    public_key  = string
+  }))
+  default   = {}
+  sensitive = true
+}
