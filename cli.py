@@ -30,7 +30,13 @@ COMMANDS = {
     "sandbox": "commands.sandbox:sandbox",
     "ci": "commands.ci:ci",
     "dns": "commands.dns:dns",
+    "drift": "commands.drift:drift",
 }
+# Commands whose exit status 2 is a result ("drift found"), not an error: for
+# them an error that would exit 2 (usage, config) exits 64 (EX_USAGE) instead,
+# so cron and CI never read a typo as drift.
+RESULT_CODE_2 = {"drift"}
+USAGE_EXIT_WHEN_2_IS_RESULT = 64
 
 
 class _Group(click.Group):
@@ -45,18 +51,29 @@ class _Group(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["hetzner_deploy.command"] = name
+        return name, command, rest
+
+    @staticmethod
+    def _code(ctx: click.Context, code: int) -> int:
+        if code == 2 and ctx.meta.get("hetzner_deploy.command") in RESULT_CODE_2:
+            return USAGE_EXIT_WHEN_2_IS_RESULT
+        return code
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except DeployError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(self._code(ctx, exc.exit_code))
         except click.UsageError as exc:
             # One line instead of click's usage block: bad input is one line.
             hint = f" (see: hetzner-deploy {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
                 if exc.ctx and exc.ctx.parent else ""
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(self._code(ctx, exc.exit_code))
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
