@@ -29,6 +29,11 @@ DRIFT_EXIT = 2
 # (server status, volume attachment bookkeeping): never reported as drift.
 _NOISE = {"status", "rebuild_protection", "backup_window", "ipv4_address", "ipv6_address",
           "ipv6_network", "datacenter", "primary_disk_size"}
+# Back-references another resource of the same stack sets (the attachment sets
+# the volume's server, servers join the placement group after it is created):
+# Hetzner reports them on the referenced resource, so every refresh sees them.
+_BACKREFS = {"hcloud_placement_group": {"servers"}, "hcloud_volume": {"server_id"},
+             "hcloud_firewall": {"apply_to"}, "hcloud_network": {"subnets"}}
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def classify(entry: Mapping[str, Any]) -> list[Finding]:
     if entry.get("type") == "hcloud_firewall" and before.get("rule") != after.get("rule"):
         found.append(Finding(address, "firewall_rules",
                              _rules_diff(before.get("rule"), after.get("rule"))))
-    handled = {"labels", "image", "rule"}
+    handled = {"labels", "image", "rule"} | _BACKREFS.get(str(entry.get("type")), set())
     others = sorted(k for k in set(before) | set(after)
                     if k not in handled and k not in _NOISE and before.get(k) != after.get(k))
     if others:
