@@ -1,10 +1,11 @@
 """Warnings a reviewer must not miss in a plan, read from `terraform show -json`.
 
-Three, from issue 14: a server replaced (its local disk is lost and its IPs
-may change), a volume destroyed (its data is lost), SSH open to the world (a
-firewall rule letting port 22 in from 0.0.0.0/0 or ::/0 after the plan).
-They go into the plan summary's warnings, so `plan`, `plan --markdown` and
-the pull-request comment all show them.
+Issue 14 names three: a replaced server and a destroyed volume are already
+warned about by runner.plan (PROTECTED_TYPES: "... will be replaced/deleted");
+this module adds the third, SSH open to the world (a firewall rule letting
+port 22 in from 0.0.0.0/0 or ::/0 once the plan is applied). It goes into the
+plan summary's warnings, so `plan`, `plan --markdown` and the pull-request
+comment all show it.
 """
 from __future__ import annotations
 
@@ -43,13 +44,7 @@ def review_warnings(show_json: Mapping[str, Any]) -> list[str]:
             continue
         address = rc.get("address", "?")
         change = rc.get("change") or {}
-        actions = set(change.get("actions") or [])
         after = change.get("after") or {}
-        if rc.get("type") == "hcloud_server" and {"delete", "create"} <= actions:
-            found.append(f"{address} is replaced: its disk is lost and its addresses may change")
-        if rc.get("type") == "hcloud_volume" and "delete" in actions:
-            verb = "replaced" if "create" in actions else "destroyed"
-            found.append(f"{address} is {verb}: the data on it is lost")
         # Whether the rule is new or already there: the plan leaves it open.
         if rc.get("type") == "hcloud_firewall" and change.get("after") is not None:
             if ssh_open_to_world(after.get("rule")):
