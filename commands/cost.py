@@ -19,6 +19,19 @@ from pricing.estimate import Estimate, plain, cents, estimate
 from generator.profiles import get_profile
 from generator.profile_choice import resolve_profile
 
+CHART_OPTION = click.option(
+    "--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="FILE.svg", help="Also draw monthly cost against calls per month (FILE.svg and FILE.png).")
+
+
+def draw_chart(path: Path | None, config, table, calls: int | None = None) -> None:
+    if path is None:
+        return
+    from ops.chart import chart_data, write   # matplotlib only when a chart is asked for
+    svg, png = write(chart_data(config, table, calls), path)
+    click.echo(f"chart: {svg} and {png}", err=True)
+
+
 PRICES_OPTION = click.option(
     "--prices", "prices_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Price table file to use instead of the one shipped with the tool.")
@@ -67,19 +80,22 @@ def estimate_lines(e: Estimate) -> list[str]:
 @click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
               help="Use the price row in force on this day (default: today).")
 @PRICES_OPTION
+@CHART_OPTION
 @config_option
 @env_option
 @stacks_dir_option
 def cost(profile_name: str | None, as_json: bool, on_text: str | None,
-         prices_path: Path | None, config_path: Path | None, env: str | None,
-         stacks_dir: Path) -> None:
+         prices_path: Path | None, chart_path: Path | None, config_path: Path | None,
+         env: str | None, stacks_dir: Path) -> None:
     """Monthly cost of a profile, compared with the current host."""
     on = parse_day(on_text)
     if profile_name is not None:
         get_profile(profile_name)  # an unknown name fails before any file is read
     config = load(config_path, env, quiet=as_json)
     choice = resolve_profile(config, profile_name, stacks_dir=stacks_dir, env=env)
-    result = estimate(choice.profile, config, load_prices(prices_path, config), on)
+    table = load_prices(prices_path, config)
+    result = estimate(choice.profile, config, table, on)
+    draw_chart(chart_path, config, table)
     if as_json:
         echo_json({**result.as_json(), "profile_source": choice.source,
                    "profile_reason": choice.reason})

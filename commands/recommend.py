@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from commands.common import config_option, echo_json, json_option, load
-from commands.cost import PRICES_OPTION, load_prices
+from commands.cost import CHART_OPTION, PRICES_OPTION, draw_chart, load_prices
 from errors import ConfigError
 from pricing.estimate import Estimate, cents, estimate
 from generator.sizing import Recommendation, recommend as recommend_profile
@@ -72,9 +72,10 @@ def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None,
               help="Calls per month (default: deploy.toml's traffic.calls_per_month).")
 @json_option
 @PRICES_OPTION
+@CHART_OPTION
 @config_option
 def recommend(calls_text: str | None, as_json: bool, prices_path: Path | None,
-              config_path: Path | None) -> None:
+              chart_path: Path | None, config_path: Path | None) -> None:
     """Pick ccx33, ccx43 or 3-tier from the monthly call volume."""
     calls = parse_calls(calls_text) if calls_text is not None else None
     config = load(config_path)
@@ -86,6 +87,7 @@ def recommend(calls_text: str | None, as_json: bool, prices_path: Path | None,
     except ConfigError as exc:
         # The table may simply not price this profile (3-tier in the shipped table).
         cost_error = str(exc)
+    draw_chart(chart_path, config, table, rec.calls_per_month)
     if as_json:
         echo_json(_as_json(rec, est, cost_error, config.profile))
     else:
