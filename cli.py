@@ -31,6 +31,7 @@ COMMANDS = {
     "ci": "commands.ci:ci",
     "dns": "commands.dns:dns",
     "drift": "commands.drift:drift",
+    "diagram": "commands.diagram:diagram",
 }
 # Commands whose exit status 2 is a result ("drift found"), not an error: for
 # them an error that would exit 2 (usage, config) exits 64 (EX_USAGE) instead,

@@ -43,3 +43,14 @@ def test_drift_exit_codes_and_formats(sb, tmp_path):
     assert "| `hcloud_server.main` | labels | +owner=bob |" in markdown.stdout
     assert sb.token not in found.stdout + found.stderr + markdown.stdout + markdown.stderr
     assert _serial(sb) == serial
+
+    # the same deploy drawn: every state resource named, same bytes twice
+    out = tmp_path / "topology.svg"
+    drawn = sb.cli("diagram", "--env", "production", "--out", str(out), *_flags(sb))
+    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
+    state = json.loads((sb.workdir() / "terraform.tfstate").read_text())
+    svg = out.read_text()
+    for res in state["resources"]:
+        assert f"{res['type']}.{res['name']}" in svg
+    assert sb.cli("diagram", "--env", "production", "--out", str(out), *_flags(sb)).returncode == 0
+    assert out.read_text() == svg
