@@ -96,12 +96,13 @@ def figure(data: ChartData):
             ax.plot([data.crossing], [float(data.current_host_eur)], "o", color="tab:red",
                     gid="crossing")
         ax.set_xlim(0, data.x_max)
-        ax.set_ylim(0, None)
+        top = max([float(c) for c in data.costs.values()] + [float(data.current_host_eur)])
+        ax.set_ylim(0, top * 1.3)   # room above the highest line for the legend
         ax.set_xlabel("calls per month")
         ax.set_ylabel("monthly cost, EUR")
         note = f" (no price for {', '.join(data.unpriced)})" if data.unpriced else ""
         ax.set_title(f"Monthly cost by profile at current prices{note}")
-        ax.legend(loc="upper left", fontsize="small")
+        ax.legend(loc="lower right", fontsize="small")
         fig.tight_layout()
     return fig
 
