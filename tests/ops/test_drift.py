@@ -62,3 +62,11 @@ def test_usage_error_is_not_read_as_drift():
     result = CliRunner().invoke(cli, ["drift", "--no-such-option"])
     assert result.exit_code == 64 and "No such option" in result.output
     assert CliRunner().invoke(cli, ["plan", "--no-such-option"]).exit_code == 2
+
+
+def test_config_errors_exit_64_not_2(tmp_path):
+    bad_env = CliRunner().invoke(cli, ["drift", "--env", "Bad Env!"])
+    assert bad_env.exit_code == 64 and "--env" in bad_env.output
+    missing = CliRunner().invoke(cli, ["drift", "--config", str(tmp_path / "none.toml")])
+    assert missing.exit_code == 64 and "config file not found" in missing.output
+    assert "Traceback" not in bad_env.output + missing.output
