@@ -32,7 +32,14 @@ COMMANDS = {
     "dns": "commands.dns:dns",
     "migrate": "commands.migrate:migrate",
     "app": "commands.app:app",
+    "drift": "commands.drift:drift",
+    "diagram": "commands.diagram:diagram",
 }
+# Commands whose exit status 2 is a result ("drift found"), not an error: for
+# them an error that would exit 2 (usage, config) exits 64 (EX_USAGE) instead,
+# so cron and CI never read a typo as drift.
+RESULT_CODE_2 = {"drift"}
+USAGE_EXIT_WHEN_2_IS_RESULT = 64
 
 
 class _Group(click.Group):
@@ -47,6 +54,17 @@ class _Group(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["hetzner_deploy.command"] = name
+        return name, command, rest
+
+    @staticmethod
+    def _code(ctx: click.Context, code: int) -> int:
+        if code == 2 and ctx.meta.get("hetzner_deploy.command") in RESULT_CODE_2:
+            return USAGE_EXIT_WHEN_2_IS_RESULT
+        return code
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -54,13 +72,13 @@ class _Group(click.Group):
             for line in getattr(exc, "log_tail", ()):   # a failed release's container logs
                 click.echo(f"  | {line}", err=True)
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(self._code(ctx, exc.exit_code))
         except click.UsageError as exc:
             # One line instead of click's usage block: bad input is one line.
             hint = f" (see: hetzner-deploy {exc.ctx.command_path.split(' ', 1)[-1]} --help)" \
                 if exc.ctx and exc.ctx.parent else ""
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(self._code(ctx, exc.exit_code))
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)

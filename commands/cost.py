@@ -24,6 +24,19 @@ from pricing.estimate import Estimate, plain, cents, estimate
 from generator.profiles import get_profile
 from generator.profile_choice import resolve_profile
 
+CHART_OPTION = click.option(
+    "--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="FILE.svg", help="Also draw monthly cost against calls per month (FILE.svg and FILE.png).")
+
+
+def draw_chart(path: Path | None, config, table, calls: int | None = None) -> None:
+    if path is None:
+        return
+    from ops.chart import chart_data, write   # matplotlib only when a chart is asked for
+    svg, png = write(chart_data(config, table, calls), path)
+    click.echo(f"chart: {svg} and {png}", err=True)
+
+
 PRICES_OPTION = click.option(
     "--prices", "prices_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Price table file to use instead of the one shipped with the tool.")
@@ -96,11 +109,12 @@ def estimate_lines(e: Estimate) -> list[str]:
               help="Price the profile's servers as already running with these types (they keep "
                    "their price); default: as new orders, what a deploy or switch pays.")
 @PRICES_OPTION
+@CHART_OPTION
 @config_option
 @env_option
 @stacks_dir_option
 def cost(profile_name: str | None, as_json: bool, on_text: str | None, running: bool,
-         prices_path: Path | None, config_path: Path | None, env: str | None,
+         prices_path: Path | None, chart_path: Path | None, config_path: Path | None, env: str | None,
          stacks_dir: Path) -> None:
     """Monthly cost of a profile, compared with the current host."""
     on = parse_day(on_text)
@@ -124,6 +138,7 @@ def cost(profile_name: str | None, as_json: bool, on_text: str | None, running: 
     result = estimate(choice.profile, config, table, on, existing)
     if live_note:
         result = dataclasses.replace(result, notes=(live_note, *result.notes))
+    draw_chart(chart_path, config, table)
     if as_json:
         echo_json({**result.as_json(), "profile_source": choice.source,
                    "profile_reason": choice.reason})

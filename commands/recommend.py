@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import os
 
-from commands.cost import PRICES_OPTION, _live_table, load_prices, parse_day
+from commands.cost import CHART_OPTION, PRICES_OPTION, _live_table, draw_chart, load_prices, parse_day
 from errors import ConfigError
 from generator.profiles import PROFILE_NAMES
 from pricing.estimate import Estimate, cents, estimate
@@ -142,9 +142,11 @@ def _lines(rec: Recommendation, est: Estimate | None, cost_error: str | None,
 @click.option("--on", "on_text", default=None, metavar="YYYY-MM-DD",
               help="Use the prices in force on this day (default: today).")
 @PRICES_OPTION
+@CHART_OPTION
 @config_option
 def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
-              prices_path: Path | None, config_path: Path | None) -> None:
+              prices_path: Path | None, chart_path: Path | None,
+              config_path: Path | None) -> None:
     """Pick ccx33, ccx43 or 3-tier from the monthly call volume."""
     calls = parse_calls(calls_text) if calls_text is not None else None
     on = parse_day(on_text) or dt.date.today()
@@ -167,6 +169,7 @@ def recommend(calls_text: str | None, as_json: bool, on_text: str | None,
             every[name] = (None, str(exc))
     est, cost_error = every[rec.profile]
     app = _app_servers(rec, config.tier)
+    draw_chart(chart_path, config, table, rec.calls_per_month)
     if as_json:
         echo_json({**_as_json(rec, est, cost_error, config.profile, every), "app_servers": app,
                    "price_source": None if est is None else est.source, "live_note": live_note or None})

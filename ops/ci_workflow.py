@@ -74,8 +74,17 @@ def workflow(env: str, python: str = "3.11") -> dict:
                 " echo; echo '```'; git diff --stat \"origin/$BASE_REF\"...HEAD --"
                 " terraform/stacks deploy.toml; echo '```'; echo '</details>'; }"
                 " > plan-comment.md\n"},
+        # The topology changes only when resources come or go: then the comment
+        # points at the diagram of what is deployed now, kept with the plan.
+        {"name": "Topology diagram when resources come or go", "env": {"DEPLOY_ENV": env},
+         "run": "if grep -qE '^\\| (create|delete|replace) \\|' plan.md; then\n"
+                '  hetzner-deploy diagram --env "$DEPLOY_ENV" --out topology.svg \\\n'
+                "    && echo '🗺️ The topology changes: the diagram of what is deployed now is "
+                "topology.svg in the artifact of this run.' >> plan-comment.md\n"
+                "fi\n"},
         {"name": "Keep the full plan", "uses": "actions/upload-artifact@v4",
-         "with": {"name": f"hetzner-deploy-plan-{env}", "path": "plan.md"}},
+         "with": {"name": f"hetzner-deploy-plan-{env}", "path": "plan.md\ntopology.svg\n",
+                  "if-no-files-found": "warn"}},
         {"name": "Post or update the one plan comment", "uses": "actions/github-script@v7",
          "env": {"DEPLOY_ENV": env},
          "with": {"script": _UPSERT.replace("LIMIT", str(COMMENT_LIMIT))}},

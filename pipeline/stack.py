@@ -159,7 +159,9 @@ def ensure_init(s: Session) -> InitResult:
 
 def _summary(s: Session, show_json: dict, config, *, destroy: bool,
              events: tuple[Event, ...] = (), extra_warnings: tuple[str, ...] = ()) -> PlanSummary:
-    warnings = [d.one_line() for d in diagnostics(events, "warning")] + list(extra_warnings)
+    from ops.plan_warnings import review_warnings   # replaced server, lost volume, open SSH
+    warnings = [d.one_line() for d in diagnostics(events, "warning")] + list(extra_warnings) \
+        + review_warnings(show_json)
     summary = summarize(show_json, destroy=destroy, warnings=warnings, secrets=s.secrets)
     if config is not None:
         summary = replace(summary, cost=cost_delta(show_json, config, destroy=destroy))

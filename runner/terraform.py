@@ -30,7 +30,7 @@ NEED = "Terraform ≥ 1.5 needed"
 # creation, volume attach); version and fmt never should.
 TIMEOUTS = {
     "version": 30, "fmt": 60, "validate": 120, "init": 600, "plan": 1800,
-    "plan-destroy": 1800, "apply": 3600, "show": 300, "output": 120, "state-pull": 300,
+    "plan-destroy": 1800, "plan-refresh-only": 1800, "apply": 3600, "show": 300, "output": 120, "state-pull": 300,
     "import": 600,
 }
 # One number overriding every deadline above (for slow machines, and tests).
@@ -39,6 +39,7 @@ TIMEOUT_ENV = "HETZNER_DEPLOY_TERRAFORM_TIMEOUT"
 # Operations build_argv understands, mapped to terraform's subcommand.
 _SUBCOMMANDS = {
     "version": "version", "init": "init", "plan": "plan", "plan-destroy": "plan",
+    "plan-refresh-only": "plan",
     "apply": "apply", "show": "show", "output": "output", "state-pull": "state",
     "validate": "validate", "import": "import", "fmt": "fmt",
 }
@@ -80,12 +81,16 @@ def build_argv(op: str, *, binary: str = DEFAULT_BINARY, planfile: str | None = 
             argv.append("-reconfigure")
         if lock_timeout:
             argv.append(f"-lock-timeout={lock_timeout}")
-    elif op in ("plan", "plan-destroy"):
+    elif op in ("plan", "plan-destroy", "plan-refresh-only"):
         if not planfile:
             raise ValueError("plan needs a planfile")
         argv += ["-json", "-input=false"]
         if op == "plan-destroy":
             argv.append("-destroy")
+        elif op == "plan-refresh-only":
+            # drift: compare the live target with state; proposes no change to
+            # the infrastructure, and the saved plan file is never applied.
+            argv.append("-refresh-only")
         if detailed_exitcode:
             argv.append("-detailed-exitcode")
         if lock_timeout:
@@ -282,8 +287,9 @@ class Terraform:
         if done.returncode != 0:
             raise self._fail("init", done)
 
-    def plan(self, planfile: Path, *, destroy: bool = False) -> PlanRun:
-        op = "plan-destroy" if destroy else "plan"
+    def plan(self, planfile: Path, *, destroy: bool = False,
+             refresh_only: bool = False) -> PlanRun:
+        op = "plan-destroy" if destroy else "plan-refresh-only" if refresh_only else "plan"
         done = self._run(op, self._argv(op, planfile=str(planfile), detailed_exitcode=True,
                                         lock_timeout=self.lock_timeout))
         if done.returncode not in (0, 2):

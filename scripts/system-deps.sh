@@ -7,6 +7,7 @@ set -euo pipefail
 run_packages=(
   cloud-init       # `check`: cloud-init schema --config-file
   openssh-client   # ssh-keygen, for the passphrase check
+  graphviz         # `diagram`: dot renders the topology to SVG
 )
 test_packages=(
   hcloud-cli       # conformance tests: an independent client of the sandbox API

@@ -66,3 +66,25 @@ def test_init_is_idempotent_and_never_overwrites_silently(tmp_path):
 def test_hostile_environment_names_are_refused(env):
     with pytest.raises(ConfigError, match="--env"):
         render(env)
+
+
+def test_topology_step_fires_on_the_markdown_of_a_plan_that_adds_a_resource(tmp_path):
+    """The step's own grep, run by bash on `plan --markdown` output for a create
+    and for an in-place update (only the first changes the topology)."""
+    from ops.ci_workflow import workflow
+    from runner.plan import summarize
+    from runner.plan_format import to_markdown
+    from runner.process import run as run_program
+    step = next(s for s in workflow("production")["jobs"]["plan"]["steps"]
+                if s.get("name", "").startswith("Topology"))
+    condition = step["run"].splitlines()[0].removeprefix("if ").removesuffix("; then")
+
+    def fires(actions):
+        plan = {"resource_changes": [{"address": "hcloud_server.main", "mode": "managed",
+                                      "type": "hcloud_server", "change": {
+                                          "actions": actions, "before": {}, "after": {},
+                                          "after_unknown": {}, "before_sensitive": {},
+                                          "after_sensitive": {}}}]}
+        (tmp_path / "plan.md").write_text(to_markdown(summarize(plan)))
+        return run_program(["bash", "-c", condition], cwd=tmp_path, check=False).returncode == 0
+    assert fires(["create"]) and not fires(["update"])
