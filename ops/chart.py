@@ -39,14 +39,15 @@ class ChartData:
     crossing: int | None               # fewest calls whose recommended cost > current host
 
 
-def chart_data(config, prices=None, today_calls: int | None = None) -> ChartData:
+def chart_data(config, prices=None, today_calls: int | None = None, on=None) -> ChartData:
+    """`on`: the day whose price rows apply (default today)."""
     low, high = config.thresholds.ccx33_max_calls, config.thresholds.ccx43_max_calls
     today = config.calls_per_month if today_calls is None else today_calls
     x_max = max(int(high * 1.5), int(today * 1.2), 1)
     costs, unpriced, host, host_eur = {}, [], "", Decimal(0)
     for name in PROFILE_NAMES:
         try:
-            e = estimate(name, config, prices)
+            e = estimate(name, config, prices, on)
         except ConfigError:
             unpriced.append(name)
             continue

@@ -3,6 +3,7 @@ inputs, and its recommended-cost line crosses the current host's line where
 the cost table (pricing.estimate + generator.sizing) says it does."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from click.testing import CliRunner
@@ -12,6 +13,8 @@ from cli import cli
 from commands.common import load
 from generator.sizing import recommend
 from ops.chart import chart_data, figure, write
+import pytest
+
 from pricing.estimate import estimate
 
 
@@ -20,22 +23,26 @@ def _gids(svg_path):
     return {el.get("id") for el in root.iter() if el.get("id")}
 
 
-def _crossing_from_table(config):
+def _crossing_from_table(config, on):
     """The oracle: walk calls upward, one tier at a time, with pricing's own estimate."""
-    host = estimate("ccx33", config).current_host_monthly_eur
+    host = estimate("ccx33", config, None, on).current_host_monthly_eur
     for calls in range(0, config.thresholds.ccx43_max_calls + 2):
         profile = recommend(calls, config.thresholds).profile
         if profile == "3-tier":
             return None
-        if estimate(profile, config).total_monthly_eur > host:
+        if estimate(profile, config, None, on).total_monthly_eur > host:
             return calls, host
 
 
-def test_plotted_lines_cross_where_the_cost_table_says(tmp_path):
+# 2025 prices: ccx33 is cheaper than the current host and ccx43 is not (a crossing at the
+# threshold); today's new-order prices (June 2026): even ccx33 costs more (crossing at 0).
+@pytest.mark.parametrize("on,expected", [(dt.date(2025, 12, 1), 5001), (None, 0)],
+                         ids=["2025-prices", "today"])
+def test_plotted_lines_cross_where_the_cost_table_says(tmp_path, on, expected):
     config = load(None)
-    data = chart_data(config)
-    calls, host = _crossing_from_table(config)
-    assert data.crossing == calls
+    data = chart_data(config, on=on)
+    calls, host = _crossing_from_table(config, on)
+    assert data.crossing == calls == expected
     lines = {line.get_gid(): line for line in figure(data).axes[0].get_lines()}
     xs, ys = lines["recommended"].get_data()
     host_y = lines["current-host"].get_ydata()[0]
@@ -43,7 +50,8 @@ def test_plotted_lines_cross_where_the_cost_table_says(tmp_path):
     # the plotted step line: last x at or below the host cost, first x above it
     above = [x for x, y in zip(xs, ys) if y > host_y]
     below = [x for x, y in zip(xs, ys) if y <= host_y]
-    assert min(above) == calls and max(below) == calls - 1
+    assert min(above) == calls
+    assert (max(below) == calls - 1) if calls else not below
     assert lines["today"].get_xdata()[0] == config.calls_per_month
     assert {lines["threshold-0"].get_xdata()[0], lines["threshold-1"].get_xdata()[0]} == \
         {config.thresholds.ccx33_max_calls, config.thresholds.ccx43_max_calls}
