@@ -34,6 +34,8 @@ class AppSpec:
     health_timeout_s: float = 120
     keep: int = 5
     smoke: tuple[tuple[str, ...], ...] = ()
+    # The app's own files beside the Compose file ([app] files): (relative path, bytes).
+    files: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def compose_sha(self) -> str:
@@ -45,7 +47,10 @@ class AppSpec:
 
     @property
     def release(self) -> str:
-        return hashlib.sha256(self.compose_sha.encode() + b"\0" + self.env_sha.encode()).hexdigest()[:12]
+        h = hashlib.sha256(self.compose_sha.encode() + b"\0" + self.env_sha.encode())
+        for name, data in sorted(self.files):     # no files: the id it always had
+            h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
+        return h.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,10 @@ async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
                  break_lock: bool = False) -> Outcome:
     async with deploy_lock(conn, spec.project, command, break_lock=break_lock):
         previous = await current_release(conn, spec.project)
-        if previous and await server_hashes(conn, spec.project) == (spec.compose_sha, spec.env_sha):
+        # The release id covers [app] files too; the server's own hashes of compose and .env
+        # catch a release folder changed behind our back.
+        if previous == spec.release and \
+                await server_hashes(conn, spec.project) == (spec.compose_sha, spec.env_sha):
             ids = await conn.run(c.running_containers(spec.project), check=False)
             if ids.exit_status == 0 and ids.stdout.strip():
                 return Outcome("unchanged", previous, previous)
@@ -185,6 +193,9 @@ async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
         await conn.run(c.make_release_dir(spec.project, release))
         await conn.upload(str(folder / c.COMPOSE_NAME), spec.compose, 0o600)
         await conn.upload(str(folder / c.ENV_NAME), spec.env, 0o600)
+        for name, data in spec.files:
+            await conn.run(c.make_release_subdir(spec.project, release, name))
+            await conn.upload(str(c.release_file(spec.project, release, name)), data, 0o644)
         created = time.time_ns() // 1_000_000
         await _mark(conn, spec.project, release, "new", spec, created)
         try:

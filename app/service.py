@@ -22,7 +22,7 @@ def spec_from(config) -> AppSpec:
         raise ConfigError("no [app] section in deploy.toml: add compose and env_file (see README)")
     a = config.app
     return AppSpec(config.project, a.compose_bytes(), a.env_bytes(), a.health_path, a.health_port,
-                   a.health_timeout_s, a.keep, a.smoke)
+                   a.health_timeout_s, a.keep, a.smoke, a.files_bytes())
 
 
 def client_key_path(config) -> str:

@@ -18,9 +18,12 @@ from errors import ConfigError
 
 MAX_COMPOSE_BYTES = 256 * 1024
 MAX_ENV_BYTES = 256 * 1024
+MAX_FILE_BYTES = 1024 * 1024
 PATH = r"[A-Za-z0-9._/~-][A-Za-z0-9._/ ~-]{0,254}"
 GIT_URL = r"(?:https://|ssh://|git@)[A-Za-z0-9._@:/~-]{3,250}"
 GIT_REF = r"[A-Za-z0-9._/-]{1,200}"
+# [app] files: plain relative paths below the Compose file's folder (remote/commands.py).
+APP_FILE = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,127}){0,15}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,13 @@ class AppConfig:
     repo: str | None = None
     ref: str = "main"
     deploy_key: Path | None = None
+    files: tuple[str, ...] = ()            # relative to the Compose file's folder
+
+    def files_bytes(self) -> tuple[tuple[str, bytes], ...]:
+        """The app's own files the Compose file mounts (./backend/app.py...), uploaded into
+        every release beside it and part of the release id."""
+        folder = self.compose.parent
+        return tuple((name, _read("app.files", folder / name, MAX_FILE_BYTES)) for name in self.files)
 
     @classmethod
     def from_section(cls, s, base: Path) -> "AppConfig":
@@ -45,7 +55,7 @@ class AppConfig:
             return path if path.is_absolute() else base / path
         return cls(resolve(s.compose), resolve(s.env_file), s.health_path, s.health_port,
                    s.health_timeout_s, s.keep, s.smoke, s.image_source, s.repo, s.ref,
-                   resolve(s.deploy_key) if s.deploy_key else None)
+                   resolve(s.deploy_key) if s.deploy_key else None, s.files)
 
     def compose_bytes(self) -> bytes:
         return _read("app.compose", self.compose, MAX_COMPOSE_BYTES)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from errors import ConfigError
 from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTERN, NAME_SAYS,
                               WORLD, BackendConfig, DeployConfig, Thresholds, name_problem)
-from generator.config_app import GIT_REF, GIT_URL, PATH, AppConfig
+from generator.config_app import APP_FILE, GIT_REF, GIT_URL, PATH, AppConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
 from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
@@ -252,6 +252,19 @@ def _smoke(v) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
+def _app_files(v) -> tuple[str, ...]:
+    if not isinstance(v, list) or len(v) > 200:
+        raise bad('must be a list of up to 200 paths like ["backend/app.py"]')
+    for item in v:
+        if not isinstance(item, str) or not re.fullmatch(APP_FILE, item) or \
+                any(part in (".", "..") or part.startswith("..") for part in item.split("/")):
+            raise bad(f"{show(item)} is not a plain path below the Compose file's folder "
+                      "(letters, digits, . _ - and /; no '..')")
+    if len(set(v)) != len(v):
+        raise bad("lists a file twice")
+    return tuple(v)
+
+
 class AppSection(Section):
     compose: Annotated[str, pattern(PATH, "a path to a Compose file like app/compose.yaml")]
     env_file: Annotated[str, pattern(PATH, "a path to the app's .env file")]
@@ -267,6 +280,7 @@ class AppSection(Section):
     ref: Annotated[str, pattern(GIT_REF, "a branch, tag or commit like main")] = "main"
     deploy_key: Annotated[str, pattern(PATH, "a path to the repository's deploy key")] \
         = None                                                    # type: ignore[assignment]
+    files: Annotated[tuple[str, ...], BeforeValidator(_app_files)] = ()
 
     @model_validator(mode="after")
     def _build_needs_a_repo(self):

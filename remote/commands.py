@@ -18,17 +18,17 @@ ENV_NAME = ".env"
 MARKER = ".hetzner-deploy-release"   # only folders holding it are ours to prune
 LOCK_NAME = ".deploy-lock"
 LABEL = "hetzner-deploy.project"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")   # whole string: fullmatch ($ allows a newline)
 
 
 def _name(value: str, what: str) -> str:
-    if not _NAME.match(value or ""):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ConfigError(f"{what} {value!r} is not a safe name (lowercase letters, digits, - and _)")
     return value
 
 
 def is_release_name(value: str) -> bool:
-    return bool(_NAME.match(value or ""))
+    return isinstance(value, str) and bool(_NAME.fullmatch(value))
 
 
 def app_root(project: str) -> PurePosixPath:
@@ -53,6 +53,23 @@ def lock_dir(project: str) -> PurePosixPath:
 
 def make_release_dir(project: str, release: str) -> list[str]:
     return ["mkdir", "-p", "-m", "0700", str(release_dir(project, release))]
+
+
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def release_file(project: str, release: str, relative: str) -> PurePosixPath:
+    """Where one of the app's own files ([app] files) goes in a release; the path is
+    relative, made of plain names only (no "..", no leading dot-dot tricks, no slashes
+    doubled), or refused."""
+    parts = relative.split("/")
+    if not parts or len(parts) > 16 or not all(_PART.fullmatch(p) for p in parts):
+        raise ValueError(f"not a plain relative path: {relative!r}")
+    return release_dir(project, release).joinpath(*parts)
+
+
+def make_release_subdir(project: str, release: str, relative: str) -> list[str]:
+    return ["mkdir", "-p", "-m", "0755", str(release_file(project, release, relative).parent)]
 
 
 def take_lock(project: str) -> list[str]:

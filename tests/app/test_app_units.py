@@ -36,3 +36,13 @@ def test_env_values_are_masked_in_log_lines():
     values = env_values(b"# comment\nAPI_KEY=abc123secret\nQUOTED='q-value-1'\nEMPTY=\n")
     assert values == ["abc123secret", "q-value-1", ""]
     assert _mask("web_1 | key=abc123secret q-value-1", [v for v in values if v]) == "web_1 | key=*** ***"
+
+
+def test_release_id_follows_the_apps_own_files():
+    bare = AppSpec("p", b"compose", b"A=1\n")
+    with_code = AppSpec("p", b"compose", b"A=1\n", files=(("backend/app.py", b"v1"),))
+    assert with_code.release != bare.release
+    assert with_code.release != AppSpec("p", b"compose", b"A=1\n",
+                                        files=(("backend/app.py", b"v2"),)).release
+    assert with_code.release == AppSpec("p", b"compose", b"A=1\n",
+                                        files=(("backend/app.py", b"v1"),)).release

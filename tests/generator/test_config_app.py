@@ -107,3 +107,19 @@ def test_a_committed_env_is_refused(make_config, tmp_path):
     subprocess.run(["git", "-C", str(tmp_path), "add", "-f", "app/.env"], check=True)
     with pytest.raises(ConfigError, match=r"app.env_file: .* is tracked by git; remove it"):
         config.app.env_bytes()
+
+
+def test_app_files_are_plain_relative_paths_read_beside_the_compose_file(make_config, tmp_path):
+    write_app(tmp_path)
+    (tmp_path / "app" / "backend").mkdir()
+    (tmp_path / "app" / "backend" / "app.py").write_text("print('hi')\n")
+    config = load_config(make_config(BASE_TOML + APP + 'files = ["backend/app.py"]\n'))
+    assert config.app.files == ("backend/app.py",)
+    assert config.app.files_bytes() == (("backend/app.py", b"print('hi')\n"),)
+    for bad in ('["../secret"]', '["/etc/passwd"]', '[".env"]', '["a//b"]', '["a", "a"]',
+                '"backend/app.py"', '["a b"]'):
+        with pytest.raises(ConfigError, match="app.files"):
+            load_config(make_config(BASE_TOML + APP + f"files = {bad}\n"))
+    config = load_config(make_config(BASE_TOML + APP + 'files = ["backend/gone.py"]\n'))
+    with pytest.raises(ConfigError, match="app.files: file not found"):
+        config.app.files_bytes()

@@ -75,3 +75,19 @@ def test_running_containers():
 def test_app_root_and_marker():
     assert c.make_app_root(P) == ["mkdir", "-p", "-m", "0700", "/opt/autoscale-ai"]
     assert c.read_marker(P, R) == ["cat", "--", f"{DIR}/.hetzner-deploy-release"]
+
+
+def test_app_files_go_below_the_release_as_plain_paths():
+    assert str(c.release_file(P, R, "backend/app.py")) == f"{DIR}/backend/app.py"
+    assert c.make_release_subdir(P, R, "backend/app.py") == ["mkdir", "-p", "-m", "0755",
+                                                             f"{DIR}/backend"]
+    for bad in ("../etc/passwd", "/etc/passwd", "a//b", "a/../b", ".env", "a/.ssh/x", "", "a b",
+                "a/b\n"):
+        with pytest.raises(ValueError):
+            c.release_file(P, R, bad)
+
+
+def test_a_trailing_newline_is_not_a_safe_name():
+    with pytest.raises(ConfigError):
+        c.release_dir(P, R + "\n")
+    assert not c.is_release_name(R + "\n") and c.is_release_name(R)
