@@ -1,5 +1,7 @@
 # make generate PROFILE=ccx33   render + check the stack
-# make deploy PROFILE=ccx33     the whole pipeline (on the sandbox without HCLOUD_TOKEN)
+# make deploy PROFILE=ccx33     the whole pipeline (on the sandbox without HCLOUD_TOKEN);
+#                               without a deploy.toml: the example app (examples/app) on
+#                               sandbox machines, its stack under .sandbox/stacks
 # make test                     the test suite
 #
 # Each job installs only what it needs: generate/check/deploy/bench get the
@@ -12,12 +14,16 @@ BIN     := $(VENV)/bin
 HD      := $(BIN)/hetzner-deploy
 PROFILE ?= ccx33
 ENV     ?= production
+# Your deploy.toml when there is one; else the example app's sandbox config, whose
+# stack is generated under .sandbox/ so the committed example stacks stay as they are.
+DEMO    := $(if $(wildcard deploy.toml),,yes)
+DEPLOY_ARGS := $(if $(DEMO),--config examples/app/sandbox.toml --stacks-dir .sandbox/stacks,)
 
 # Terraform warns about a missing CLI config on every run unless told otherwise;
 # the sandbox points this at its own file.
 export TF_CLI_CONFIG_FILE ?= /dev/null
 
-.PHONY: venv venv-test system-deps system-deps-test generate check deploy test bench clean
+.PHONY: venv venv-test system-deps system-deps-test generate check deploy demo-deps test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +54,15 @@ generate: venv system-deps
 check: venv system-deps
 	$(HD) check
 
-deploy: venv system-deps
-	$(HD) deploy --profile $(PROFILE) --env $(ENV) $(DEPLOY_FLAGS)
+# The demo needs sandbox machines (root, Docker; Debian packages) and their images.
+demo-deps: venv
+	@bash scripts/sandbox-machine-deps.sh
+	@bash scripts/demo-setup.sh
+	@PYTHON=$(BIN)/python bash scripts/sandbox-images.sh --out .sandbox/images >/dev/null
+
+deploy: venv system-deps $(if $(DEMO),demo-deps,)
+	$(if $(DEMO),$(HD) generate --profile $(PROFILE) --env $(ENV) $(DEPLOY_ARGS) >/dev/null,)
+	$(HD) deploy --profile $(PROFILE) --env $(ENV) $(DEPLOY_ARGS) $(DEPLOY_FLAGS)
 
 test: venv-test system-deps-test
 	$(BIN)/pytest $(PYTEST_FLAGS)
