@@ -20,6 +20,9 @@ def built(tmp_path_factory):
 def _unpack(tar_path, into):
     with tarfile.open(tar_path) as tar:
         tar.extractall(into, filter="tar")
+    # The image's "/" is 0755 as `docker import` makes it, whatever the umask of this
+    # test process (a 0700 root would keep the postgres user out of /bin/sh).
+    into.chmod(0o755)
     return into
 
 
