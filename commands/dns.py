@@ -27,6 +27,17 @@ def _workdir(target, config, stacks_dir) -> Path:
     return workspace_for(target.kind, config.environment, **kw).workdir
 
 
+def confirm(question: str, *, what: str = "the DNS change",
+            refused: str = "not changed: not confirmed") -> None:
+    """Ask `question` for a literal 'yes'; without a terminal, say to rerun with --auto-approve.
+    The one confirmation of every registrar change (dns apply and restore, migrate)."""
+    from commands.terraform import stdin_is_tty
+    if not stdin_is_tty():
+        raise RefusedError(f"no terminal to confirm {what}: rerun with --auto-approve")
+    if click.prompt(f"{question} Type 'yes'", default="", show_default=False).strip() != "yes":
+        raise RefusedError(refused)
+
+
 @click.group("dns")
 def dns():
     """The domain's records at the registrar (Namecheap)."""
@@ -56,7 +67,6 @@ def plan(env, config_path, stacks_dir):
 @stacks_dir_option
 def apply(env, config_path, auto_approve, no_wait, stacks_dir):
     """Back up the zone, merge our records in, write, read back, wait for propagation."""
-    from commands.terraform import stdin_is_tty
     from domains.propagation import wait_for
     from domains.service import backup_dir
     from domains.zone_ops import apply_zone, plan_zone
@@ -68,11 +78,7 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
     planned = plan_zone(client, want.zone, want.records)
     click.echo("\n".join(planned.change.lines()))
     if planned.change.has_changes and not (auto_approve or target.is_sandbox):
-        if not stdin_is_tty():
-            raise RefusedError("no terminal to confirm the DNS change: rerun with --auto-approve")
-        if click.prompt("Write these records? Type 'yes'", default="",
-                        show_default=False).strip() != "yes":
-            raise RefusedError("not written: the DNS change was not confirmed")
+        confirm("Write these records?", refused="not written: the DNS change was not confirmed")
     result = apply_zone(client, want.zone, want.records,
                         backup_dir(_workdir(target, config, stacks_dir)), plan=planned)
     click.echo(f"written; backup {result.backup}" if result.written else "nothing to write")
@@ -95,7 +101,6 @@ def apply(env, config_path, auto_approve, no_wait, stacks_dir):
 @click.option("--auto-approve", is_flag=True)
 def restore(source, env, config_path, auto_approve):
     """Write a backup back exactly (the current zone is backed up first)."""
-    from commands.terraform import stdin_is_tty
     import os
 
     from domains.namecheap import ENV_VARS
@@ -109,11 +114,8 @@ def restore(source, env, config_path, auto_approve):
         else access_for(config, resolve_target(start_sandbox=False))
     backup = read_backup(source)
     if not auto_approve:
-        if not stdin_is_tty():
-            raise RefusedError("no terminal to confirm the restore: rerun with --auto-approve")
-        if click.prompt(f"Replace the zone {backup.domain} with {source.name}? Type 'yes'",
-                        default="", show_default=False).strip() != "yes":
-            raise RefusedError("not restored: not confirmed")
+        confirm(f"Replace the zone {backup.domain} with {source.name}?", what="the restore",
+                refused="not restored: not confirmed")
     client = access.client if access else client_for(config)   # client_for names what is missing
     result = restore_zone(client, backup, source.parent)
     click.echo(f"restored {backup.domain} from {source.name}" if result.written

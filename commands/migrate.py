@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from commands.common import config_option, env_option, load, stacks_dir_option
-from errors import ConfigError, RefusedError
+from errors import ConfigError
 
 
 def _setup(config_path, env, stacks_dir):
@@ -23,13 +23,9 @@ def _setup(config_path, env, stacks_dir):
 
 
 def _confirm(target, auto_approve: bool, question: str) -> None:
-    from commands.terraform import stdin_is_tty
-    if target.is_sandbox or auto_approve:
-        return
-    if not stdin_is_tty():
-        raise RefusedError("no terminal to confirm the DNS change: rerun with --auto-approve")
-    if click.prompt(f"{question} Type 'yes'", default="", show_default=False).strip() != "yes":
-        raise RefusedError("not changed: not confirmed")
+    from commands.dns import confirm
+    if not (target.is_sandbox or auto_approve):
+        confirm(question)
 
 
 @click.group("migrate")
