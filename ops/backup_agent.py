@@ -10,8 +10,8 @@ arguments. No shell is ever involved: every command is an argv list.
 A backup is:
 1. `pg_dump -Fc` to a file, then `pg_restore --list` of that file (a dump
    that does not list is not a backup), and the row count of every table;
-2. Redis `BGSAVE`, waiting until `LASTSAVE` moves and the last bgsave status
-   is ok, a copy of `dump.rdb`, `redis-check-rdb` on the copy, and the key
+2. Redis `BGSAVE`, waiting until the snapshot count (`rdb_saves`, or `LASTSAVE`
+   before Redis 7) moves and the last bgsave status is ok, a copy of `dump.rdb`, `redis-check-rdb` on the copy, and the key
    count of every database;
 3. `manifest.json`: time, files with size and sha256, the counts;
 4. the folder renamed from `<name>.partial` to `<name>`: only a complete,
@@ -119,22 +119,36 @@ def redis_counts(redis: dict) -> dict[str, int]:
     return counts
 
 
+def _persistence(redis: dict) -> dict[str, str]:
+    return {key: value.strip() for key, value in (
+        line.split(":", 1) for line in _redis(redis, "INFO", "persistence").splitlines()
+        if ":" in line)}
+
+
 def backup_redis(redis: dict, folder: Path, deadline_s: float = 600) -> dict:
+    # Redis 7 counts snapshots (rdb_saves); older servers only have LASTSAVE, whose one-second
+    # resolution cannot tell a save made in the same second as the previous one, so wait for
+    # the server's clock to leave that second first.
+    saves_before = _persistence(redis).get("rdb_saves")
     before = _redis(redis, "LASTSAVE")
+    if saves_before is None:
+        while _redis(redis, "TIME").split()[0] == before:
+            time.sleep(0.05)
     counts = redis_counts(redis)
     _redis(redis, "BGSAVE")
     end = time.monotonic() + deadline_s
     while True:
-        info = dict(line.split(":", 1) for line in _redis(redis, "INFO", "persistence")
-                    .splitlines() if ":" in line)
-        if (_redis(redis, "LASTSAVE") != before and info.get("rdb_bgsave_in_progress") == "0"
-                and info.get("rdb_last_bgsave_status", "").strip() == "ok"):
+        info = _persistence(redis)
+        moved = (info.get("rdb_saves") != saves_before if saves_before is not None
+                 else _redis(redis, "LASTSAVE") != before)
+        if (moved and info.get("rdb_bgsave_in_progress") == "0"
+                and info.get("rdb_last_bgsave_status") == "ok"):
             break
-        if info.get("rdb_last_bgsave_status", "").strip() == "err":
+        if info.get("rdb_last_bgsave_status") == "err":
             raise BackupFailed("redis BGSAVE failed (rdb_last_bgsave_status:err)")
         if time.monotonic() > end:
             raise BackupFailed(f"redis BGSAVE did not finish within {deadline_s:.0f}s")
-        time.sleep(0.1)   # LASTSAVE has a one-second resolution
+        time.sleep(0.1)
     copy = folder / "redis.rdb"
     shutil.copyfile(redis["data_file"], copy)
     _run([arg.replace("{file}", str(copy)) for arg in redis.get("check",

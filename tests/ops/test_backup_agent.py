@@ -350,3 +350,32 @@ def test_an_unreachable_store_is_a_failure(dbs, tmp_path, s3):
     done = _agent(_s3_config(tmp_path, pg, redis, proxy))
     assert done.returncode == 1 and "off-site copy failed" in done.stderr
     assert json.loads((tmp_path / "backups" / "status.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.e2e   # real Redis server
+@pytest.mark.parametrize("server", ["redis-7", "before-redis-7"])
+def test_snapshots_in_the_same_second_each_wait_for_their_own_save(tmp_path, server):
+    # LASTSAVE has one-second resolution: a BGSAVE finishing in the same second as the
+    # previous save (or as the server's start) does not move it. CI once waited 600 s on that.
+    redis = LocalRedis(tmp_path / "redis")
+    try:
+        conf = {"args": ["-p", str(redis.port)], "data_file": str(redis.dir / "dump.rdb")}
+        if server == "before-redis-7":
+            # A server without the rdb_saves counter, as Redis 6 reports INFO persistence.
+            shim = tmp_path / "redis6"
+            shim.write_text('#!/bin/sh\nif [ "$2 $3 $4 $5" = "-p ' + str(redis.port)
+                            + ' INFO persistence" ]; then "$@" | grep -v "^rdb_saves:"; '
+                            'else exec "$@"; fi\n')
+            shim.chmod(0o755)
+            conf["exec"] = [str(shim)]
+            assert "rdb_saves" not in backup_agent._persistence(conf)
+        for n in range(3):
+            redis.cli("SET", f"key{n}", "value")
+            folder = tmp_path / f"b{n}"
+            folder.mkdir()
+            done = backup_agent.backup_redis(conf, folder, deadline_s=30)
+            assert done["counts"] == {"db0": n + 1}
+            # the copy is this snapshot, not the previous one: it holds the newest key
+            assert f"key{n}".encode() in (folder / "redis.rdb").read_bytes()
+    finally:
+        redis.stop()
