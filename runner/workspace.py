@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import re
+import threading
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+_UMASK_LOCK = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0
+
+
 @contextmanager
 def private_umask():
     """Files created meanwhile (by us or by terraform, which inherits it) are 0600/0700.
@@ -67,12 +73,22 @@ def private_umask():
     umask is per process; the CLI runs one operation at a time, so setting it
     around terraform calls is the only way to get terraform's own plan and
     state files created private rather than chmod-ed after the fact.
+    Nested or concurrent uses (threads: tests run two deploys at once) are
+    counted: the first one in saves the umask and the last one out restores it.
+    Saving and restoring per use would let two overlapping uses leave 077 behind.
     """
-    old = os.umask(0o077)
+    global _umask_depth, _umask_saved
+    with _UMASK_LOCK:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(0o077)
+        _umask_depth += 1
     try:
         yield
     finally:
-        os.umask(old)
+        with _UMASK_LOCK:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
 
 
 def tighten(*paths: Path) -> None:

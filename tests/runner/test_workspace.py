@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,38 @@ def test_sync_copy_workdir_is_private(tmp_path):
     ws = workspace_for("sandbox", "production", stacks_dir=stacks, sandbox_dir=tmp_path / "sb")
     sync_copy(ws)
     assert stat.S_IMODE(ws.workdir.stat().st_mode) == 0o700
+
+
+def test_overlapping_private_umasks_restore_the_umask_they_found():
+    # Two deploys at once (threads, as the lock tests run them): A enters, B enters, A leaves,
+    # B leaves. Saving per use made B restore A's 077 and leak it into the rest of the process.
+    import threading
+
+    from runner.workspace import private_umask
+    before = os.umask(0o022)
+    try:
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def first():
+            with private_umask():
+                a_in.set()
+                b_in.wait(5)
+            a_out.set()
+
+        def second():
+            a_in.wait(5)
+            with private_umask():
+                b_in.set()
+                a_out.wait(5)
+                inside = os.umask(0o077)
+                os.umask(inside)
+                assert inside == 0o077      # still private while B runs
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        now = os.umask(0o022)
+        assert now == 0o022
+    finally:
+        os.umask(before)
