@@ -12,7 +12,7 @@ from dataclasses import dataclass
 # systemd OnCalendar: a whole-string pattern (letters, digits, * : , . / ~ - and spaces).
 # The exact grammar is systemd's; `systemd-analyze calendar` is the oracle in the tests.
 ON_CALENDAR = r"[A-Za-z0-9*][A-Za-z0-9*:,./~ -]{0,99}"
-SERVICE = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}"
+SERVICE = r"[a-z0-9][a-z0-9_-]{0,62}"          # remote/commands.py names
 DB_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
 DATA_FILE = r"/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+){0,15}"
 

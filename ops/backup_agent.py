@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -317,13 +318,46 @@ def drill(config: dict, name: str) -> dict:
     return result
 
 
+def _load_env(config: dict) -> None:
+    """The off-site keys (KEY=value lines, 0600) into this process's environment only."""
+    path = config.get("env_file")
+    if path and os.path.exists(path):
+        for line in Path(path).read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                os.environ[key.strip()] = value.strip()
+
+
+def _stopped(signum, frame):
+    # systemd stops a unit with SIGTERM: fail like any other failure (status, notify, exit 1).
+    raise BackupFailed(f"stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="backup_agent")
-    parser.add_argument("command", choices=["backup", "drill"])
+    parser.add_argument("command", choices=["backup", "drill", "list", "restore"])
     parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--backup", help="drill: the backup's name (default: the newest)")
+    parser.add_argument("--backup", help="drill, restore: the backup's name (drill default: the newest)")
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text())
+    _load_env(config)
+    if args.command in ("list", "restore"):
+        try:
+            import backup_restore as more        # on the server: a sibling file
+        except ImportError:
+            from ops import backup_restore as more
+        if args.command == "list":
+            print(json.dumps(more.listing(config), sort_keys=True))
+            return 0
+        try:
+            if not args.backup:
+                raise BackupFailed("restore needs --backup NAME")
+            done = more.restore_live(config, args.backup)
+        except (BackupFailed, OSError, KeyError, ValueError) as exc:
+            print(f"restore failed: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(done, sort_keys=True))
+        return 0
     if args.command == "drill":
         try:
             found = finals(Path(config["dir"]))
@@ -337,8 +371,15 @@ def main(argv: list[str] | None = None) -> int:
     status = Path(config.get("status_file") or Path(config["dir"]) / "status.json")
     started = dt.datetime.now(dt.timezone.utc)
     try:
+        # "running" first: a run killed outright (SIGKILL, power loss) leaves it behind, and
+        # `backup status` reads a running status whose process is gone as failed.
+        Path(config["dir"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_json(status, {"status": "running", "time": started.isoformat(),
+                             "pid": os.getpid()})
+        signal.signal(signal.SIGTERM, _stopped)
         final = run_backup(config, started)
     except (BackupFailed, OSError, KeyError, ValueError) as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         shutil.rmtree(Path(config["dir"]) / f"{started:%Y%m%dT%H%M%SZ}.partial",
                       ignore_errors=True)
         _write_json(status, {"status": "failed", "time": started.isoformat(),
@@ -348,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                            check=False)
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _write_json(status, {"status": "ok", "time": started.isoformat(), "backup": final.name})
     print(f"backup ok: {final}")
     return 0
