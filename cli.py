@@ -32,6 +32,8 @@ COMMANDS = {
     "dns": "commands.dns:dns",
     "migrate": "commands.migrate:migrate",
     "app": "commands.app:app",
+    "backup": "commands.backup:backup",
+    "restore": "commands.backup:restore",
     "drift": "commands.drift:drift",
     "diagram": "commands.diagram:diagram",
 }
