@@ -127,7 +127,12 @@ def _confirm_env(environment: str, yes_i_mean: str | None) -> None:
               help="Confirm a live restore without a prompt by naming the environment.")
 def restore(env, config_path, stacks_dir, source, where, yes_i_mean):
     """Restore a backup: into scratch databases (the drill) or over the live data."""
+    import re
+    from errors import ConfigError
     from ops.backup_service import drill, each, restore_live
+    if not re.fullmatch(r"\d{8}T\d{6}Z", source):
+        raise ConfigError(f"--from {source!r} is not a backup name like 20261128T031500Z "
+                          f"(see `hetzner-deploy backup list`)")
     config, outputs = _context(config_path, env, stacks_dir)
     if where == "scratch":
         for target, said in each(config, outputs, lambda conn: drill(conn, source), "restore"):

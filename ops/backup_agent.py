@@ -223,9 +223,10 @@ def finals(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
 
 
-def prune(root: Path, daily: int, weekly: int) -> list[str]:
-    """Keep the newest backup of each of the last `daily` days and `weekly` ISO weeks."""
-    keep, days, weeks = set(), [], []
+def prune(root: Path, daily: int, weekly: int, protect: tuple[str, ...] = ()) -> list[str]:
+    """Keep the newest backup of each of the last `daily` days and `weekly` ISO weeks, and
+    those named in `protect` (the one a live restore is about to read)."""
+    keep, days, weeks = {root / name for name in protect}, [], []
     for path in reversed(finals(root)):
         when = dt.datetime.strptime(path.name, "%Y%m%dT%H%M%SZ")
         day, week = when.date(), when.isocalendar()[:2]
@@ -241,7 +242,8 @@ def prune(root: Path, daily: int, weekly: int) -> list[str]:
     return [p.name for p in removed]
 
 
-def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
+def run_backup(config: dict, now: dt.datetime | None = None,
+               protect: tuple[str, ...] = ()) -> Path:
     root = Path(config["dir"])
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in root.glob("*.partial"):        # what a killed run left: never a backup
@@ -263,7 +265,7 @@ def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
                                             "files": files, **parts})
     final = root / name
     os.rename(partial, final)
-    prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)))
+    prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)), protect)
     if config.get("s3"):
         try:
             upload(config["s3"], final)
@@ -338,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["backup", "drill", "list", "restore"])
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--backup", help="drill, restore: the backup's name (drill default: the newest)")
+    parser.add_argument("--keep", action="append", default=[],
+                        help="backup: a backup retention must not remove in this run")
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text())
     _load_env(config)
@@ -377,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_json(status, {"status": "running", "time": started.isoformat(),
                              "pid": os.getpid()})
         signal.signal(signal.SIGTERM, _stopped)
-        final = run_backup(config, started)
+        final = run_backup(config, started, tuple(args.keep))
     except (BackupFailed, OSError, KeyError, ValueError) as exc:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         shutil.rmtree(Path(config["dir"]) / f"{started:%Y%m%dT%H%M%SZ}.partial",

@@ -121,11 +121,13 @@ async def listing(conn) -> Listing:
                    doc.get("offsite_error"), doc["status"], int(doc["stale_after_hours"]))
 
 
-async def backup_now(conn) -> str:
+async def backup_now(conn, keep: str | None = None) -> str:
     """Run one backup now and wait; the new backup's name, or RemoteError with the agent's
-    reason (from status.json: a failure never reads as success)."""
+    reason (from status.json: a failure never reads as success). `keep`: a backup this
+    run's retention must not remove (the agent is then run directly, not through systemd)."""
     systemd = (await conn.run(b.systemd_running(), check=False)).exit_status == 0
-    done = await conn.run(b.backup_now(systemd), check=False, timeout=LONG)
+    argv = b.agent("backup", "--keep", keep) if keep else b.backup_now(systemd)
+    done = await conn.run(argv, check=False, timeout=LONG)
     state = (await listing(conn)).status
     if done.exit_status != 0 or state.get("status") != "ok":
         raise RemoteError(f"{conn.target.label}: backup failed: "
@@ -153,7 +155,7 @@ async def restore_live(conn, config, name: str) -> dict:
     except RemoteError as exc:
         raise RefusedError(f"live restore refused: {name} does not pass its restore drill "
                            f"({exc.message})") from None
-    fresh = await backup_now(conn)
+    fresh = await backup_now(conn, keep=name)
     services = (await conn.run(b.list_services(project), timeout=120)).stdout.split()
     app_services = [s for s in services if s not in (backup.postgres_service, backup.redis_service)]
     if app_services:
