@@ -69,9 +69,15 @@ async def install(conn, config, env: bytes, environ=os.environ) -> str:
         await conn.upload(str(b.S3_ENV), keys, 0o600)
         if (await conn.run(b.has_rclone(), check=False)).exit_status != 0:
             await conn.run(b.install_rclone(), timeout=600)
+    systemd = (await conn.run(b.systemd_running(), check=False)).exit_status == 0
+    if systemd:
+        for key, value in (("schedule", backup.schedule), ("drill_schedule", backup.drill_schedule)):
+            if (await conn.run(b.check_calendar(value), check=False)).exit_status != 0:
+                raise ConfigError(f"backup.{key}: systemd does not read {value!r} as a time "
+                                  f"(see `man systemd.time`, e.g. daily or \"*-*-* 03:15:00\")")
     for name, text in setup.units(backup).items():
         await conn.upload(str(b.UNIT_DIR / name), text.encode(), setup.UNIT_MODE)
-    if (await conn.run(b.systemd_running(), check=False)).exit_status != 0:
+    if not systemd:
         return "backup units written, timers not active (no systemd on this server)"
     await conn.run(b.daemon_reload())
     await conn.run(b.enable_timers())

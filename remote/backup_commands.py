@@ -71,6 +71,11 @@ def systemd_running() -> list[str]:
     return ["test", "-d", "/run/systemd/system"]
 
 
+def check_calendar(on_calendar: str) -> list[str]:
+    # systemd's own parser: the config's pattern only keeps the string safe for a unit file.
+    return ["systemd-analyze", "calendar", "--", on_calendar]
+
+
 def daemon_reload() -> list[str]:
     return ["systemctl", "daemon-reload"]
 
