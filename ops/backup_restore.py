@@ -204,3 +204,86 @@ def restore_live(config: dict, name: str) -> dict:
         result["redis"] = restore_redis(config["redis"], folder / manifest["redis"]["file"],
                                         manifest["redis"]["counts"])
     return result
+
+
+# --- the drill in throwaway containers --------------------------------------------------------
+
+def _image_and_cmd(ps_argv: list[str]) -> tuple[str, list[str]]:
+    """The image and command of a running Compose service's container (nothing else: its
+    environment holds the app's secrets and is never read here)."""
+    ids = agent._run(ps_argv).split()
+    if not ids:
+        raise agent.BackupFailed(f"no running container for `{' '.join(ps_argv[-1:])}`")
+    out = agent._run(["docker", "inspect", "--format", "{{json .Config.Image}} "
+                      "{{json .Config.Cmd}}", "--", ids[0]]).strip()
+    decoder = json.JSONDecoder()
+    image, end = decoder.raw_decode(out)
+    cmd, _ = decoder.raw_decode(out[end:].lstrip())
+    return image, list(cmd or [])
+
+
+def _until(check, what: str, deadline_s: float = 180) -> None:
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            if check():
+                return
+        except agent.BackupFailed:
+            pass
+        if time.monotonic() > end:
+            raise agent.BackupFailed(f"{what} did not start within {deadline_s:.0f}s")
+        time.sleep(0.3)
+
+
+def _remove(container: str) -> None:
+    subprocess.run(["docker", "rm", "--force", "--volumes", container], capture_output=True,
+                   timeout=120, check=False)
+
+
+def drill_in_containers(config: dict, name: str) -> dict:
+    """The scratch restore: checksums, then fresh PostgreSQL and Redis containers of the app's
+    own images on no network, the backup restored into them and counted against the manifest.
+    The live databases are not touched; the containers are removed whatever happens."""
+    folder, manifest = verified_manifest(config, name)
+    scratch, tag, result = config["scratch"], f"{name.lower()}-{os.getpid()}", {}
+    pg = config.get("postgres")
+    if pg and "postgres" in manifest:
+        image, cmd = _image_and_cmd(scratch["postgres_ps"])
+        box = f"hd-scratch-pg-{tag}"
+        try:
+            # --env-file: the app's database settings reach the container from the file, never
+            # from a command line; a fresh data directory is initialised from them.
+            agent._run(["docker", "run", "--detach", "--network", "none", "--name", box,
+                        "--env-file", scratch["env_file"], image, *cmd])
+            fresh = {"exec": ["docker", "exec", "-i", box, "sh", "-c", scratch["pg_wrapper"], "sh"],
+                     "args": [], "db": pg["db"]}
+            _until(lambda: agent._run([*fresh["exec"], "psql", "-d", fresh["db"], "-Atc",
+                                       "SELECT 1"]).strip() == "1", "scratch PostgreSQL")
+            with open(folder / manifest["postgres"]["file"], "rb") as inp:
+                agent._run([*fresh["exec"], "pg_restore", "--no-owner", "--exit-on-error", "-d",
+                            fresh["db"]], stdin=inp)
+            counts = agent.pg_counts(fresh)
+        finally:
+            _remove(box)
+        if counts != manifest["postgres"]["counts"]:
+            raise agent.BackupFailed(f"{name}: restored row counts {counts} differ from the "
+                                     f"manifest's {manifest['postgres']['counts']}")
+        result["postgres"] = counts
+    if config.get("redis") and "redis" in manifest:
+        image, _ = _image_and_cmd(scratch["redis_ps"])
+        box = f"hd-scratch-redis-{tag}"
+        try:
+            agent._run(["docker", "run", "--detach", "--network", "none", "--name", box,
+                        "-v", f"{folder}:/scratch:ro", "--entrypoint", "redis-server", image,
+                        "--dir", "/scratch", "--dbfilename", manifest["redis"]["file"],
+                        "--appendonly", "no", "--save", "", "--bind", "127.0.0.1"])
+            fresh = {"exec": ["docker", "exec", box]}
+            _until(lambda: agent._persistence(fresh).get("loading") == "0", "scratch Redis")
+            counts = agent.redis_counts(fresh)
+        finally:
+            _remove(box)
+        if counts != manifest["redis"]["counts"]:
+            raise agent.BackupFailed(f"{name}: restored key counts {counts} differ from the "
+                                     f"manifest's {manifest['redis']['counts']}")
+        result["redis"] = counts
+    return result

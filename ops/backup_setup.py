@@ -51,6 +51,12 @@ def agent_config(project: str, backup: BackupConfig, *, postgres_db: str | None,
         if redis_image:
             redis["check"] = b.rdb_check(redis_image)
         doc["redis"] = redis
+    # The restore drill's throwaway containers: the services' own images, the app's .env.
+    doc["scratch"] = {"env_file": str(b.current_env(project)), "pg_wrapper": b.PG_WRAPPER}
+    if backup.postgres_service:
+        doc["scratch"]["postgres_ps"] = b.service_container(project, backup.postgres_service)
+    if backup.redis_service:
+        doc["scratch"]["redis_ps"] = b.service_container(project, backup.redis_service)
     if backup.s3:
         doc["s3"] = {"endpoint": backup.s3.endpoint, "bucket": backup.s3.bucket,
                      **({"prefix": backup.s3.prefix} if backup.s3.prefix else {})}

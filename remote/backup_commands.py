@@ -42,6 +42,10 @@ def compose_current(project: str, *args: str) -> list[str]:
             "--env-file", str(link / ENV_NAME), *args]
 
 
+def current_env(project: str) -> PurePosixPath:
+    return current_link(project) / ENV_NAME
+
+
 def exec_in(project: str, service: str, wrapper: str) -> list[str]:
     """The agent's `exec` prefix: the agent appends the tool and its arguments."""
     return compose_current(project, "exec", "-T", _name(service, "service"), "sh", "-c", wrapper, "sh")

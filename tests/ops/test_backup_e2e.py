@@ -105,8 +105,13 @@ def test_backup_wipe_restore_live_corrupt_and_killed(app_sb):
     assert manifest["postgres"]["counts"] == {"public.notes": 3}
     assert manifest["redis"]["counts"] == {"db0": 2}     # notes:written, notes:last
 
+    # The scratch drill: throwaway containers of the app's images on no network, then gone.
     drilled = _ok(sb.cli("restore", "--from", first, *where, timeout=300))
     assert "restore drill ok" in drilled.stdout
+    assert '"public.notes": 3' in drilled.stdout and '"db0": 2' in drilled.stdout
+    leftovers = _server(tmp_path, ip, ["docker", "ps", "--all", "--quiet", "--filter",
+                                       "name=hd-scratch"])
+    assert leftovers.exit_status == 0 and leftovers.stdout.strip() == ""
 
     # Wipe both databases (and write a row that is not in the backup).
     pg = b.exec_in("autoscale-ai", "postgres", b.PG_WRAPPER)

@@ -71,6 +71,9 @@ def test_agent_config_holds_no_secret_and_follows_the_app():
     assert doc["s3"] == {"endpoint": "https://fsn1.your-objectstorage.com", "bucket": "bk",
                          "prefix": "shop"}
     assert doc["env_file"] == "/opt/hetzner-deploy/backup/s3.env"
+    assert doc["scratch"] == {"env_file": "/opt/shop/current/.env", "pg_wrapper": b.PG_WRAPPER,
+                              "postgres_ps": [*COMPOSE, "ps", "--quiet", "postgres"],
+                              "redis_ps": [*COMPOSE, "ps", "--quiet", "redis"]}
     no_redis = setup.agent_config("shop", BackupConfig(redis_service=""), postgres_db=None,
                                   redis_image=None)
     assert "redis" not in no_redis and no_redis["postgres"]["db"] == "postgres"
