@@ -34,6 +34,7 @@ COMMANDS = {
     "app": "commands.app:app",
     "backup": "commands.backup:backup",
     "restore": "commands.backup:restore",
+    "rollback": "commands.rollback:rollback",
     "drift": "commands.drift:drift",
     "diagram": "commands.diagram:diagram",
 }

@@ -155,6 +155,11 @@ def test_backup_wipe_restore_live_corrupt_and_killed(app_sb):
     rows = {c["name"]: c for c in json.loads(verify.stdout)["checks"]}
     assert rows["autoscale-ai-production: backup status"]["status"] == "fail"
 
+    # `rollback` explains what can go back: one release only, no migration cut-over.
+    listing = _ok(sb.cli("rollback", *where))
+    assert "nothing to roll back to (no earlier good release)" in listing.stdout
+    assert "dns:   nothing to roll back (no migration cut-over)" in listing.stdout
+
     for done in outputs + [scratch, bad, status, verify, refused]:
         assert PG_SECRET not in done.stdout + done.stderr
         assert REDIS_SECRET not in done.stdout + done.stderr
