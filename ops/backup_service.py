@@ -50,6 +50,11 @@ async def install(conn, config, env: bytes, environ=os.environ) -> str:
     """Upload the agent, its config and the units; enable the timers when systemd runs.
     Returns what was done, in words."""
     backup = _backup_config(config)
+    from remote import commands as c
+    if (await conn.run(c.read_current(config.project), check=False)).exit_status != 0:
+        # 3-tier: the databases must run in the app's Compose project on the db server.
+        raise RemoteError(f"{conn.target.label}: no app release here, so no databases to back "
+                          f"up; [backup] needs the app's Compose project on the database host")
     await conn.run(b.make_dirs())
     for name in AGENT_FILES:
         await conn.upload(str(b.ROOT / name), (HERE / name).read_bytes(), 0o700)
