@@ -173,11 +173,9 @@ def _remote(s3: dict, name: str) -> str:
             f"{s3['bucket']}/{prefix}{name}")
 
 
-def upload(s3: dict, folder: Path) -> list[str]:
-    """Copy every file of a final backup off-site, then read each one back and compare its
-    sha256: an upload is done only when the bytes stored are the bytes sent."""
-    rclone = s3.get("rclone", ["rclone"])
-    remote = _remote(s3, folder.name)
+def rclone_argv(s3: dict) -> list[str]:
+    """rclone's argv prefix, its keys set in this process's environment."""
+    rclone = list(s3.get("rclone", ["rclone"]))
     # AWS_* as every S3 tool reads them; handed to rclone as its own variables, never argv.
     for ours, theirs in (("AWS_ACCESS_KEY_ID", "RCLONE_S3_ACCESS_KEY_ID"),
                          ("AWS_SECRET_ACCESS_KEY", "RCLONE_S3_SECRET_ACCESS_KEY")):
@@ -186,7 +184,17 @@ def upload(s3: dict, folder: Path) -> list[str]:
     # rclone 1.60 cannot load AWS_CA_BUNDLE ("unsupported transport"): give it as --ca-cert.
     bundle = os.environ.pop("AWS_CA_BUNDLE", "")
     if bundle:
-        rclone = [*rclone, "--ca-cert", bundle]
+        os.environ["HD_RCLONE_CA"] = bundle
+    if os.environ.get("HD_RCLONE_CA"):
+        rclone += ["--ca-cert", os.environ["HD_RCLONE_CA"]]
+    return rclone
+
+
+def upload(s3: dict, folder: Path) -> list[str]:
+    """Copy every file of a final backup off-site, then read each one back and compare its
+    sha256: an upload is done only when the bytes stored are the bytes sent."""
+    rclone = rclone_argv(s3)
+    remote = _remote(s3, folder.name)
     sent = []
     for path in sorted(folder.iterdir()):
         target = f"{remote}/{path.name}"

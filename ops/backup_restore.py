@@ -67,7 +67,7 @@ def status(config: dict) -> dict:
 
 def offsite(config: dict) -> list[dict]:
     s3 = config["s3"]
-    rclone = s3.get("rclone", ["rclone"])
+    rclone = agent.rclone_argv(s3)
     out = agent._run([*rclone, "lsjson", "--recursive", "--files-only", agent._remote(s3, "")])
     sizes: dict[str, int] = {}
     for item in json.loads(out or "[]"):

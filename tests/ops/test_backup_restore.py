@@ -16,6 +16,7 @@ import pytest
 
 from ops import backup_agent, backup_restore
 from tests.ops.test_backup_agent import AGENT, _free_port, _psql
+from tests.ops.test_backup_agent import s3  # noqa: F401 - a fixture
 from tests.pipeline.pg import LocalPostgres
 
 pytestmark = pytest.mark.e2e      # real PostgreSQL and Redis servers
@@ -152,3 +153,37 @@ def test_a_run_killed_outright_reads_as_failed(tmp_path):
     (root / "status.json").write_text(json.dumps({"status": "running", "pid": os.getpid(),
                                                   "time": "2026-11-28T03:15:00+00:00"}))
     assert backup_restore.status({"dir": str(root)})["status"] == "running"
+
+
+def test_list_shows_local_and_off_site_with_keys_from_the_env_file_only(dbs, tmp_path, s3,
+                                                                        monkeypatch):
+    pg, redis = dbs
+    client, proxy = s3
+    _seed(pg, redis)
+    # The keys reach the agent through its 0600 env file, not the environment it starts in.
+    env_file = tmp_path / "s3.env"
+    env_file.write_text("AWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test-secret-key\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    config = _config(tmp_path, pg, redis, env_file=str(env_file), s3={
+        "endpoint": f"http://127.0.0.1:{proxy.port}", "bucket": "backups", "prefix": "prod",
+        "rclone": ["rclone", "--retries", "1", "--low-level-retries", "1"]})
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(config))
+    run = [sys.executable, str(AGENT), "--config", str(path)]
+    done = subprocess.run([run[0], run[1], "backup", *run[2:]], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run([run[0], run[1], "list", *run[2:]], capture_output=True, text=True,
+                            timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    assert "offsite_error" not in doc, doc.get("offsite_error")
+    [local] = doc["local"]
+    # The oracle: the store's own listing through boto3.
+    objects = client.list_objects_v2(Bucket="backups", Prefix=f"prod/{local['name']}/")["Contents"]
+    assert doc["offsite"] == [{"name": local["name"], "time": local["time"],
+                               "bytes": sum(o["Size"] for o in objects)}]
+    assert local["bytes"] == sum(o["Size"] for o in objects)
+    assert doc["status"]["status"] == "ok" and doc["status"]["backup"] == local["name"]
+    assert "test-secret-key" not in listed.stdout + listed.stderr + path.read_text()
