@@ -338,6 +338,18 @@ def _load_env(config: dict) -> None:
                 os.environ[key.strip()] = value.strip()
 
 
+def _lock(config: dict):
+    """One backup or restore at a time (a timer run and `backup now` or a live restore's
+    fresh backup): the second waits, so neither removes the other's .partial folder."""
+    import fcntl
+    handle = open(Path(config["dir"]) / ".lock", "a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _HELD.append(handle)   # open, so locked, until the process exits
+
+
+_HELD: list = []
+
+
 def _stopped(signum, frame):
     # systemd stops a unit with SIGTERM: fail like any other failure (status, notify, exit 1).
     raise BackupFailed(f"stopped by signal {signum}")
@@ -364,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not args.backup:
                 raise BackupFailed("restore needs --backup NAME")
+            _lock(config)
             done = more.restore_live(config, args.backup)
         except (BackupFailed, OSError, KeyError, ValueError) as exc:
             print(f"restore failed: {exc}", file=sys.stderr)
@@ -393,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         # "running" first: a run killed outright (SIGKILL, power loss) leaves it behind, and
         # `backup status` reads a running status whose process is gone as failed.
         Path(config["dir"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+        _lock(config)
         _write_json(status, {"status": "running", "time": started.isoformat(),
                              "pid": os.getpid()})
         signal.signal(signal.SIGTERM, _stopped)

@@ -187,3 +187,24 @@ def test_list_shows_local_and_off_site_with_keys_from_the_env_file_only(dbs, tmp
     assert local["bytes"] == sum(o["Size"] for o in objects)
     assert doc["status"]["status"] == "ok" and doc["status"]["backup"] == local["name"]
     assert "test-secret-key" not in listed.stdout + listed.stderr + path.read_text()
+
+
+def test_a_second_run_waits_for_the_first(tmp_path):
+    """The agent's lock: a run that finds the lock held waits, and does not touch the first
+    run's folder (here: a stale-looking .partial the first run is still writing)."""
+    import fcntl
+    root = tmp_path / "backups"
+    root.mkdir()
+    (root / "20261128T000000Z.partial").mkdir()
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"dir": str(root)}))     # nothing to back up: a quick run
+    with open(root / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, str(AGENT), "backup", "--config", str(config)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        assert (root / "20261128T000000Z.partial").is_dir()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert not (root / "20261128T000000Z.partial").exists()
