@@ -338,6 +338,17 @@ def _load_env(config: dict) -> None:
                 os.environ[key.strip()] = value.strip()
 
 
+def _more():
+    try:
+        import backup_restore                   # on the server: a sibling file
+    except ImportError:
+        from ops import backup_restore
+    # Run as a script this module is __main__: the helper must raise this module's
+    # BackupFailed, not that of a second copy imported under its file name.
+    backup_restore.agent = sys.modules[__name__]
+    return backup_restore
+
+
 def _lock(config: dict):
     """One backup or restore at a time (a timer run and `backup now` or a live restore's
     fresh backup): the second waits, so neither removes the other's .partial folder."""
@@ -366,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(args.config.read_text())
     _load_env(config)
     if args.command in ("list", "restore"):
-        try:
-            import backup_restore as more        # on the server: a sibling file
-        except ImportError:
-            from ops import backup_restore as more
+        more = _more()
         if args.command == "list":
             print(json.dumps(more.listing(config), sort_keys=True))
             return 0
@@ -387,14 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             found = finals(Path(config["dir"]))
             name = args.backup or (found[-1].name if found else "")
-            if config.get("scratch"):      # throwaway containers of the app's images
-                try:
-                    import backup_restore as more
-                except ImportError:
-                    from ops import backup_restore as more
-                proven = more.drill_in_containers(config, name)
-            else:                           # a throwaway database of the running server
-                proven = drill(config, name)
+            # Throwaway containers of the app's images, else a throwaway database.
+            proven = (_more().drill_in_containers(config, name) if config.get("scratch")
+                      else drill(config, name))
         except (BackupFailed, OSError, KeyError, ValueError) as exc:
             print(f"restore drill failed: {exc}", file=sys.stderr)
             return 1

@@ -112,6 +112,14 @@ def test_a_corrupted_backup_is_refused_before_anything_changes(dbs, tmp_path):
         backup_restore.restore_live(config, backup.name)
     with pytest.raises(backup_agent.BackupFailed, match="corrupted"):
         backup_agent.drill(config, backup.name)
+    # The agent as the server runs it: one line, exit 1, no traceback.
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run([sys.executable, str(AGENT), "restore", "--config", str(path),
+                           "--backup", backup.name], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("restore failed: ") and "corrupted" in done.stderr
+    assert done.stderr.count("\n") == 1
     assert _psql(pg, "postgres", "SELECT count(*) FROM notes") == "501"
     assert redis.cli("DBSIZE") == "40"
 
