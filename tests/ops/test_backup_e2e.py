@@ -100,6 +100,8 @@ def test_backup_wipe_restore_live_corrupt_and_killed(app_sb):
     listed = _ok(sb.cli("backup", "list", "--json", *where))
     [local] = json.loads(listed.stdout)["autoscale-ai-production"]["local"]
     assert local["name"] == first and local["bytes"] > 0
+    human = _ok(sb.cli("backup", "list", *where))
+    assert f"  local     {first}  " in human.stdout and " ago " in human.stdout
     outputs.append(_ok(sb.cli("backup", "status", *where)))
     manifest = json.loads(_server(tmp_path, ip, ["cat", f"{b.DATA}/{first}/manifest.json"]).stdout)
     assert manifest["postgres"]["counts"] == {"public.notes": 3}
@@ -169,3 +171,11 @@ def test_backup_wipe_restore_live_corrupt_and_killed(app_sb):
         assert REDIS_SECRET not in done.stdout + done.stderr
     config_json = _server(tmp_path, ip, ["cat", str(b.CONFIG)]).stdout
     assert PG_SECRET not in config_json and REDIS_SECRET not in config_json
+    # No local file the tool wrote holds them either (the server's own files are under machines/).
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != tmp_path / "app" / ".env" and "machines" not in path.parts:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            assert PG_SECRET.encode() not in data and REDIS_SECRET.encode() not in data, path

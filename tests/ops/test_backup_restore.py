@@ -216,3 +216,24 @@ def test_a_second_run_waits_for_the_first(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert not (root / "20261128T000000Z.partial").exists()
+
+
+def test_a_redis_restore_that_does_not_count_right_puts_the_old_data_back(dbs, tmp_path):
+    pg, redis = dbs
+    _seed(pg, redis)
+    config = _config(tmp_path, pg, redis)
+    config.pop("postgres")
+    backup = backup_agent.run_backup(config)
+    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest["redis"]["counts"] = {"db0": 41}          # what the RDB will not give back
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    redis.cli("FLUSHALL")
+    redis.cli("SET", "now", "1")
+    with pytest.raises(backup_agent.BackupFailed, match="previous data was put back"):
+        backup_restore.restore_live(config, backup.name)
+    # Redis runs again with what it had before the attempt, and keeps it across a restart.
+    assert redis.cli("DBSIZE") == "1" and redis.cli("GET", "now") == "1"
+    redis.stop()
+    redis.start()
+    assert redis.cli("DBSIZE") == "1"
+    assert not list(redis.dir.glob(".pre-restore-*"))
