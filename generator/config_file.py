@@ -354,6 +354,14 @@ class DeployFile(BaseModel):
     app: AppSection = None   # type: ignore[assignment]  - no [app]: no app phase
     backup: BackupSection = None   # type: ignore[assignment]  - no [backup]: no backups installed
 
+    @model_validator(mode="after")
+    def _backup_needs_the_app(self):
+        if self.backup is not None and self.app is None:
+            # The agent reaches the databases through the app's Compose project.
+            raise bad_table("[backup] needs [app]: the backups run in the app's Compose "
+                            "project on the server")
+        return self
+
 
 class _ConfigWording(Wording):
     def unknown(self, loc: tuple) -> str:

@@ -6,13 +6,15 @@ from click.testing import CliRunner
 from cli import cli
 from tests.conftest import BASE_TOML
 
+WITH_BACKUP = BASE_TOML + '\n[app]\ncompose = "c.yaml"\nenv_file = ".env"\n\n[backup]\n'
+
 
 def _run(*args):
     return CliRunner().invoke(cli, list(args))
 
 
 def test_restore_refuses_a_name_that_is_not_a_backup(make_config):
-    config = make_config(BASE_TOML + "\n[backup]\n")
+    config = make_config(WITH_BACKUP)
     for bad in ("../../etc", "latest", "20261128T031500Z\n", "-rf"):
         done = _run("restore", "--from", bad, "--config", str(config))
         assert done.exit_code == 2, done.output
@@ -29,5 +31,5 @@ def test_without_a_backup_section_every_command_says_so(make_config):
 
 def test_restore_target_is_scratch_or_live(make_config):
     done = _run("restore", "--from", "20261128T031500Z", "--target", "prod",
-                "--config", str(make_config(BASE_TOML + "\n[backup]\n")))
+                "--config", str(make_config(WITH_BACKUP)))
     assert done.exit_code == 2 and "'prod' is not one of 'scratch', 'live'" in done.output

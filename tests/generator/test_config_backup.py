@@ -8,13 +8,20 @@ from generator.config_backup import BackupConfig, S3Target
 from generator.config_file import parse
 from tests.conftest import BASE_TOML
 
+APP = '\n[app]\ncompose = "app/compose.yaml"\nenv_file = "app/.env"\n'
+
 
 def _load(make_config, extra: str):
-    return parse(make_config(BASE_TOML + extra), False)
+    return parse(make_config(BASE_TOML + APP + extra), False)
 
 
 def test_no_section_no_backups(make_config):
     assert _load(make_config, "").backup is None
+
+
+def test_backups_need_the_app(make_config):
+    with pytest.raises(ConfigError, match=r"\[backup\] needs \[app\]"):
+        parse(make_config(BASE_TOML + "\n[backup]\n"), False)
 
 
 def test_defaults_and_values(make_config):
