@@ -32,6 +32,9 @@ COMMANDS = {
     "dns": "commands.dns:dns",
     "migrate": "commands.migrate:migrate",
     "app": "commands.app:app",
+    "backup": "commands.backup:backup",
+    "restore": "commands.backup:restore",
+    "rollback": "commands.rollback:rollback",
     "drift": "commands.drift:drift",
     "diagram": "commands.diagram:diagram",
 }

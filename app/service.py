@@ -34,10 +34,10 @@ def client_key_path(config) -> str:
     return str(private)
 
 
-def targets_from(config, outputs) -> list[Target]:
-    hosts = [h for h in outputs.hosts if h.role in APP_ROLES]
+def targets_from(config, outputs, roles: tuple[str, ...] = APP_ROLES) -> list[Target]:
+    hosts = [h for h in outputs.hosts if h.role in roles]
     if not hosts:
-        raise RemoteError("the stack has no host of role all-in-one or app to deploy to")
+        raise RemoteError(f"the stack has no host of role {' or '.join(roles)} to reach")
     key = client_key_path(config)
     targets = []
     for h in hosts:

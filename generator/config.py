@@ -16,6 +16,7 @@ from pathlib import Path
 
 from errors import ConfigError
 from generator.config_app import AppConfig
+from generator.config_backup import BackupConfig
 from generator.config_dns import DnsConfig
 from generator.config_tier import TierConfig
 
@@ -83,6 +84,7 @@ class DeployConfig:
     dns: DnsConfig = field(default_factory=DnsConfig)
     tier: TierConfig = field(default_factory=TierConfig)
     app: AppConfig | None = None           # [app]: generator/config_app.py
+    backup: BackupConfig | None = None     # [backup]: generator/config_backup.py
 
     @property
     def ssh_open_to_world(self) -> bool:

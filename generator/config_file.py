@@ -32,6 +32,7 @@ from errors import ConfigError
 from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTERN, NAME_SAYS,
                               WORLD, BackendConfig, DeployConfig, Thresholds, name_problem)
 from generator.config_app import APP_FILE, GIT_REF, GIT_URL, PATH, AppConfig
+from generator.config_backup import DATA_FILE, DB_NAME, ON_CALENDAR, SERVICE, BackupConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
 from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
@@ -289,6 +290,53 @@ class AppSection(Section):
         return self
 
 
+# [backup]: its values are generator.config_backup.BackupConfig.
+def _notify(v) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or len(v) > 64 or not all(
+            isinstance(a, str) and 0 < len(a) <= 1000 and "\x00" not in a for a in v):
+        raise bad('must be a command as an argv list like ["/usr/local/bin/page-me", "--team", '
+                  f'"ops"], not a shell string (got {show(v)})')
+    return tuple(v)
+
+
+class BackupS3Section(Section):
+    endpoint: Endpoint
+    bucket: Bucket
+    prefix: StateKey = None         # type: ignore[assignment]
+
+
+class BackupServicesSection(Section):
+    # Compose service names; "" when the app has no such database.
+    postgres: Annotated[str, pattern(rf"(?:{SERVICE})?", "a Compose service name or \"\"")] \
+        = "postgres"
+    redis: Annotated[str, pattern(rf"(?:{SERVICE})?", "a Compose service name or \"\"")] = "redis"
+    postgres_db: Annotated[str, pattern(DB_NAME, "a database name like app")] \
+        = None                                                    # type: ignore[assignment]
+    redis_data_file: Annotated[str, pattern(DATA_FILE, "an absolute path on the server like "
+                                            "/mnt/data/redis/dump.rdb")] = "/mnt/data/redis/dump.rdb"
+
+
+Calendar = Annotated[str, pattern(ON_CALENDAR, "a systemd OnCalendar time like daily or "
+                                  "\"*-*-* 03:15:00\"")]
+
+
+class BackupSection(Section):
+    schedule: Calendar = "*-*-* 03:15:00"
+    drill_schedule: Calendar = "Sun *-*-* 04:30:00"
+    keep_daily: Annotated[int, between(1, 366, "backups")] = 7
+    keep_weekly: Annotated[int, between(0, 520, "backups")] = 4
+    stale_after_hours: Annotated[int, between(1, 24 * 90, "hours")] = 26
+    notify: Annotated[tuple[str, ...], BeforeValidator(_notify)] = ()
+    s3: BackupS3Section = None      # type: ignore[assignment]
+    services: BackupServicesSection = BackupServicesSection()
+
+    @model_validator(mode="after")
+    def _something_to_back_up(self):
+        if not self.services.postgres and not self.services.redis:
+            raise bad("services: name a postgres or a redis service (both are empty)")
+        return self
+
+
 class DeployFile(BaseModel):
     """deploy.toml as a whole: one field per section."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -304,6 +352,15 @@ class DeployFile(BaseModel):
     dns: DnsSection = DnsSection()
     tier: TierSection = TierSection()
     app: AppSection = None   # type: ignore[assignment]  - no [app]: no app phase
+    backup: BackupSection = None   # type: ignore[assignment]  - no [backup]: no backups installed
+
+    @model_validator(mode="after")
+    def _backup_needs_the_app(self):
+        if self.backup is not None and self.app is None:
+            # The agent reaches the databases through the app's Compose project.
+            raise bad_table("[backup] needs [app]: the backups run in the app's Compose "
+                            "project on the server")
+        return self
 
 
 class _ConfigWording(Wording):
@@ -311,7 +368,10 @@ class _ConfigWording(Wording):
         if len(loc) == 1:
             return f"unknown section [{show_key(loc[0])}] (known: {', '.join(DeployFile.model_fields)})"
         section = DeployFile.model_fields[loc[0]].annotation
-        return f"unknown key {loc[0]}.{show_key(loc[1])} (known: {', '.join(section.model_fields)})"
+        for part in loc[1:-1]:     # a table inside a section ([backup.s3])
+            section = section.model_fields[part].annotation
+        where = ".".join(str(p) for p in loc[:-1])
+        return f"unknown key {where}.{show_key(loc[-1])} (known: {', '.join(section.model_fields)})"
 
     def missing(self, loc: tuple) -> str:
         if len(loc) == 1:   # a whole required section: name its first required key
@@ -366,7 +426,8 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
                               region=s.region, schema_name=s.schema_name),
         pricing_table=pricing_table, dns=DnsConfig(**parsed.dns.model_dump()),
         tier=TierConfig(**parsed.tier.model_dump()),
-        app=AppConfig.from_section(parsed.app, path.parent) if parsed.app else None)
+        app=AppConfig.from_section(parsed.app, path.parent) if parsed.app else None,
+        backup=BackupConfig.from_section(parsed.backup) if parsed.backup else None)
 
 
 class _EnvOption(BaseModel):

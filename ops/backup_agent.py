@@ -38,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -172,11 +173,9 @@ def _remote(s3: dict, name: str) -> str:
             f"{s3['bucket']}/{prefix}{name}")
 
 
-def upload(s3: dict, folder: Path) -> list[str]:
-    """Copy every file of a final backup off-site, then read each one back and compare its
-    sha256: an upload is done only when the bytes stored are the bytes sent."""
-    rclone = s3.get("rclone", ["rclone"])
-    remote = _remote(s3, folder.name)
+def rclone_argv(s3: dict) -> list[str]:
+    """rclone's argv prefix, its keys set in this process's environment."""
+    rclone = list(s3.get("rclone", ["rclone"]))
     # AWS_* as every S3 tool reads them; handed to rclone as its own variables, never argv.
     for ours, theirs in (("AWS_ACCESS_KEY_ID", "RCLONE_S3_ACCESS_KEY_ID"),
                          ("AWS_SECRET_ACCESS_KEY", "RCLONE_S3_SECRET_ACCESS_KEY")):
@@ -185,7 +184,17 @@ def upload(s3: dict, folder: Path) -> list[str]:
     # rclone 1.60 cannot load AWS_CA_BUNDLE ("unsupported transport"): give it as --ca-cert.
     bundle = os.environ.pop("AWS_CA_BUNDLE", "")
     if bundle:
-        rclone = [*rclone, "--ca-cert", bundle]
+        os.environ["HD_RCLONE_CA"] = bundle
+    if os.environ.get("HD_RCLONE_CA"):
+        rclone += ["--ca-cert", os.environ["HD_RCLONE_CA"]]
+    return rclone
+
+
+def upload(s3: dict, folder: Path) -> list[str]:
+    """Copy every file of a final backup off-site, then read each one back and compare its
+    sha256: an upload is done only when the bytes stored are the bytes sent."""
+    rclone = rclone_argv(s3)
+    remote = _remote(s3, folder.name)
     sent = []
     for path in sorted(folder.iterdir()):
         target = f"{remote}/{path.name}"
@@ -222,9 +231,10 @@ def finals(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
 
 
-def prune(root: Path, daily: int, weekly: int) -> list[str]:
-    """Keep the newest backup of each of the last `daily` days and `weekly` ISO weeks."""
-    keep, days, weeks = set(), [], []
+def prune(root: Path, daily: int, weekly: int, protect: tuple[str, ...] = ()) -> list[str]:
+    """Keep the newest backup of each of the last `daily` days and `weekly` ISO weeks, and
+    those named in `protect` (the one a live restore is about to read)."""
+    keep, days, weeks = {root / name for name in protect}, [], []
     for path in reversed(finals(root)):
         when = dt.datetime.strptime(path.name, "%Y%m%dT%H%M%SZ")
         day, week = when.date(), when.isocalendar()[:2]
@@ -240,7 +250,8 @@ def prune(root: Path, daily: int, weekly: int) -> list[str]:
     return [p.name for p in removed]
 
 
-def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
+def run_backup(config: dict, now: dt.datetime | None = None,
+               protect: tuple[str, ...] = ()) -> Path:
     root = Path(config["dir"])
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in root.glob("*.partial"):        # what a killed run left: never a backup
@@ -262,7 +273,7 @@ def run_backup(config: dict, now: dt.datetime | None = None) -> Path:
                                             "files": files, **parts})
     final = root / name
     os.rename(partial, final)
-    prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)))
+    prune(root, int(config.get("keep_daily", 7)), int(config.get("keep_weekly", 4)), protect)
     if config.get("s3"):
         try:
             upload(config["s3"], final)
@@ -317,18 +328,76 @@ def drill(config: dict, name: str) -> dict:
     return result
 
 
+def _load_env(config: dict) -> None:
+    """The off-site keys (KEY=value lines, 0600) into this process's environment only."""
+    path = config.get("env_file")
+    if path and os.path.exists(path):
+        for line in Path(path).read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                os.environ[key.strip()] = value.strip()
+
+
+def _more():
+    try:
+        import backup_restore                   # on the server: a sibling file
+    except ImportError:
+        from ops import backup_restore
+    # Run as a script this module is __main__: the helper must raise this module's
+    # BackupFailed, not that of a second copy imported under its file name.
+    backup_restore.agent = sys.modules[__name__]
+    return backup_restore
+
+
+def _lock(config: dict):
+    """One backup or restore at a time (a timer run and `backup now` or a live restore's
+    fresh backup): the second waits, so neither removes the other's .partial folder."""
+    import fcntl
+    handle = open(Path(config["dir"]) / ".lock", "a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _HELD.append(handle)   # open, so locked, until the process exits
+
+
+_HELD: list = []
+
+
+def _stopped(signum, frame):
+    # systemd stops a unit with SIGTERM: fail like any other failure (status, notify, exit 1).
+    raise BackupFailed(f"stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="backup_agent")
-    parser.add_argument("command", choices=["backup", "drill"])
+    parser.add_argument("command", choices=["backup", "drill", "list", "restore"])
     parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--backup", help="drill: the backup's name (default: the newest)")
+    parser.add_argument("--backup", help="drill, restore: the backup's name (drill default: the newest)")
+    parser.add_argument("--keep", action="append", default=[],
+                        help="backup: a backup retention must not remove in this run")
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text())
+    _load_env(config)
+    if args.command in ("list", "restore"):
+        more = _more()
+        if args.command == "list":
+            print(json.dumps(more.listing(config), sort_keys=True))
+            return 0
+        try:
+            if not args.backup:
+                raise BackupFailed("restore needs --backup NAME")
+            _lock(config)
+            done = more.restore_live(config, args.backup)
+        except (BackupFailed, OSError, KeyError, ValueError) as exc:
+            print(f"restore failed: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(done, sort_keys=True))
+        return 0
     if args.command == "drill":
         try:
             found = finals(Path(config["dir"]))
             name = args.backup or (found[-1].name if found else "")
-            proven = drill(config, name)
+            # Throwaway containers of the app's images, else a throwaway database.
+            proven = (_more().drill_in_containers(config, name) if config.get("scratch")
+                      else drill(config, name))
         except (BackupFailed, OSError, KeyError, ValueError) as exc:
             print(f"restore drill failed: {exc}", file=sys.stderr)
             return 1
@@ -337,8 +406,16 @@ def main(argv: list[str] | None = None) -> int:
     status = Path(config.get("status_file") or Path(config["dir"]) / "status.json")
     started = dt.datetime.now(dt.timezone.utc)
     try:
-        final = run_backup(config, started)
+        # "running" first: a run killed outright (SIGKILL, power loss) leaves it behind, and
+        # `backup status` reads a running status whose process is gone as failed.
+        Path(config["dir"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+        _lock(config)
+        _write_json(status, {"status": "running", "time": started.isoformat(),
+                             "pid": os.getpid()})
+        signal.signal(signal.SIGTERM, _stopped)
+        final = run_backup(config, started, tuple(args.keep))
     except (BackupFailed, OSError, KeyError, ValueError) as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         shutil.rmtree(Path(config["dir"]) / f"{started:%Y%m%dT%H%M%SZ}.partial",
                       ignore_errors=True)
         _write_json(status, {"status": "failed", "time": started.isoformat(),
@@ -348,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                            check=False)
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _write_json(status, {"status": "ok", "time": started.isoformat(), "backup": final.name})
     print(f"backup ok: {final}")
     return 0

@@ -22,6 +22,13 @@ def run(ctx) -> PhaseResult:
     results = deploy_all(ctx.config, ctx.outputs, command="deploy")
     parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
              + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
+    if ctx.config.backup is not None:
+        # Backups follow the app: the agent reaches the databases through its Compose project.
+        from ops.backup_service import each, install
+        env = ctx.config.app.env_bytes()
+        for target, said in each(ctx.config, ctx.outputs,
+                                 lambda conn: install(conn, ctx.config, env), "backup install"):
+            parts.append(f"{target.name} {said}")
     return PhaseResult("; ".join(parts))
 
 
@@ -31,4 +38,5 @@ def restore(ctx, record) -> str:
 
 def after_checks(after) -> list:
     from checks.app_after import app_checks
-    return app_checks(after)
+    from checks.backup_after import backup_checks
+    return app_checks(after) + backup_checks(after)

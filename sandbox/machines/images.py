@@ -152,6 +152,7 @@ def redis() -> Image:
     image = busybox()
     image.add_binary("/usr/bin/redis-server")
     image.add_binary("/usr/bin/redis-cli")      # for Compose healthchecks
+    image.add_binary("/usr/bin/redis-check-rdb")  # backups check each RDB copy with it
     return image
 
 
@@ -160,7 +161,7 @@ def postgres() -> Image:
     initdb reads, the modules initdb loads (no LLVM JIT: it would pull in
     100 MB of libLLVM, and jit is off), UTC zone data. Entry: pg-start."""
     image = busybox()
-    for name in ("postgres", "initdb", "pg_isready", "psql"):
+    for name in ("postgres", "initdb", "pg_isready", "psql", "pg_dump", "pg_restore"):
         image.add_binary(f"{PG}/bin/{name}")
     for name in sorted(os.listdir(f"{PG}/lib")):
         if name.endswith(".so") and not name.startswith("llvmjit"):
