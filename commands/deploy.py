@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
-                             env_option, json_option, load, stacks_dir_option)
+from commands.common import (accept_data_loss_option, allow_replace_option, auto_approve_option,
+                             config_option, echo_json, env_option, json_option, load,
+                             stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from commands import terraform as tf_commands
 from commands.terraform import ask_yes, output_lines, target_banner
@@ -22,6 +23,7 @@ from runner.plan_format import to_dict
 @json_option
 @auto_approve_option
 @allow_replace_option
+@accept_data_loss_option
 @click.option("--fresh", is_flag=True, help="Ignore the checkpoint: plan again even if "
               "nothing changed locally (finds drift).")
 @click.option("--from", "start", type=click.Choice(PHASE_NAMES), default=None,
@@ -29,8 +31,8 @@ from runner.plan_format import to_dict
 @click.option("--only", type=click.Choice(PHASE_NAMES), default=None,
               help="Run this phase alone.")
 @stacks_dir_option
-def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, start, only,
-           stacks_dir):
+def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, accept_data_loss, fresh,
+           start, only, stacks_dir):
     """preflight -> generate -> infra (plan, review, apply) -> outputs."""
     config = load(config_path, env, quiet=as_json)
     from pipeline.target import resolve_target
@@ -39,7 +41,8 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fres
     click.echo(target_banner(target), err=True)
     interactive = tf_commands.stdin_is_tty() and not as_json
     options = DeployOptions(env=config.environment, profile=profile, auto_approve=auto_approve,
-                            allow_replace=allow_replace, fresh=fresh, stacks_dir=stacks_dir,
+                            allow_replace=allow_replace, accept_data_loss=accept_data_loss,
+                            fresh=fresh, stacks_dir=stacks_dir,
                             only=only, start=start)
     ctx = make_context(config, options, target, progress=ConsoleProgress(quiet=as_json),
                        confirm=ask_yes if interactive else None)
