@@ -48,7 +48,17 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, acce
                        confirm=ask_yes if interactive else None)
     if not as_json:
         click.echo(ctx.choice.line(), err=True)
-    result = run_context(ctx)
+    from generator.manifest import stack_profile
+    if stack_profile(ctx.stacks_dir / ctx.env) not in (None, ctx.profile.name):
+        # Another profile than the stack's: a tier switch when servers run (commands/switch.py).
+        from commands.switch import run_switch, switch_confirm
+        from pipeline.switch import prepare
+        preview = prepare(ctx)
+        if preview is not None and interactive:
+            ctx.confirm = switch_confirm(preview)
+        result = run_switch(ctx, preview, quiet=as_json)
+    else:
+        result = run_context(ctx)
     outputs = result.outputs.as_dict() if result.outputs else None
     if as_json:
         echo_json({"target": result.target_kind, "env": result.env, "profile": result.profile,
