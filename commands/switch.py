@@ -5,6 +5,8 @@ servers run (pipeline/switch.py decides, from the state).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from commands.common import (accept_data_loss_option, allow_replace_option, auto_approve_option,
@@ -16,14 +18,26 @@ from generator.profiles import PROFILE_NAMES
 def run_switch(ctx, preview, *, quiet: bool = False):
     """Show the preview, then run the pipeline; the stack goes back if the plan is refused."""
     from pipeline.deploy import run_context
-    from pipeline.switch import start_stopped_servers, stack_restored_on_refusal, wait_app_healthy
+    from pipeline.switch import (start_stopped_servers, stack_restored_on_refusal,
+                                 wait_app_healthy, wait_hosts_back)
     if preview is not None:
         click.echo("\n".join(preview.lines()), err=quiet)
     for name in start_stopped_servers(ctx):
         click.echo(f"[switch] {name} was off (a switch stopped between power off and power "
                    f"on): powered on", err=quiet)
+    from pipeline.phases import PHASES
+    # Infra first; once it rescaled, the hosts restart: wait for them before the app phase.
+    split = [p.name for p in PHASES].index("outputs") + 1
+    if ctx.options.only or ctx.options.start:   # --only/--from name phases of the whole list
+        split = len(PHASES)
     with stack_restored_on_refusal(ctx.stacks_dir / ctx.env, applied=lambda: ctx.applied):
-        result = run_context(ctx)
+        result = run_context(ctx, phases=PHASES[:split])
+    if ctx.applied:
+        for name in wait_hosts_back(ctx):
+            click.echo(f"[switch] {name} is back (SSH and Docker answer)", err=quiet)
+    if split < len(PHASES):
+        later = run_context(ctx, phases=PHASES[split:])
+        result = dataclasses.replace(later, lines=result.lines + later.lines)
     if preview is not None and ctx.applied:
         for line in wait_app_healthy(ctx):
             click.echo(f"[switch] healthy: {line}", err=quiet)

@@ -257,6 +257,38 @@ def start_stopped_servers(ctx) -> list[str]:
     return started
 
 
+def wait_hosts_back(ctx) -> list[str]:
+    """After a rescale the app hosts power on again: wait until each answers SSH
+    (with its pinned key) and its Docker answers, before the app phase looks at
+    them. cloud-init's boot-finished survives the restart, so the app phase's own
+    boot check would pass while Docker is still starting."""
+    if ctx.config.app is None or ctx.outputs is None:
+        return []
+    import asyncio
+
+    from app.service import BOOT_WAIT_S, targets_from
+    from errors import RemoteError
+    from remote import commands as c
+    from remote.ssh import connect, run_sync
+
+    async def one(target) -> str:
+        async with connect(target, wait_s=BOOT_WAIT_S) as conn:
+            loop = asyncio.get_running_loop()
+            end, pause = loop.time() + BOOT_WAIT_S, 0.2
+            while (await conn.run(c.running_containers(ctx.config.project), check=False,
+                                  timeout=15)).exit_status != 0:
+                if loop.time() + pause >= end:
+                    raise RemoteError(f"{target.label}: Docker did not answer within "
+                                      f"{BOOT_WAIT_S:g} s after the restart")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 3.0)
+        return target.name
+
+    async def main():
+        return [await one(t) for t in targets_from(ctx.config, ctx.outputs)]
+    return run_sync(main(), what="waiting for the servers after the switch")
+
+
 def wait_app_healthy(ctx) -> list[str]:
     """After a switch the app hosts restarted: wait until each answers its health
     path (the app phase may have found its containers running and checked nothing)."""

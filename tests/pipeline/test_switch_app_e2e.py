@@ -65,6 +65,8 @@ def example_sb(tmp_path, make_config, monkeypatch):
 
 def test_a_note_written_before_the_switch_is_read_after_it(example_sb):
     sb, home = example_sb
+    # Pin the host keys first, as a user's `generate` does (tests/app does the same).
+    _ok(sb.cli("generate", "--profile", "ccx33"))
     deployed = _ok(sb.cli("deploy", "--profile", "ccx33", timeout=600))
     assert "[app] done" in deployed.stdout, deployed.stdout
     out = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
