@@ -81,6 +81,7 @@ def test_a_note_written_before_the_switch_is_read_after_it(example_sb):
     switched = _ok(sb.cli("switch", "--to", "ccx43", "--stacks-dir", str(sb.stacks),
                           "--config", str(sb.config), timeout=600))
     assert "switch ccx33 -> ccx43" in switched.stdout and "data path:" in switched.stdout
+    assert f"[switch] {host['name']} is back (SSH and Docker answer)" in switched.stdout
     assert f"[switch] healthy: {host['name']}: http://{ip}/health HTTP 200" in switched.stdout
 
     client = sb.client()
