@@ -133,3 +133,22 @@ def test_a_preview_without_prices_says_why():
     preview = switch.SwitchPreview("ccx43", "ccx33", recommend(3000), (), None, None,
                                    "the table has no price for ccx43", "x")
     assert "cost: unknown (the table has no price for ccx43)" in preview.lines()
+
+
+@pytest.mark.parametrize("profile", ["ccx33", "ccx43"])
+def test_the_rendered_server_keeps_its_disk_as_the_real_provider_schema_allows(tmp_path, make_config, profile):
+    """keep_disk is the real hcloud provider's attribute (../shared schema) and the
+    single server sets it, so change_type runs with upgrade_disk = false both ways."""
+    import json
+
+    import hcl2
+    from tests.conftest import SHARED
+    schema = json.loads((SHARED / "hcloud_provider_schema.json").read_text())
+    (provider,) = schema["provider_schemas"].values()
+    assert provider["resource_schemas"]["hcloud_server"]["block"]["attributes"]["keep_disk"] == \
+        {"type": "bool", "optional": True}
+    _, stack = _stack(tmp_path, make_config, profile)
+    parsed = hcl2.loads((stack / "main.tf").read_text())
+    servers = [body for block in parsed["resource"] for kind, named in block.items()
+               if kind == "hcloud_server" for body in named.values()]
+    assert len(servers) == 1 and servers[0]["keep_disk"] is True
