@@ -17,6 +17,7 @@ from generator.profiles import PROFILE_NAMES
 
 def run_switch(ctx, preview, *, quiet: bool = False):
     """Show the preview, then run the pipeline; the stack goes back if the plan is refused."""
+    from errors import InterruptedRun
     from pipeline.deploy import run_context
     from pipeline.switch import (start_stopped_servers, stack_restored_on_refusal,
                                  wait_app_healthy, wait_hosts_back)
@@ -30,8 +31,14 @@ def run_switch(ctx, preview, *, quiet: bool = False):
     split = [p.name for p in PHASES].index("outputs") + 1
     if ctx.options.only or ctx.options.start:   # --only/--from name phases of the whole list
         split = len(PHASES)
-    with stack_restored_on_refusal(ctx.stacks_dir / ctx.env, applied=lambda: ctx.applied):
-        result = run_context(ctx, phases=PHASES[:split])
+    try:
+        with stack_restored_on_refusal(ctx.stacks_dir / ctx.env, applied=lambda: ctx.applied):
+            result = run_context(ctx, phases=PHASES[:split])
+    except InterruptedRun as exc:
+        # `deploy` converges too, but only a switch run powers on a server left off.
+        exc.message += f"; to finish the switch, rerun `hetzner-deploy switch --to {ctx.profile.name}`"
+        exc.args = (exc.message,)
+        raise
     if ctx.applied:
         for name in wait_hosts_back(ctx):
             click.echo(f"[switch] {name} is back (SSH and Docker answer)", err=quiet)

@@ -127,6 +127,11 @@ def test_deploy_with_another_profile_is_a_switch(sb):
     assert "switch ccx33 -> ccx43" in done.stdout and "data path:" in done.stdout
     assert "deployed ccx43 to production" in done.stdout
     _assert_rescaled(sb, server_id, volume_id, "ccx43", disk)
+    # --json: the preview goes to stderr, stdout stays one JSON document.
+    back = _ok(sb.cli("deploy", "--profile", "ccx33", "--json", timeout=300))
+    assert json.loads(back.stdout)["profile"] == "ccx33"
+    assert "switch ccx43 -> ccx33" in back.stderr and "data path:" in back.stderr
+    _assert_rescaled(sb, server_id, volume_id, "ccx33", disk)
 
 
 def test_a_plan_that_replaces_the_data_server_is_refused_even_with_allow_replace(sb):
@@ -169,6 +174,7 @@ def test_a_switch_stopped_by_sigint_mid_apply_is_finished_by_a_rerun(sb):
     assert proc.returncode == 130, "".join(lines) + stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "interrupted" in errors[0] and "Traceback" not in stderr
+    assert "to finish the switch, rerun `hetzner-deploy switch --to ccx43`" in errors[0]
     assert_all_gone(tree)
     sb.clear_faults()
     # The stack already says ccx43 (the apply had started): it is not rolled back.
