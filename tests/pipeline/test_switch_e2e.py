@@ -239,3 +239,32 @@ def test_a_switch_killed_while_the_server_is_off_is_finished_by_a_rerun(sb):
     again = _ok(sb.cli("switch", "--to", "ccx43", "--stacks-dir", str(sb.stacks),
                        "--config", str(sb.config)))
     assert "powered on" not in again.stdout + again.stderr
+
+
+def test_a_switch_asks_yes_at_a_terminal_and_a_no_leaves_stack_and_server_as_they_were(sb, monkeypatch):
+    """The prompt a real target shows (here on the sandbox, with a terminal faked):
+    after the preview and the plan; `no` puts the regenerated stack back."""
+    from click.testing import CliRunner
+
+    from cli import cli
+    from commands import terraform as tf_commands
+    _ok(sb.cli("deploy", "--profile", "ccx33"))
+    server_id, volume_id = _ids(sb)
+    disk = sb.client().servers.get_by_id(server_id).primary_disk_size
+    stack = {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir() if p.is_file()}
+    monkeypatch.setattr(tf_commands, "stdin_is_tty", lambda: True)
+    args = ["switch", "--to", "ccx43", "--stacks-dir", str(sb.stacks), "--config", str(sb.config)]
+    runner = CliRunner()
+    declined = runner.invoke(cli, args, input="no\n", env=sb.env())
+    assert declined.exit_code == 7, declined.output
+    out = declined.output
+    assert out.index("data path:") < out.index("Plan: 0 to create, 1 to update in place") \
+        < out.index("Switch from ccx33 to ccx43 as shown? Type 'yes' to go on")
+    assert "error: not applied: the plan was not confirmed" in out
+    assert {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir() if p.is_file()} == stack
+    assert sb.client().servers.get_by_id(server_id).server_type.name == "ccx33"
+
+    confirmed = runner.invoke(cli, args, input="yes\n", env=sb.env())
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "review: confirmed" in confirmed.output
+    _assert_rescaled(sb, server_id, volume_id, "ccx43", disk)
