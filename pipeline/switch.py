@@ -94,11 +94,24 @@ class SwitchPreview:
         return out
 
 
+def _state(ctx):
+    """The typed state; a pg or s3 backend is read with `state pull`, which needs
+    an initialised work directory (a fresh checkout in CI has none yet)."""
+    from pipeline.stack import ensure_init
+    from runner.state import load_state
+    from runner.workspace import backend_kind, sync_copy
+    session = ctx.session
+    if backend_kind(session.ws.stack_dir) != "local" and \
+            not (session.ws.workdir / ".terraform").is_dir():
+        sync_copy(session.ws)
+        ensure_init(session)
+    return load_state(session.ws, session.tf)
+
+
 def deployed_profile(ctx) -> str | None:
     """The profile the servers in the state were built with (their `profile` label);
     None when nothing is deployed."""
-    from runner.state import load_state
-    state = load_state(ctx.session.ws, ctx.session.tf)
+    state = _state(ctx)
     for server in state.of_type("hcloud_server"):
         profile = (server.attributes.get("labels") or {}).get("profile")
         if profile:
@@ -107,8 +120,7 @@ def deployed_profile(ctx) -> str | None:
 
 
 def running_servers(ctx) -> dict[str, str]:
-    from runner.state import load_state
-    state = load_state(ctx.session.ws, ctx.session.tf)
+    state = _state(ctx)
     return {str(s.attributes.get("name")): str(s.attributes.get("server_type"))
             for s in state.of_type("hcloud_server") if s.attributes.get("name")}
 
@@ -240,9 +252,8 @@ def start_stopped_servers(ctx) -> list[str]:
     the plan rescales it, and the provider powers it on after change_type.
     """
     from checks import hetzner_api
-    from runner.state import load_state
-    servers = [s.numeric_id for s in load_state(ctx.session.ws, ctx.session.tf).of_type(
-        "hcloud_server") if s.numeric_id is not None]
+    servers = [s.numeric_id for s in _state(ctx).of_type("hcloud_server")
+               if s.numeric_id is not None]
     if not servers:
         return []
     client = hetzner_api.open_client(ctx.target.endpoint, ctx.target.token)
