@@ -268,3 +268,33 @@ def test_a_switch_asks_yes_at_a_terminal_and_a_no_leaves_stack_and_server_as_the
     assert confirmed.exit_code == 0, confirmed.output
     assert "review: confirmed" in confirmed.output
     _assert_rescaled(sb, server_id, volume_id, "ccx43", disk)
+
+
+def test_a_switch_reads_a_pg_backend_state_from_a_fresh_checkout(tmp_path, make_config, monkeypatch):
+    """State in PostgreSQL ([state] backend = "pg"), and a work directory that was
+    never initialised (another machine, CI): the switch still finds what runs."""
+    import shutil
+
+    from tests.conftest import BASE_TOML
+    from tests.pipeline import sandbox_env
+    from tests.pipeline.pg import LocalPostgres
+    pg = LocalPostgres()
+    try:
+        monkeypatch.setenv("PG_CONN_STR", pg.start())
+        box = sandbox_env.start(tmp_path, lambda: make_config(BASE_TOML + '\n[state]\nbackend = "pg"\n'))
+        try:
+            _ok(box.cli("generate", "--profile", "ccx33"))
+            _ok(box.cli("deploy", "--profile", "ccx33"))
+            server_id, volume_id = _ids(box)
+            disk = box.client().servers.get_by_id(server_id).primary_disk_size
+            assert not (box.workdir() / "terraform.tfstate").exists()    # the state is in pg
+            shutil.rmtree(box.workdir())                                  # a fresh checkout
+            done = _ok(box.cli("switch", "--to", "ccx43", "--stacks-dir", str(box.stacks),
+                               "--config", str(box.config), timeout=300))
+            assert "switch ccx33 -> ccx43" in done.stdout
+            assert "Plan: 0 to create, 1 to update in place, 0 to replace, 0 to delete." in done.stdout
+            _assert_rescaled(box, server_id, volume_id, "ccx43", disk)
+        finally:
+            sandbox_env.stop(box)
+    finally:
+        pg.stop()
