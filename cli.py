@@ -27,6 +27,7 @@ COMMANDS = {
     "destroy": "commands.terraform:destroy",
     "adopt": "commands.adopt:adopt",
     "deploy": "commands.deploy:deploy",
+    "switch": "commands.switch:switch",
     "sandbox": "commands.sandbox:sandbox",
     "ci": "commands.ci:ci",
     "dns": "commands.dns:dns",

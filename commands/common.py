@@ -22,7 +22,12 @@ auto_approve_option = click.option("--auto-approve", is_flag=True,
                                    help="Apply without asking for 'yes'.")
 allow_replace_option = click.option(
     "--allow-replace", is_flag=True,
-    help="Allow a plan that replaces or deletes a server or volume.")
+    help="Allow a plan that replaces or deletes a server or DNS zone (not the data: "
+         "see --accept-data-loss).")
+accept_data_loss_option = click.option(
+    "--accept-data-loss", is_flag=True,
+    help="Allow a plan that replaces or deletes the data volume or the server holding it "
+         "(all-in-one or db): its data can be lost.")
 
 
 def load(config_path: Path | None, env: str | None = None, quiet: bool = False) -> DeployConfig:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
-                             env_option, json_option, load, stacks_dir_option)
+from commands.common import (accept_data_loss_option, allow_replace_option, auto_approve_option,
+                             config_option, echo_json, env_option, json_option, load,
+                             stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from commands import terraform as tf_commands
 from commands.terraform import ask_yes, output_lines, target_banner
@@ -22,6 +23,7 @@ from runner.plan_format import to_dict
 @json_option
 @auto_approve_option
 @allow_replace_option
+@accept_data_loss_option
 @click.option("--fresh", is_flag=True, help="Ignore the checkpoint: plan again even if "
               "nothing changed locally (finds drift).")
 @click.option("--from", "start", type=click.Choice(PHASE_NAMES), default=None,
@@ -29,8 +31,8 @@ from runner.plan_format import to_dict
 @click.option("--only", type=click.Choice(PHASE_NAMES), default=None,
               help="Run this phase alone.")
 @stacks_dir_option
-def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fresh, start, only,
-           stacks_dir):
+def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, accept_data_loss, fresh,
+           start, only, stacks_dir):
     """preflight -> generate -> infra (plan, review, apply) -> outputs."""
     config = load(config_path, env, quiet=as_json)
     from pipeline.target import resolve_target
@@ -39,13 +41,24 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, fres
     click.echo(target_banner(target), err=True)
     interactive = tf_commands.stdin_is_tty() and not as_json
     options = DeployOptions(env=config.environment, profile=profile, auto_approve=auto_approve,
-                            allow_replace=allow_replace, fresh=fresh, stacks_dir=stacks_dir,
+                            allow_replace=allow_replace, accept_data_loss=accept_data_loss,
+                            fresh=fresh, stacks_dir=stacks_dir,
                             only=only, start=start)
     ctx = make_context(config, options, target, progress=ConsoleProgress(quiet=as_json),
                        confirm=ask_yes if interactive else None)
     if not as_json:
         click.echo(ctx.choice.line(), err=True)
-    result = run_context(ctx)
+    from generator.manifest import stack_profile
+    if stack_profile(ctx.stacks_dir / ctx.env) not in (None, ctx.profile.name):
+        # Another profile than the stack's: a tier switch when servers run (commands/switch.py).
+        from commands.switch import run_switch, switch_confirm
+        from pipeline.switch import prepare
+        preview = prepare(ctx)
+        if preview is not None and interactive:
+            ctx.confirm = switch_confirm(preview)
+        result = run_switch(ctx, preview, quiet=as_json)
+    else:
+        result = run_context(ctx)
     outputs = result.outputs.as_dict() if result.outputs else None
     if as_json:
         echo_json({"target": result.target_kind, "env": result.env, "profile": result.profile,

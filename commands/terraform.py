@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from commands.common import (allow_replace_option, auto_approve_option, config_option, echo_json,
+from commands.common import (accept_data_loss_option, allow_replace_option, auto_approve_option,
+                             config_option, echo_json,
                              env_option, json_option, load, stacks_dir_option)
 from commands.progress_view import ConsoleProgress
 from errors import InterruptedRun, RefusedError
@@ -111,8 +112,9 @@ def plan(env, config_path, as_json, as_markdown, stacks_dir):
 @json_option
 @auto_approve_option
 @allow_replace_option
+@accept_data_loss_option
 @stacks_dir_option
-def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
+def apply(env, config_path, as_json, auto_approve, allow_replace, accept_data_loss, stacks_dir):
     """Apply the saved plan (never re-plans); refuses a stale one."""
     config = load(config_path, env, quiet=as_json)
     session = session_for(config, stacks_dir)
@@ -128,8 +130,8 @@ def apply(env, config_path, as_json, auto_approve, allow_replace, stacks_dir):
                                "after reviewing `hetzner-deploy plan`")
         return ask_yes(summary)
 
-    result = apply_saved(session, config, allow_replace=allow_replace, progress=progress,
-                         approve=approve)
+    result = apply_saved(session, config, allow_replace=allow_replace,
+                         accept_data_loss=accept_data_loss, progress=progress, approve=approve)
     if result.interrupted:
         raise interrupted_error(result, config.environment)
     if as_json:

@@ -26,6 +26,7 @@ class DeployOptions:
     profile: str | None = None
     auto_approve: bool = False
     allow_replace: bool = False
+    accept_data_loss: bool = False     # pipeline/review.py: losing the volume or its server
     fresh: bool = False
     stacks_dir: Path | None = None
     sandbox_dir: Path | None = None

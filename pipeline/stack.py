@@ -242,12 +242,12 @@ def _log_path(ws: Workspace, kind: str) -> Path:
 @_locked("apply")
 @_masking
 def apply_saved(s: Session, config=None, *, allow_replace: bool = False,
-                progress: Progress | None = None,
+                accept_data_loss: bool = False, progress: Progress | None = None,
                 approve: Callable[[PlanSummary], bool] | None = None) -> ApplyResult:
     """Apply exactly the saved plan. `approve` is asked after the safety rule, if given."""
     progress = progress or NullProgress()
     summary, show = saved_plan(s, config)
-    check_safety(summary, allow_replace)
+    check_safety(summary, allow_replace, accept_data_loss)
     if summary.has_changes and not summary.destroy and has_backups(s.ws) and \
             any(c.action == "create" for c in summary.changes):
         hint = lost_state_hint(s.ws, load_state(s.ws, s.tf))

@@ -17,6 +17,7 @@ Rules this module enforces for every caller:
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shlex
 import signal
@@ -159,8 +160,16 @@ async def _open(target: Target, client_key, timeout: float) -> asyncssh.SSHClien
     except (ConnectionRefusedError, ConnectionResetError, asyncssh.ConnectionLost) as exc:
         raise _Retryable(f"{target.label}: SSH connection failed: {_reason(exc)}; check that the "
                          f"server is running and port 22 is open to this machine") from None
-    except (asyncssh.Error, OSError) as exc:
+    except OSError as exc:
+        if exc.errno in _UNREACHABLE:   # a server powering on (a rescale, a reboot) is not routed yet
+            raise _Retryable(f"{target.label}: SSH connection failed: {_reason(exc)}; check "
+                             f"that the server is running") from None
         raise RemoteError(f"{target.label}: SSH connection failed: {_reason(exc)}") from None
+    except asyncssh.Error as exc:
+        raise RemoteError(f"{target.label}: SSH connection failed: {_reason(exc)}") from None
+
+
+_UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH)
 
 
 @asynccontextmanager

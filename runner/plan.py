@@ -70,6 +70,9 @@ class PlanSummary:
     cost: CostDelta | None = None
     counts: dict = field(default_factory=dict, hash=False, compare=False)
     detailed: bool = True  # False: actions and counts only (from the plan -json stream)
+    # (address, why) of every resource whose loss loses the data: the volume and the
+    # server it is attached to (pipeline/review.py refuses to lose them; see data_holders).
+    data_holders: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -173,11 +176,69 @@ def summarize(show_json: dict, *, destroy: bool = False, warnings: Iterable[str]
     for d in show_json.get("resource_drift") or []:
         what = _action(list((d.get("change") or {}).get("actions") or [])) or "changed"
         drift.append((str(d.get("address")), what))
-    return _assemble(changes, outputs, warnings, drift, destroy=destroy, detailed=True)
+    return _assemble(changes, outputs, warnings, drift, destroy=destroy, detailed=True,
+                     holders=data_holders(show_json))
+
+
+def _base(address: str) -> str:
+    """`hcloud_server.app["app-1"]` -> `hcloud_server.app` (references name the resource)."""
+    return address.split("[", 1)[0]
+
+
+def _sides(rc: dict) -> tuple[dict, ...]:
+    change = rc.get("change") or {}
+    return tuple(v for v in (change.get("before"), change.get("after")) if isinstance(v, dict))
+
+
+def data_holders(show_json: dict) -> tuple[tuple[str, str], ...]:
+    """Which resources of a plan hold the data, and why: (address, reason).
+
+    Every hcloud_volume; and every server the volume is attached to, found three
+    ways so that no single one has to be right: the attachment's (or the
+    volume's) `server_id` before the change, matched by the servers' ids (what
+    runs today); the attachment's `server_id` reference in the configuration
+    (what the stack attaches, even to a server this plan creates); and a
+    `role = "db"` label (the 3-tier database server). The all-in-one server of
+    ccx33/ccx43 carries no role label: the attachment names it.
+    """
+    changes = [rc for rc in show_json.get("resource_changes") or [] if rc.get("mode") != "data"]
+    found: dict[str, str] = {}
+    by_id: dict[str, str] = {}
+    for rc in changes:
+        address, kind = str(rc.get("address")), rc.get("type")
+        if kind == "hcloud_volume":
+            found[address] = "it is the data volume"
+        if kind == "hcloud_server":
+            for side in _sides(rc):
+                if side.get("id") is not None:
+                    by_id[str(side["id"])] = address
+                if (side.get("labels") or {}).get("role") == "db":
+                    found.setdefault(address, "it is the database server, the volume is attached to it")
+    for rc in changes:
+        if rc.get("type") in ("hcloud_volume_attachment", "hcloud_volume"):
+            before = (rc.get("change") or {}).get("before")
+            server = by_id.get(str((before or {}).get("server_id")))
+            if server:
+                found.setdefault(server, "the data volume is attached to it")
+    configured = (show_json.get("configuration") or {}).get("root_module") or {}
+    for res in configured.get("resources") or []:
+        if res.get("type") != "hcloud_volume_attachment":
+            continue
+        refs = ((res.get("expressions") or {}).get("server_id") or {}).get("references") or []
+        for ref in refs:
+            parts = str(ref).split(".")
+            if parts[0] != "hcloud_server" or len(parts) < 2:
+                continue
+            named = _base(".".join(parts[:2]))
+            for rc in changes:
+                if rc.get("type") == "hcloud_server" and _base(str(rc.get("address"))) == named:
+                    found.setdefault(str(rc["address"]), "the data volume is attached to it")
+    return tuple(sorted(found.items()))
 
 
 def _assemble(changes: list[ResourceChange], outputs: tuple[str, ...], warnings: Iterable[str],
-              drift: list[tuple[str, str]], *, destroy: bool, detailed: bool) -> PlanSummary:
+              drift: list[tuple[str, str]], *, destroy: bool, detailed: bool,
+              holders: tuple[tuple[str, str], ...] = ()) -> PlanSummary:
     counts = {"create": 0, "update": 0, "replace": 0, "delete": 0}
     for c in changes:
         if c.action in counts:
@@ -192,7 +253,7 @@ def _assemble(changes: list[ResourceChange], outputs: tuple[str, ...], warnings:
             all_warnings.append(f"{c.address} will be {c.action}d{why}")
     return PlanSummary(changes=tuple(changes), output_changes=outputs,
                        warnings=tuple(all_warnings), destroy=destroy, counts=counts,
-                       detailed=detailed)
+                       detailed=detailed, data_holders=holders)
 
 
 # plan -json `planned_change` actions -> ours ("noop", "move", "remove", "import" are not changes)

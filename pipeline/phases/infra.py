@@ -28,7 +28,8 @@ def _review(ctx, summary) -> str | None:
     decision = decide(summary, target_kind=ctx.target.kind,
                       auto_approve=ctx.options.auto_approve,
                       interactive=ctx.confirm is not None,
-                      allow_replace=ctx.options.allow_replace)
+                      allow_replace=ctx.options.allow_replace,
+                      accept_data_loss=ctx.options.accept_data_loss)
     if decision.action == "nothing":
         return None
     if decision.action == "ask":
@@ -51,7 +52,7 @@ def run(ctx) -> PhaseResult:
         return PhaseResult(f"plan: {planned}; nothing to apply")
     started = time.monotonic()
     result = apply_saved(ctx.session, ctx.config, allow_replace=ctx.options.allow_replace,
-                         progress=ctx.progress)
+                         accept_data_loss=ctx.options.accept_data_loss, progress=ctx.progress)
     ctx.state_changed()
     if result.interrupted:
         raise InterruptedRun(
