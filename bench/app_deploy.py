@@ -26,7 +26,9 @@ import asyncssh  # noqa: E402
 from sandbox import manager  # noqa: E402
 from sandbox.machines.images import build  # noqa: E402
 
-RANGE = "198.18.93.0/24"
+# The machines' range: the caller's own when several sessions share the host.
+RANGE = os.environ.get("HETZNER_DEPLOY_MACHINE_RANGE") or "198.18.93.0/24"
+HOST_ALLOW = RANGE.rsplit(".", 1)[0] + ".1/32"
 COMPOSE = """version: "3.7"
 services:
   web:
@@ -41,7 +43,7 @@ environment = "production"
 domain = "app.example.com"
 [ssh]
 public_key = "id_bench.pub"
-allow = ["198.18.93.1/32"]
+allow = ["%(allow)s"]
 [traffic]
 calls_per_month = 3000
 [app]
@@ -81,7 +83,7 @@ def main() -> int:
         (t / "app" / "compose.yaml").write_text(COMPOSE % "v1")
         (t / "app" / ".env").write_text("API_KEY=bench\n")
         os.chmod(t / "app" / ".env", 0o600)
-        (t / "deploy.toml").write_text(TOML)
+        (t / "deploy.toml").write_text(TOML % {"allow": HOST_ALLOW})
         stacks = t / "stacks"
         shutil.copytree(REPO / "terraform" / "stacks", stacks)
         env = {k: v for k, v in os.environ.items() if k not in ("HCLOUD_TOKEN", "TARGET", "HCLOUD_ENDPOINT")}
