@@ -20,15 +20,48 @@ import asyncio
 import os
 import shlex
 import signal
+import sys
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import AsyncIterator, Sequence
 
-import asyncssh
-
 from errors import InterruptedRun, RemoteError
+
+
+def _import_asyncssh():
+    """asyncssh, imported without its slowest side effect.
+
+    At import asyncssh looks for liboqs (the sntrup761 key exchange) with
+    ctypes.util.find_library, which on Linux, when the loader's cache has no such
+    library, goes on to run gcc and then ld to search for it: 40-90 ms of child
+    processes on every run, the largest single cost of a no-op deploy's SSH check.
+    While asyncssh imports, that lookup reads the loader's cache only (the first
+    step of find_library, what the dynamic loader itself finds). An installed
+    liboqs is found as before; without it the key exchange is mlkem768x25519 or
+    curve25519, as it would be anyway."""
+    if "asyncssh" in sys.modules:
+        return sys.modules["asyncssh"]
+    import ctypes.util
+    from_cache = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    original = ctypes.util.find_library
+    if from_cache is None or not sys.platform.startswith("linux"):
+        import asyncssh
+        return asyncssh
+
+    def find_library(name: str):
+        return from_cache(name) if name in ("oqs", "liboqs") else original(name)
+    ctypes.util.find_library = find_library
+    try:
+        import asyncssh
+    finally:
+        ctypes.util.find_library = original
+    return asyncssh
+
+
+asyncssh = _import_asyncssh()
+
 from remote.hostkeys import fingerprint
 
 CONNECT_TIMEOUT = 20.0
