@@ -5,8 +5,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import requests
-
 FIRST_WAIT_S = 0.2
 MAX_WAIT_S = 3.0
 REQUEST_TIMEOUT_S = 3.0
@@ -26,6 +24,8 @@ def url_for(address: str, port: int, path: str) -> str:
 
 
 def _probe(url: str) -> tuple[bool, str]:
+    # Imported here: a no-op deploy never checks health, and requests costs ~0.1 s to import.
+    import requests
     try:
         with requests.get(url, timeout=REQUEST_TIMEOUT_S, allow_redirects=False, stream=True) as r:
             return 200 <= r.status_code < 300, f"HTTP {r.status_code}"

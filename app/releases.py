@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -77,18 +78,64 @@ class ReleaseFailed(RemoteError):
         self.log_tail = log_tail
 
 
+@dataclass(frozen=True)
+class ServerState:
+    """What the server reports in one round trip (remote/commands.py probe)."""
+    booted: bool = False
+    locked: bool = False
+    current: str | None = None          # the release `current` points at
+    compose_sha: str | None = None      # sha256 of current's compose file, as the server reads it
+    env_sha: str | None = None
+    running: tuple[str, ...] = ()       # ids of the project's running containers
+    complete: bool = False              # the answer ended with its "end" line
+
+    def unchanged_for(self, spec: "AppSpec", *, lock_is_ours: bool = False) -> bool:
+        """Nothing to do: this release is current, its files hash as ours, and it runs.
+        The release id covers [app] files too; the hashes catch files changed behind our back.
+        A lock someone else holds means a deploy is under way: never a no-op then."""
+        return (self.complete and self.booted and (lock_is_ours or not self.locked)
+                and self.current == spec.release
+                and (self.compose_sha, self.env_sha) == (spec.compose_sha, spec.env_sha)
+                and bool(self.running))
+
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def parse_state(stdout: str) -> ServerState:
+    facts: dict[str, str] = {}
+    running: list[str] = []
+    complete = False
+    for line in stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "running":
+            running.append(value)
+        elif key == "end":
+            complete = True
+        else:
+            facts.setdefault(key, value)
+    # switch_current writes exactly "releases/<id>"; anything else is not a release of ours.
+    link = facts.get("current", "")
+    current = link.removeprefix("releases/") if link.startswith("releases/") else ""
+
+    def sha(key: str) -> str | None:
+        value = facts.get(key, "")
+        return value if _SHA.fullmatch(value) else None
+    return ServerState(booted=facts.get("boot") == "yes", locked=facts.get("lock") != "no",
+                       current=current if c.is_release_name(current) else None,
+                       compose_sha=sha("compose"), env_sha=sha("env"),
+                       running=tuple(running), complete=complete)
+
+
+async def probe(conn, project: str) -> ServerState:
+    done = await conn.run(c.probe(project), check=False, timeout=30)
+    return parse_state(done.stdout) if done.exit_status == 0 else ServerState()
+
+
 async def current_release(conn, project: str) -> str | None:
     done = await conn.run(c.read_current(project), check=False)
     target = done.stdout.strip()
     return target.rsplit("/", 1)[-1] if done.exit_status == 0 and target else None
-
-
-async def server_hashes(conn, project: str) -> tuple[str, str] | None:
-    done = await conn.run(c.current_hashes(project), check=False)
-    if done.exit_status != 0:
-        return None
-    sums = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
-    return (sums[0], sums[1]) if len(sums) == 2 else None
 
 
 async def list_releases(conn, project: str) -> list[Release]:
@@ -178,16 +225,20 @@ async def _prune(conn, project: str, keep: int) -> tuple[str, ...]:
 
 
 async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
-                 break_lock: bool = False) -> Outcome:
+                 break_lock: bool = False, state: ServerState | None = None) -> Outcome:
+    """One release on one server. `state`: the server's probe answer when the caller
+    already asked (service.py, right after connecting); asked here otherwise."""
+    # Nothing changed: decided by what the server reports now, read-only, so no lock is
+    # taken (a lock held by someone else sends us the locked way below, which says so).
+    state = state or await probe(conn, spec.project)
+    if state.unchanged_for(spec):
+        return Outcome("unchanged", spec.release, spec.release)
     async with deploy_lock(conn, spec.project, command, break_lock=break_lock):
-        previous = await current_release(conn, spec.project)
-        # The release id covers [app] files too; the server's own hashes of compose and .env
-        # catch a release folder changed behind our back.
-        if previous == spec.release and \
-                await server_hashes(conn, spec.project) == (spec.compose_sha, spec.env_sha):
-            ids = await conn.run(c.running_containers(spec.project), check=False)
-            if ids.exit_status == 0 and ids.stdout.strip():
-                return Outcome("unchanged", previous, previous)
+        # Asked again under the lock: another deploy may have finished in between.
+        state = await probe(conn, spec.project)
+        previous = state.current
+        if state.unchanged_for(spec, lock_is_ours=True):
+            return Outcome("unchanged", previous, previous)
         release = spec.release
         folder = c.release_dir(spec.project, release)
         await conn.run(c.make_release_dir(spec.project, release))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.releases import AppSpec, Outcome, Release, deploy, list_releases, rollback
+from app.releases import AppSpec, Outcome, Release, deploy, list_releases, probe, rollback
 from errors import ConfigError, RemoteError
 from remote import commands as c
 from remote import hostkeys
@@ -74,23 +74,35 @@ async def wait_booted(conn, deadline_s: float = BOOT_WAIT_S) -> None:
         pause = min(pause * 2, 5.0)
 
 
-def _each(targets, make):
+def _each(targets, make, *, boot_wait: bool = True):
     async def main():
         results = []
         # One host after the other: a failed release stops before the next host is touched.
         for target in targets:
             async with connect(target, wait_s=BOOT_WAIT_S) as conn:
-                await wait_booted(conn)
+                if boot_wait:
+                    await wait_booted(conn)
                 results.append(HostOutcome(target, await make(conn)))
         return results
     return run_sync(main(), what="app phase")
+
+
+async def _deploy_when_booted(conn, spec: AppSpec, **options) -> Outcome:
+    # The probe says whether the server has booted too, so a server that is up costs one
+    # round trip, not a boot check and then the probe.
+    state = await probe(conn, spec.project)
+    if not state.booted:
+        await wait_booted(conn)
+        state = None          # the deploy asks again once the server is up
+    return await deploy(conn, spec, state=state, **options)
 
 
 def deploy_all(config, outputs, *, break_lock: bool = False,
                command: str = "app deploy") -> list[HostOutcome]:
     spec = spec_from(config)
     return _each(targets_from(config, outputs),
-                 lambda conn: deploy(conn, spec, command=command, break_lock=break_lock))
+                 lambda conn: _deploy_when_booted(conn, spec, command=command, break_lock=break_lock),
+                 boot_wait=False)
 
 
 def rollback_all(config, outputs, to: str | None = None, *,

@@ -20,12 +20,15 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, Callable
-
-from pydantic import AfterValidator, BeforeValidator, ValidationError
-from pydantic_core import PydanticCustomError
+from typing import TYPE_CHECKING, Any, Callable
 
 from errors import ConfigError
+
+# pydantic is imported where a validator is made or raised, not here: the app phase reads
+# its files through read_small_file/show_path, and a no-op deploy must not pay for pydantic.
+if TYPE_CHECKING:
+    from pydantic import AfterValidator, BeforeValidator, ValidationError
+    from pydantic_core import PydanticCustomError
 
 SHOW_MAX = 60          # characters of a bad value quoted back in a message
 _BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -61,12 +64,14 @@ def show_key(key: Any) -> str:
 
 def bad(message: str) -> PydanticCustomError:
     """The error our annotated validators raise; the message is used as it is."""
+    from pydantic_core import PydanticCustomError
     # No context is passed, so braces in a quoted value are never treated as placeholders.
     return PydanticCustomError("deploy_input", message)
 
 
 def bad_table(message: str) -> PydanticCustomError:
     """The error a check across keys raises; its message names the keys, so no prefix."""
+    from pydantic_core import PydanticCustomError
     return PydanticCustomError("deploy_table", message)
 
 
@@ -134,6 +139,7 @@ def pattern(regex: str, says: str, max_len: int | None = None) -> BeforeValidato
         if not isinstance(v, str) or (max_len and len(v) > max_len) or not compiled.fullmatch(v):
             raise bad(f"must be {says} (got {show(v)})")
         return v
+    from pydantic import BeforeValidator
     return BeforeValidator(check)
 
 
@@ -142,6 +148,7 @@ def choice(noun: str, options: Callable[[], tuple[str, ...]]) -> BeforeValidator
         if not isinstance(v, str) or v not in options():
             raise bad(f"unknown {noun} {show(v)}: choose one of {', '.join(options())}")
         return v
+    from pydantic import BeforeValidator
     return BeforeValidator(check)
 
 
@@ -150,6 +157,7 @@ def between(lo: int, hi: int, unit: str) -> AfterValidator:
         if not lo <= v <= hi:
             raise bad(f"must be between {lo} and {hi} {unit} (got {v})")
         return v
+    from pydantic import AfterValidator
     return AfterValidator(check)
 
 

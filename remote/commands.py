@@ -123,12 +123,6 @@ def read_current(project: str) -> list[str]:
     return ["readlink", "--", str(current_link(project))]
 
 
-def current_hashes(project: str) -> list[str]:
-    """sha256 of the Compose file and .env the server runs now (the no-op check)."""
-    link = current_link(project)
-    return ["sha256sum", "--", str(link / COMPOSE_NAME), str(link / ENV_NAME)]
-
-
 def list_releases(project: str) -> list[str]:
     # Only our folders: each release holds MARKER (its creation time and hashes).
     return ["find", str(releases_dir(project)), "-mindepth", "2", "-maxdepth", "2",
@@ -143,9 +137,12 @@ def env_mode(project: str) -> list[str]:
     return ["stat", "-L", "-c", "%a %U", "--", str(current_link(project) / ENV_NAME)]
 
 
+BOOT_MARKER = "/var/lib/cloud/instance/boot-finished"
+
+
 def boot_finished() -> list[str]:
     # cloud-init writes it when every boot stage ran (so Docker is installed and up).
-    return ["test", "-e", "/var/lib/cloud/instance/boot-finished"]
+    return ["test", "-e", BOOT_MARKER]
 
 
 def running_containers(project: str) -> list[str]:
@@ -153,6 +150,30 @@ def running_containers(project: str) -> list[str]:
     # and the no-op check runs on every deploy.
     return ["docker", "ps", "--quiet", "--filter", "status=running",
             "--filter", f"label=com.docker.compose.project={_name(project, 'project')}"]
+
+
+# What a deploy must know before it decides anything, in ONE round trip (a no-op deploy
+# is this command and nothing else): the script is a constant, every path and the
+# docker argv come in as positional parameters ($1..$5, then "$@"), so nothing is
+# interpolated. One "key value" line per fact; "end" last, so a cut-off answer is
+# never read as a complete one. A missing file just leaves its line out.
+PROBE_SCRIPT = (
+    'if test -e "$1"; then echo boot yes; else echo boot no; fi; '
+    'if test -e "$2"; then echo lock yes; else echo lock no; fi; '
+    'if t=$(readlink -- "$3"); then echo "current $t"; fi; '
+    'if s=$(sha256sum -- "$4" 2>/dev/null); then echo "compose ${s%% *}"; fi; '
+    'if s=$(sha256sum -- "$5" 2>/dev/null); then echo "env ${s%% *}"; fi; '
+    'shift 5; for id in $("$@" 2>/dev/null); do echo "running $id"; done; '
+    'echo end'
+)
+
+
+def probe(project: str) -> list[str]:
+    """Booted?, lock held?, current release, sha256 of its compose file and .env, and the
+    ids of the project's running containers (running_containers' argv, run as it is)."""
+    link = current_link(project)
+    return ["sh", "-c", PROBE_SCRIPT, "probe", BOOT_MARKER, str(lock_dir(project)), str(link),
+            str(link / COMPOSE_NAME), str(link / ENV_NAME), *running_containers(project)]
 
 
 def make_app_root(project: str) -> list[str]:

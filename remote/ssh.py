@@ -21,15 +21,49 @@ import errno
 import os
 import shlex
 import signal
+import socket
+import sys
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import AsyncIterator, Sequence
 
-import asyncssh
-
 from errors import InterruptedRun, RemoteError
+
+
+def _import_asyncssh():
+    """asyncssh, imported without its slowest side effect.
+
+    At import asyncssh looks for liboqs (the sntrup761 key exchange) with
+    ctypes.util.find_library, which on Linux, when the loader's cache has no such
+    library, goes on to run gcc and then ld to search for it: 40-90 ms of child
+    processes on every run, the largest single cost of a no-op deploy's SSH check.
+    While asyncssh imports, that lookup reads the loader's cache only (the first
+    step of find_library, what the dynamic loader itself finds). An installed
+    liboqs is found as before; without it the key exchange is mlkem768x25519 or
+    curve25519, as it would be anyway."""
+    if "asyncssh" in sys.modules:
+        return sys.modules["asyncssh"]
+    import ctypes.util
+    from_cache = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    original = ctypes.util.find_library
+    if from_cache is None or not sys.platform.startswith("linux"):
+        import asyncssh
+        return asyncssh
+
+    def find_library(name: str):
+        return from_cache(name) if name in ("oqs", "liboqs") else original(name)
+    ctypes.util.find_library = find_library
+    try:
+        import asyncssh
+    finally:
+        ctypes.util.find_library = original
+    return asyncssh
+
+
+asyncssh = _import_asyncssh()
+
 from remote.hostkeys import fingerprint
 
 CONNECT_TIMEOUT = 20.0
@@ -89,14 +123,19 @@ class Connection:
     async def run(self, argv: Sequence[str], *, timeout: float = COMMAND_TIMEOUT,
                   input: str | None = None, check: bool = True) -> Result:
         line = command_line(argv)
+        running = asyncio.ensure_future(self._conn.run(line, input=input, check=False))
         try:
-            done = await asyncio.wait_for(self._conn.run(line, input=input, check=False), timeout)
+            await asyncio.sleep(0)        # asyncssh writes the channel open in this first step
+            self._ack_promptly()
+            done = await asyncio.wait_for(running, timeout)
         except asyncio.TimeoutError:
             raise RemoteError(f"{self.target.label}: `{_short(line)}` did not finish within "
                               f"{timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
             raise RemoteError(f"{self.target.label}: `{_short(line)}` failed: "
                               f"{_reason(exc)}") from None
+        finally:
+            running.cancel()              # a no-op once done; stops it on a cancel or error
         status = done.exit_status if done.exit_status is not None else 255
         result = Result(tuple(str(a) for a in argv), status, _text(done.stdout), _text(done.stderr))
         if check and status != 0:
@@ -104,6 +143,23 @@ class Connection:
             raise RemoteError(f"{self.target.label}: `{_short(line)}` exited {status}: "
                               f"{last[0][:300]}")
         return result
+
+    def _ack_promptly(self) -> None:
+        """Have the kernel ACK the server's next segment at once instead of 40 ms later.
+
+        sshd sets TCP_NODELAY only for sessions with a pty, so after login its reply to
+        our first command waits (Nagle) for our ACK of the host-key notice it sent right
+        after authentication, and Linux delays that ACK by 40 ms because the connection
+        looks interactive: a 6 ms command took 50. TCP_QUICKACK, set once our request is
+        out (a send re-enters the delayed mode), only changes when we acknowledge."""
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        sock = self._conn.get_extra_info("socket")
+        if quickack is None or sock is None:
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+        except OSError:
+            pass
 
     async def upload(self, path: str, data: bytes, mode: int, *,
                      timeout: float = UPLOAD_TIMEOUT) -> None:

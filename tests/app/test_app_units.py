@@ -46,3 +46,27 @@ def test_release_id_follows_the_apps_own_files():
                                         files=(("backend/app.py", b"v2"),)).release
     assert with_code.release == AppSpec("p", b"compose", b"A=1\n",
                                         files=(("backend/app.py", b"v1"),)).release
+
+
+def test_the_noop_path_reads_its_files_without_pydantic_or_requests(make_config, tmp_path):
+    """A no-op deploy reads [app]'s files and builds the spec from the cached config; the
+    validators' library and the health check's HTTP library stay unimported until needed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from generator.config import load_config
+    from tests.conftest import BASE_TOML
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    (tmp_path / ".env").write_text("API_KEY=x\n")
+    os.chmod(tmp_path / ".env", 0o600)
+    path = make_config(BASE_TOML + '\n[app]\ncompose = "compose.yaml"\nenv_file = ".env"\n')
+    load_config(path)   # validated once, as the first deploy does
+    code = ("import sys; from generator.config import load_config; from app.service import spec_from; "
+            f"s = spec_from(load_config({str(path)!r})); "
+            "print('pydantic' in sys.modules, 'requests' in sys.modules, s.release)")
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:2] == ["False", "False"] and len(out[2]) == 12

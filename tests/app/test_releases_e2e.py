@@ -112,6 +112,23 @@ def test_deploy_noop_change_broken_rollback_and_manual_rollback(server, capsys):
     assert SECRET not in out.out + out.err + str(info.value) + "\n".join(info.value.log_tail)
 
 
+def test_a_noop_asks_the_server_and_notices_changes_made_behind_its_back(server):
+    """The no-op is decided by what the server reports, not by anything kept locally."""
+    first = on(server, lambda conn: deploy(conn, spec("v1")))
+    assert on(server, lambda conn: deploy(conn, spec("v1"))).status == "unchanged"
+    folder = f"/opt/{PROJECT}/releases/{first.release}"
+    # Someone edits the live .env by hand: same release id, other bytes on the server.
+    on(server, lambda conn: conn.upload(f"{folder}/.env", b"API_KEY=edited-by-hand\n", 0o600))
+    fixed = on(server, lambda conn: deploy(conn, spec("v1")))
+    assert fixed.status == "deployed" and fixed.release == first.release
+    assert on(server, lambda conn: conn.run(["cat", f"{folder}/.env"])).stdout == f"API_KEY={SECRET}\n"
+    # Someone stops the app: nothing runs, so the same release is started again.
+    on(server, lambda conn: conn.run(c.compose(PROJECT, first.release, "stop")))
+    assert on(server, lambda conn: deploy(conn, spec("v1"))).status == "deployed"
+    assert body(server) == "v1"
+    assert on(server, lambda conn: deploy(conn, spec("v1"))).status == "unchanged"
+
+
 def test_two_deploys_at_once_one_waits_for_the_lock(server):
     async def both():
         async with connect(server) as a, connect(server) as b:

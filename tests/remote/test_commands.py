@@ -45,9 +45,18 @@ def test_switch_current_is_a_rename():
     assert c.read_current(P) == ["readlink", "--", "/opt/autoscale-ai/current"]
 
 
-def test_hashes_listing_pruning_and_env_mode():
-    assert c.current_hashes(P) == ["sha256sum", "--", "/opt/autoscale-ai/current/compose.yaml",
-                                   "/opt/autoscale-ai/current/.env"]
+def test_probe_is_one_constant_script_with_every_path_as_a_parameter():
+    assert c.probe(P) == [
+        "sh", "-c", c.PROBE_SCRIPT, "probe", "/var/lib/cloud/instance/boot-finished",
+        "/opt/autoscale-ai/.deploy-lock", "/opt/autoscale-ai/current",
+        "/opt/autoscale-ai/current/compose.yaml", "/opt/autoscale-ai/current/.env",
+        "docker", "ps", "--quiet", "--filter", "status=running",
+        "--filter", "label=com.docker.compose.project=autoscale-ai"]
+    # The script names no path and no project: those reach it only as $1..$5 and "$@".
+    assert "/" not in c.PROBE_SCRIPT.replace("/dev/null", "") and P not in c.PROBE_SCRIPT
+
+
+def test_listing_pruning_and_env_mode():
     assert c.list_releases(P) == ["find", "/opt/autoscale-ai/releases", "-mindepth", "2",
                                   "-maxdepth", "2", "-name", ".hetzner-deploy-release",
                                   "-printf", "%h\\n"]

@@ -114,3 +114,20 @@ def test_the_callers_signal_handler_comes_back(sshd):
         assert len(seen) == 1
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_importing_the_ssh_layer_runs_no_compiler_and_leaves_find_library_alone():
+    """asyncssh's liboqs lookup reads the loader cache only while it imports (no gcc, no ld)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import ctypes.util as u, sys\n"
+            "def spawned(name): raise SystemExit('find_library ran ' + name)\n"
+            "u._findLib_gcc = u._findLib_ld = spawned\n"
+            "original = u.find_library\n"
+            "import remote.ssh, asyncssh.crypto.pq as pq\n"
+            "print(u.find_library is original, pq.mlkem_available)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
