@@ -17,12 +17,39 @@ from remote.ssh import Target, connect, run_sync
 APP_ROLES = ("all-in-one", "app")
 
 
-def spec_from(config) -> AppSpec:
+def spec_from(config, acme=None) -> AppSpec:
+    """acme: the sandbox's pebble (pipeline.target.Target.acme) when the target is the sandbox."""
     if config.app is None:
         raise ConfigError("no [app] section in deploy.toml: add compose and env_file (see README)")
     a = config.app
-    return AppSpec(config.project, a.compose_bytes(), a.env_bytes(), a.health_path, a.health_port,
-                   a.health_timeout_s, a.keep, a.smoke, a.files_bytes())
+    compose, files = a.compose_bytes(), a.files_bytes()
+    if config.tls is not None:
+        compose, files = _with_tls(config, compose, files, acme)
+    return AppSpec(config.project, compose, a.env_bytes(), a.health_path, a.health_port,
+                   a.health_timeout_s, a.keep, a.smoke, files)
+
+
+def _with_tls(config, compose: bytes, files, acme):
+    """[tls]: the proxy joins the release (app/proxy.py); on the sandbox, Caddy's ACME directory
+    is pebble, trusted through pebble's listener CA, and its image is the sandbox's own."""
+    from pathlib import Path
+
+    from app import proxy
+    tls = config.tls
+    directory, image, ca = tls.directory, tls.image, None
+    if acme:
+        directory, image = acme["directory"], "sandbox/caddy"
+        ca = Path(acme["ca_file"]).read_bytes()
+    names = proxy.names_for(config)
+    taken = {name for name, _ in files}
+    if proxy.CADDYFILE in taken or proxy.ACME_CA in taken:
+        raise ConfigError(f"app.files: {proxy.CADDYFILE} and {proxy.ACME_CA} are the TLS proxy's")
+    extra = [(proxy.CADDYFILE, proxy.caddyfile(tls, names, directory, ca_root=ca is not None,
+                                               health_path=config.app.health_path))]
+    if ca is not None:
+        extra.append((proxy.ACME_CA, ca))
+    return (proxy.with_proxy(compose, tls, image, ca_root=ca is not None),
+            tuple(files) + tuple(extra))
 
 
 def client_key_path(config) -> str:
@@ -98,8 +125,8 @@ async def _deploy_when_booted(conn, spec: AppSpec, **options) -> Outcome:
 
 
 def deploy_all(config, outputs, *, break_lock: bool = False,
-               command: str = "app deploy") -> list[HostOutcome]:
-    spec = spec_from(config)
+               command: str = "app deploy", acme=None) -> list[HostOutcome]:
+    spec = spec_from(config, acme)
     return _each(targets_from(config, outputs),
                  lambda conn: _deploy_when_booted(conn, spec, command=command, break_lock=break_lock),
                  boot_wait=False)
@@ -142,3 +169,18 @@ def trust_host_keys(config, outputs) -> list[tuple[str, str, bool]]:
         hostkeys.pin_public(config.environment, h.name, public)
         out.append((h.name, hostkeys.fingerprint(public), True))
     return out
+
+
+def restart_proxy_all(config, outputs) -> list[HostOutcome]:
+    """Restart the TLS proxy of the current release: Caddy tries for its certificates at once
+    on start, instead of after its back-off from the tries made before DNS pointed here."""
+    from app.proxy import PROXY_SERVICE
+    from app.releases import current_release
+
+    async def restart(conn):
+        release = await current_release(conn, config.project)
+        if release is None:
+            raise RemoteError(f"{conn.target.label}: no current release to restart the proxy of")
+        await conn.run(c.compose(config.project, release, "restart", PROXY_SERVICE), timeout=120)
+        return release
+    return _each(targets_from(config, outputs), restart, boot_wait=False)

@@ -17,6 +17,14 @@ def _outputs(config, stacks_dir):
     return read_outputs(session_for(config, stacks_dir))
 
 
+def _acme(config):
+    """The sandbox's pebble for [tls] (None on Hetzner, where [tls] acme says which directory)."""
+    if config.tls is None:
+        return None
+    from pipeline.target import resolve_target
+    return resolve_target(start_sandbox=False).acme
+
+
 @click.group("app")
 def app() -> None:
     """Releases of the Compose app on the servers, over SSH with pinned host keys."""
@@ -31,7 +39,8 @@ def deploy_cmd(env, config_path, stacks_dir, break_lock):
     """Upload compose + .env as a release, start it, health-check it, switch `current`."""
     from app.service import deploy_all
     config = load(config_path, env)
-    for r in deploy_all(config, _outputs(config, stacks_dir), break_lock=break_lock):
+    for r in deploy_all(config, _outputs(config, stacks_dir), break_lock=break_lock,
+                        acme=_acme(config)):
         o = r.outcome
         if o.status == "unchanged":
             click.echo(f"{r.target.name}: release {o.release} already current (same compose and .env)")

@@ -19,6 +19,7 @@ from generator.config_app import AppConfig
 from generator.config_backup import BackupConfig
 from generator.config_dns import DnsConfig
 from generator.config_tier import TierConfig
+from generator.config_tls import TlsConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the committed stacks live; here, not in render.py, so a command that only
@@ -85,6 +86,7 @@ class DeployConfig:
     tier: TierConfig = field(default_factory=TierConfig)
     app: AppConfig | None = None           # [app]: generator/config_app.py
     backup: BackupConfig | None = None     # [backup]: generator/config_backup.py
+    tls: TlsConfig | None = None           # [tls]: generator/config_tls.py
 
     @property
     def ssh_open_to_world(self) -> bool:

@@ -35,6 +35,7 @@ from generator.config_app import APP_FILE, GIT_REF, GIT_URL, PATH, AppConfig
 from generator.config_backup import DATA_FILE, DB_NAME, ON_CALENDAR, SERVICE, BackupConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
 from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
+from generator.config_tls import ACME_URL, EMAIL, IMAGE, UPSTREAM, TlsConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
                               show_key, show_path)
 
@@ -337,6 +338,27 @@ class BackupSection(Section):
         return self
 
 
+# [tls]: its values are generator.config_tls.TlsConfig.
+def _acme(v) -> str:
+    if v in ("production", "staging"):
+        return v
+    if isinstance(v, str) and re.fullmatch(ACME_URL, v) and len(v) <= 300:
+        return v
+    raise bad(f'must be "production", "staging" or an ACME directory URL like '
+              f'https://acme.example/directory (got {show(v)})')
+
+
+class TlsSection(Section):
+    email: Annotated[str, pattern(EMAIL, "an e-mail address for the ACME account", 254)] \
+        = None                                                    # type: ignore[assignment]
+    acme: Annotated[str, BeforeValidator(_acme)] = "production"
+    upstream: Annotated[str, pattern(UPSTREAM, "a Compose service and port like backend:8000")] \
+        = "backend:8000"
+    image: Annotated[str, pattern(IMAGE, "an image like caddy:2", 400)] = "caddy:2"
+    warn_days: Annotated[int, between(1, 89, "days")] = 21
+    timeout_s: Annotated[int, between(10, 3600, "seconds")] = 180
+
+
 class DeployFile(BaseModel):
     """deploy.toml as a whole: one field per section."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -353,6 +375,7 @@ class DeployFile(BaseModel):
     tier: TierSection = TierSection()
     app: AppSection = None   # type: ignore[assignment]  - no [app]: no app phase
     backup: BackupSection = None   # type: ignore[assignment]  - no [backup]: no backups installed
+    tls: TlsSection = None   # type: ignore[assignment]  - no [tls]: no proxy, plain HTTP
 
     @model_validator(mode="after")
     def _backup_needs_the_app(self):
@@ -360,6 +383,12 @@ class DeployFile(BaseModel):
             # The agent reaches the databases through the app's Compose project.
             raise bad_table("[backup] needs [app]: the backups run in the app's Compose "
                             "project on the server")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_needs_the_app(self):
+        if self.tls is not None and self.app is None:
+            raise bad_table("[tls] needs [app]: the TLS proxy runs in the app's Compose project")
         return self
 
 
@@ -427,7 +456,8 @@ def _build(parsed: DeployFile, path: Path, from_example: bool, label: str) -> De
         pricing_table=pricing_table, dns=DnsConfig(**parsed.dns.model_dump()),
         tier=TierConfig(**parsed.tier.model_dump()),
         app=AppConfig.from_section(parsed.app, path.parent) if parsed.app else None,
-        backup=BackupConfig.from_section(parsed.backup) if parsed.backup else None)
+        backup=BackupConfig.from_section(parsed.backup) if parsed.backup else None,
+        tls=TlsConfig(**parsed.tls.model_dump()) if parsed.tls else None)
 
 
 class _EnvOption(BaseModel):

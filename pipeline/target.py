@@ -37,6 +37,8 @@ class Target:
     terraform_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # The sandbox's Namecheap endpoint and DNS server (host:port), when it runs them.
     registrar: tuple[str, str] | None = None
+    # The sandbox's pebble: {"directory", "ca_file", "management"} (sandbox/acme.py).
+    acme: Mapping[str, str] | None = None
 
     @property
     def is_sandbox(self) -> bool:
@@ -128,4 +130,5 @@ def resolve_target(environ: Mapping[str, str] = os.environ,
         "HCLOUD_ENDPOINT": info.endpoint,
         "HCLOUD_TOKEN": token,
         "TF_CLI_CONFIG_FILE": str(info.cli_config_file),
-    }, (info.namecheap_endpoint, info.dns_server) if info.namecheap_endpoint else None)
+    }, (info.namecheap_endpoint, info.dns_server) if info.namecheap_endpoint else None,
+        info.acme)

@@ -43,6 +43,7 @@ class SandboxInfo:
     counts: Mapping[str, int] = field(default_factory=dict)   # resources per family, from the emulator
     namecheap_endpoint: str | None = None    # the registrar (sandbox/registrar.py)
     dns_server: str | None = None            # host:port of the DNS server for its zones
+    acme: Mapping[str, str] | None = None    # pebble (sandbox/acme.py): directory, ca_file, management
 
     def as_dict(self) -> dict:
         """For `status --json`: everything but the token."""
@@ -50,7 +51,8 @@ class SandboxInfo:
                 "endpoint": self.endpoint,
                 "cli_config_file": str(self.cli_config_file) if self.cli_config_file else None,
                 "mirror_dir": str(self.mirror_dir) if self.mirror_dir else None, "counts": dict(self.counts),
-                "namecheap_endpoint": self.namecheap_endpoint, "dns_server": self.dns_server}
+                "namecheap_endpoint": self.namecheap_endpoint, "dns_server": self.dns_server,
+                "acme": dict(self.acme) if self.acme else None}
 
 
 def sandbox_dir(directory: str | os.PathLike | None = None) -> Path:
@@ -152,7 +154,7 @@ def status(directory: str | os.PathLike | None = None) -> SandboxInfo:
         return SandboxInfo(d, False, token=token, cli_config_file=cli_config, mirror_dir=mirror_dir)
     return SandboxInfo(d, True, pid, port, f"http://127.0.0.1:{port}/v1", token, cli_config, mirror_dir,
                        dict(summary.get("counts", {})), summary.get("namecheap_endpoint"),
-                       summary.get("dns"))
+                       summary.get("dns"), summary.get("acme"))
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:

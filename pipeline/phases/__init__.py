@@ -8,11 +8,9 @@ instead of claiming them.
 from __future__ import annotations
 
 from pipeline.engine import Planned
-from pipeline.phases import app, dns, generate, infra, outputs, preflight
+from pipeline.phases import app, dns, generate, infra, outputs, preflight, tls
 
-PHASES = (preflight, generate, infra, outputs, app, dns)
+PHASES = (preflight, generate, infra, outputs, app, dns, tls)
 PHASE_NAMES = tuple(p.name for p in PHASES)
 
-PLANNED = (
-    Planned("tls", ("HTTPS certificate valid",)),
-)
+PLANNED: tuple[Planned, ...] = ()

@@ -19,7 +19,8 @@ def run(ctx) -> PhaseResult:
     if ctx.config.app is None:
         return PhaseResult("no [app] in deploy.toml", status="skipped")
     from app.service import deploy_all
-    results = deploy_all(ctx.config, ctx.outputs, command="deploy")
+    results = deploy_all(ctx.config, ctx.outputs, command="deploy",
+                         acme=getattr(ctx.target, "acme", None))
     parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
              + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
     if ctx.config.backup is not None:

@@ -2,6 +2,8 @@
     [--action-seconds S] [--rate-limit N]
     [--machines DIR [--machine-range CIDR] [--machine-images DIR]] [--registrar]
 
+With both --machines and --registrar it also runs pebble (sandbox/acme.py).
+
 --action-seconds and --rate-limit default to $HCLOUD_SANDBOX_ACTION_SECONDS
 (0: actions finish when first read) and $HCLOUD_SANDBOX_RATE_LIMIT (3600 an
 hour, Hetzner's default), so `sandbox up` picks them up from the environment.
@@ -87,6 +89,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot start the sandbox registrar: {exc}", file=sys.stderr)
             return 2
         server.extra_summary = registrar.summary()
+    acme = None
+    if registrar is not None and machines is not None:
+        # Let's Encrypt's stand-in: reachable from the machines, resolving through the registrar.
+        from sandbox import acme as acme_mod
+        try:
+            dns = registrar.summary()["dns"]
+            acme = acme_mod.start(args.state_dir, machines.hostnet.host_ip, dns)
+        except OSError as exc:
+            registrar.close()
+            machines.close()
+            server.server_close()
+            print(f"error: cannot start the sandbox ACME server: {exc}", file=sys.stderr)
+            return 2
+        server.extra_summary = {**server.extra_summary, **acme.summary()}
 
     def stop(signum, frame):
         # shutdown() blocks until serve_forever returns, so call it off the main thread.
@@ -108,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             server.store.save_if_dirty()
         if machines is not None:
             machines.close()
+        if acme is not None:
+            acme.close()
         if registrar is not None:
             registrar.close()
     return 0

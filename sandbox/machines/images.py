@@ -1,6 +1,6 @@
 """Container images without a registry: root filesystems made from the
 host's own files (busybox-static, Python with its standard library and
-psycopg2, redis, PostgreSQL 15),
+psycopg2, redis, PostgreSQL 15, caddy),
 as tarballs every sandbox machine `docker import`s at boot as sandbox/NAME.
 
     python -m sandbox.machines.images [--out DIR] [NAME ...]   (or scripts/sandbox-images.sh)
@@ -177,12 +177,25 @@ def postgres() -> Image:
     return image
 
 
-BUILDERS = {"busybox": busybox, "python": python, "redis": redis, "postgres": postgres}
+def caddy() -> Image:
+    """Debian's caddy (2.6), the TLS proxy the tool adds to an app's stack ([tls], app/proxy.py);
+    the official image on real servers is caddy:2. The system CA bundle lets it reach Let's
+    Encrypt; the sandbox's pebble is trusted through acme_ca_root instead."""
+    image = busybox()
+    image.add_binary("/usr/bin/caddy")
+    image.add("/etc/ssl/certs/ca-certificates.crt")
+    image.dirs.update({"/data", "/config", "/etc/caddy"})
+    return image
+
+
+BUILDERS = {"busybox": busybox, "python": python, "redis": redis, "postgres": postgres,
+            "caddy": caddy}
 NEEDS = {"busybox": [(BUSYBOX, "busybox-static")],
          "python": [("/usr/bin/python3", "python3"),
                     ("/usr/lib/python3/dist-packages/psycopg2", "python3-psycopg2")],
          "redis": [("/usr/bin/redis-server", "redis-server")],
-         "postgres": [(f"{PG}/bin/postgres", "postgresql-15")]}
+         "postgres": [(f"{PG}/bin/postgres", "postgresql-15")],
+         "caddy": [("/usr/bin/caddy", "caddy")]}
 
 
 def build(out: Path, names: list[str]) -> dict[str, int]:

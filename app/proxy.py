@@ -1,0 +1,111 @@
+"""The TLS proxy the app phase adds to the app's stack when deploy.toml has [tls].
+
+Why Caddy in the Compose stack and not certbot on the host: Caddy gets and
+renews the certificates inside the process that serves them (no host timer to
+install or to forget; sandbox machines have no systemd to run one), redirects
+HTTP to HTTPS while answering ACME's HTTP-01 challenge itself, and takes its
+ACME directory (Let's Encrypt production, staging, or the sandbox's pebble)
+and that directory's CA from its config. Certificates live on the data volume
+(/mnt/data/caddy), so a new release or a rollback never asks for new ones.
+
+The release's Compose file is the app's own with a `proxy` service added and
+the upstream service's published ports removed (the proxy owns 80 and 443; the
+upstream is reached over the Compose network). It is emitted by PyYAML from the
+parsed file, never pasted. Every value that reaches the Caddyfile matched a
+whole-string pattern first (config_file.TlsSection, HOSTNAME below); the
+Caddyfile is built from those values only.
+"""
+from __future__ import annotations
+
+import re
+
+from errors import ConfigError
+
+PROXY_SERVICE = "proxy"
+CADDYFILE = "proxy/Caddyfile"            # release files, beside the Compose file
+ACME_CA = "proxy/acme-ca.pem"
+CERT_DIR = "/mnt/data/caddy"
+HOSTNAME = r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+HEALTH = r"/[A-Za-z0-9._~/-]{0,200}"
+
+
+def names_for(config) -> tuple[str, ...]:
+    """The fully qualified names [dns] points at this deploy: the certificate's names."""
+    domain = config.domain
+    out = []
+    for name in config.dns.names:
+        fqdn = domain if name == "@" else f"{name}.{domain}"
+        if not re.fullmatch(HOSTNAME, fqdn):
+            raise ConfigError(f"tls: {fqdn!r} is not a host name a certificate can name")
+        out.append(fqdn)
+    return tuple(dict.fromkeys(out))
+
+
+def caddyfile(tls, names: tuple[str, ...], directory: str, *, ca_root: bool,
+              health_path: str) -> bytes:
+    health = health_path.split("?", 1)[0]
+    if not re.fullmatch(HEALTH, health):
+        raise ConfigError(f"app.health_path: {health!r} cannot be served by the proxy")
+    lines = ["# Written by hetzner-deploy from [tls] in deploy.toml; part of the release.", "{"]
+    if tls.email:
+        lines.append(f"\temail {tls.email}")
+    lines.append(f"\tacme_ca {directory}")
+    if ca_root:
+        lines.append(f"\tacme_ca_root /etc/caddy/{ACME_CA.rsplit('/', 1)[1]}")
+    lines += ["\tadmin off", "}", "",
+              f"{', '.join(names)} {{", f"\treverse_proxy {tls.upstream}", "}", "",
+              "# By address, over plain HTTP, only the health path answers: the release's health",
+              "# gate runs before DNS points the names here, so before any certificate exists.",
+              ":80 {", f"\thandle {health} {{", f"\t\treverse_proxy {tls.upstream}", "\t}",
+              "\trespond 404", "}", ""]
+    return "\n".join(lines).encode()
+
+
+def with_proxy(compose: bytes, tls, image: str, *, ca_root: bool) -> bytes:
+    """The app's Compose file with the proxy added and the upstream's published ports removed."""
+    import yaml
+    try:
+        doc = yaml.safe_load(compose)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"app.compose: not valid YAML ({str(exc).splitlines()[0]})") from None
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict):
+        raise ConfigError("app.compose: no services: mapping")
+    upstream = services.get(tls.upstream_service)
+    if not isinstance(upstream, dict):
+        raise ConfigError(f"tls.upstream: no service {tls.upstream_service!r} in the Compose file")
+    if PROXY_SERVICE in services:
+        raise ConfigError(f"app.compose: a service named {PROXY_SERVICE!r} already exists; "
+                          f"[tls] adds its own")
+    upstream.pop("ports", None)
+    networks = upstream.get("networks")
+    volumes = [f"./{CADDYFILE}:/etc/caddy/Caddyfile:ro", f"{CERT_DIR}/data:/data",
+               f"{CERT_DIR}/config:/config"]
+    if ca_root:
+        volumes.append(f"./{ACME_CA}:/etc/caddy/{ACME_CA.rsplit('/', 1)[1]}:ro")
+    proxy = {"image": image,
+             "command": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+             "init": True, "restart": "unless-stopped",
+             "ports": ["80:80", "443:443"], "volumes": volumes,
+             "depends_on": [tls.upstream_service]}
+    if isinstance(networks, (list, dict)):
+        # The upstream's networks that reach out (the proxy talks to the ACME server too);
+        # an internal network has no gateway.
+        declared = doc.get("networks") if isinstance(doc.get("networks"), dict) else {}
+        outward = [n for n in networks if not (isinstance(declared.get(n), dict)
+                                              and declared[n].get("internal"))]
+        proxy["networks"] = outward or list(networks)
+    services[PROXY_SERVICE] = proxy
+    header = b"# The app's Compose file with the TLS proxy added by hetzner-deploy ([tls]).\n"
+    return header + yaml.dump(doc, Dumper=_plain_dumper(), sort_keys=False,
+                              default_flow_style=False).encode()
+
+
+def _plain_dumper():
+    import yaml
+
+    class PlainDumper(yaml.SafeDumper):
+        """Writes shared values (the app's YAML anchors) out in full: no generated &id001."""
+        def ignore_aliases(self, data):
+            return True
+    return PlainDumper
