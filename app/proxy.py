@@ -85,6 +85,9 @@ def with_proxy(compose: bytes, tls, image: str, *, ca_root: bool) -> bytes:
         volumes.append(f"./{ACME_CA}:/etc/caddy/{ACME_CA.rsplit('/', 1)[1]}:ro")
     proxy = {"image": image,
              "command": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+             # Where Caddy keeps certificates and its ACME account: the data volume. The
+             # official image sets these too; set here, any image behaves the same.
+             "environment": {"XDG_DATA_HOME": "/data", "XDG_CONFIG_HOME": "/config"},
              "init": True, "restart": "unless-stopped",
              "ports": ["80:80", "443:443"], "volumes": volumes,
              "depends_on": [tls.upstream_service]}

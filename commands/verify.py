@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from commands.common import config_option, echo_json, env_option, json_option, load
@@ -72,7 +73,7 @@ def _inventory_table(report: VerifyReport) -> Table:
         table.add_column(col)
     for fam in report.inventory.families:
         status = "[dim]empty[/]" if fam.count == 0 else "present"
-        table.add_row(fam.title, status, str(fam.count), ", ".join(fam.names) or "-")
+        table.add_row(fam.title, status, str(fam.count), escape(", ".join(fam.names)) or "-")
     return table
 
 
@@ -83,8 +84,9 @@ def _checks_table(report: VerifyReport) -> Table:
     order = {key: i for i, (key, _) in enumerate(SECTIONS)}
     titles = dict(SECTIONS)
     for check in sorted(report.checks, key=lambda c: order.get(c.section, 99)):
-        table.add_row(titles.get(check.section, check.section), check.name,
-                      MARKS[check.status], check.detail)
+        # Details and names are data, not markup: "[backup]" must print as written.
+        table.add_row(titles.get(check.section, check.section), escape(check.name),
+                      MARKS[check.status], escape(check.detail))
     return table
 
 

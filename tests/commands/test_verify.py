@@ -186,3 +186,20 @@ def test_token_never_appears_in_any_output(run, emu, tmp_path):
     for r in results:
         for text in (r.stdout, r.stderr, r.output):
             assert TOKEN not in text and TOKEN[:8] not in text and TOKEN[-8:] not in text
+
+
+def test_check_details_print_as_written_not_as_rich_markup():
+    # "[backup]" in a detail is a deploy.toml section, not a style tag to swallow.
+    import io
+
+    from rich.console import Console
+
+    from checks.base import NOT_CHECKED, Check
+    from checks.preflight import VerifyReport
+    from commands.verify import render
+    report = VerifyReport("after", "sandbox", "127.0.0.1", "ccx33", "production", "nbg1",
+                          (Check("after", "Backups [x]", NOT_CHECKED, "no [backup] in deploy.toml"),))
+    out = io.StringIO()
+    render(report, Console(file=out, width=200))
+    assert "no [backup] in deploy.toml" in out.getvalue()
+    assert "Backups [x]" in out.getvalue()
