@@ -43,8 +43,9 @@ def context_for(root_pem: bytes | None) -> ssl.SSLContext:
 class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a fixed address with another name as SNI and Host."""
 
-    def __init__(self, address: str, name: str, context: ssl.SSLContext, timeout: float):
-        super().__init__(name, 443, context=context, timeout=timeout)
+    def __init__(self, address: str, name: str, context: ssl.SSLContext, timeout: float,
+                 port: int = 443):
+        super().__init__(name, port, context=context, timeout=timeout)
         self._address = address
         self._context = context
         self.peer_cert: dict | None = None
@@ -64,8 +65,8 @@ def _issuer(cert: dict) -> str:
 
 
 def check_name(address: str, name: str, root_pem: bytes | None, health_path: str,
-               timeout: float = 5.0, now: dt.datetime | None = None) -> HttpsResult:
-    conn = _PinnedHTTPS(address, name, context_for(root_pem), timeout)
+               timeout: float = 5.0, now: dt.datetime | None = None, port: int = 443) -> HttpsResult:
+    conn = _PinnedHTTPS(address, name, context_for(root_pem), timeout, port)
     try:
         try:
             conn.connect()
@@ -73,7 +74,7 @@ def check_name(address: str, name: str, root_pem: bytes | None, health_path: str
             return HttpsResult(name, False, f"certificate not trusted for {name}: "
                                             f"{exc.verify_message or exc.reason}")
         except (ssl.SSLError, OSError) as exc:
-            return HttpsResult(name, False, f"no TLS on {address}:443 for {name}: "
+            return HttpsResult(name, False, f"no TLS on {address}:{port} for {name}: "
                                             f"{getattr(exc, 'reason', None) or exc}")
         cert = conn.peer_cert or {}
         expires = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]),
@@ -94,9 +95,9 @@ def check_name(address: str, name: str, root_pem: bytes | None, health_path: str
         conn.close()
 
 
-def check_redirect(address: str, name: str, timeout: float = 5.0) -> str | None:
+def check_redirect(address: str, name: str, timeout: float = 5.0, port: int = 80) -> str | None:
     """None when http://name/ redirects to https://name/..., else why not."""
-    conn = http.client.HTTPConnection(address, 80, timeout=timeout)
+    conn = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
         conn.request("GET", "/", headers={"Host": name, "Connection": "close"})
         response = conn.getresponse()
