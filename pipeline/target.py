@@ -131,4 +131,4 @@ def resolve_target(environ: Mapping[str, str] = os.environ,
         "HCLOUD_TOKEN": token,
         "TF_CLI_CONFIG_FILE": str(info.cli_config_file),
     }, (info.namecheap_endpoint, info.dns_server) if info.namecheap_endpoint else None,
-        info.acme)
+        getattr(info, "acme", None))

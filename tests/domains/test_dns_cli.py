@@ -42,7 +42,9 @@ def test_missing_credentials_and_bad_backup_are_one_line(nc, make_config, tmp_pa
     good.write_text('{"domain": "%s", "email_type": "MX", "hosts": []}' % DOMAIN)
     nocreds = CliRunner().invoke(cli, ["dns", "restore", "--from", str(good), "--config",
                                        str(config), "--auto-approve"],
-                                 env={k: "" for k in _env(nc)})
+                                 # no sandbox either: a user's running one would be the target
+                                 env={**{k: "" for k in _env(nc)},
+                                      "HETZNER_DEPLOY_SANDBOX_DIR": str(tmp_path / "no-sandbox")})
     assert nocreds.exit_code == 2 and "NAMECHEAP_API_USER" in nocreds.stderr
 
 

@@ -47,7 +47,7 @@ def test_unknown_image_names_are_one_line(capsys):
         images.main(["--out", "/nonexistent-never-written", "nginx"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
-        "sandbox-images: error: unknown image 'nginx': choose from busybox, python, redis, postgres"
+        "sandbox-images: error: unknown image 'nginx': choose from busybox, python, redis, postgres, caddy"
 
 
 def test_postgres_image_initdbs_once_and_answers_with_a_password(built, tmp_path):
