@@ -29,8 +29,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# Bytecode compiled once, as `pip install .` would: an editable install leaves it to the
+# first run, and under PYTHONDONTWRITEBYTECODE=1 every start would compile the tool again.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[sandbox]'
+	$(BIN)/python -m compileall -q cli.py errors.py app checks commands domains generator ops \
+	    pipeline pricing remote runner sandbox >/dev/null
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
