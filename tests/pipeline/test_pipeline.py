@@ -30,12 +30,14 @@ def _run(config, options, kind="sandbox", **kw):
 def test_first_deploy_applies_then_rerun_is_a_no_op(setup):
     config, options, _ = setup
     first, phases, progress = _run(config, options)
-    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done"}
+    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done",
+                      "tls": "skipped"}
     assert first.applied and first.outputs.hosts[0].name == "demo-small"
     assert any("Plan: 2 to create" in n for n in progress.notes)   # shown before applying
     second, phases, progress = _run(config, options)
     assert not second.applied and progress.events == []
-    assert phases == {"infra": "skipped", "outputs": "skipped", "app": "skipped", "dns": "skipped"}
+    assert phases == {"infra": "skipped", "outputs": "skipped", "app": "skipped", "dns": "skipped",
+                      "tls": "skipped"}
     assert second.outputs == first.outputs
     fresh, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "fresh": True}))
     assert phases["infra"] == "done" and not fresh.applied
@@ -83,7 +85,8 @@ def test_only_and_from_on_the_real_pipeline(setup):
     with pytest.raises(TerraformError, match="nothing deployed"):
         _run(config, DeployOptions(**{**options.__dict__, "only": "outputs"}))
     first, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "start": "infra"}))
-    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done"} and first.applied
+    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done",
+                      "tls": "skipped"} and first.applied
     only, phases, _ = _run(config, DeployOptions(**{**options.__dict__, "only": "outputs",
                                                     "fresh": True}))
     assert phases == {"outputs": "done"} and not only.applied
@@ -99,4 +102,5 @@ def test_a_failed_infra_phase_records_nothing_and_the_rerun_resumes_there(setup)
         _run(config, options)
     main_tf.write_text(good)
     again, phases, _ = _run(config, options)
-    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done"} and again.applied
+    assert phases == {"infra": "done", "outputs": "done", "app": "skipped", "dns": "done",
+                      "tls": "skipped"} and again.applied
