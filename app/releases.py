@@ -26,6 +26,18 @@ LOG_LINES = 30
 
 
 @dataclass(frozen=True)
+class Source:
+    """[app] image_source = "build": the repository the server clones and builds from.
+    `commit` is what `ref` resolved to on the server (git ls-remote, with the deploy key);
+    it is part of the release id, so a branch that moved is a new release."""
+    repo: str
+    ref: str
+    deploy_key: bytes = field(repr=False)
+    known_hosts: bytes = b""
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
 class AppSpec:
     project: str
     compose: bytes
@@ -37,6 +49,7 @@ class AppSpec:
     smoke: tuple[tuple[str, ...], ...] = ()
     # The app's own files beside the Compose file ([app] files): (relative path, bytes).
     files: tuple[tuple[str, bytes], ...] = ()
+    source: Source | None = None
 
     @property
     def compose_sha(self) -> str:
@@ -51,6 +64,10 @@ class AppSpec:
         h = hashlib.sha256(self.compose_sha.encode() + b"\0" + self.env_sha.encode())
         for name, data in sorted(self.files):     # no files: the id it always had
             h.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
+        if self.source is not None:               # built from git: the commit too
+            if not self.source.commit:
+                raise ValueError("the source commit is not resolved yet")
+            h.update(b"\0source\0" + self.source.repo.encode() + b"\0" + self.source.commit.encode())
         return h.hexdigest()[:12]
 
 
@@ -189,6 +206,15 @@ def _mask(line: str, secrets: list[str]) -> str:
 
 async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
     """compose up, health, smoke: the URL on success, ReleaseFailed otherwise."""
+    # A release built from git builds again when it starts (a rollback too): the image tags
+    # Compose gives are per project, not per release, so the release's own source decides.
+    if spec.source is not None or \
+            (await conn.run(c.has_source(spec.project, release), check=False)).exit_status == 0:
+        built = await conn.run(c.compose_build(spec.project, release), check=False, timeout=1800)
+        if built.exit_status != 0:
+            last = (built.stderr.strip() or built.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise ReleaseFailed(f"`docker compose build` of release {release} exited "
+                                f"{built.exit_status}: {last[0][:300]}")
     up = await conn.run(c.compose_up(spec.project, release), check=False, timeout=600)
     if up.exit_status != 0:
         last = (up.stderr.strip() or up.stdout.strip()).splitlines()[-1:] or ["no output"]
@@ -224,12 +250,47 @@ async def _prune(conn, project: str, keep: int) -> tuple[str, ...]:
     return tuple(r.name for r in doomed)
 
 
+async def resolve_source(conn, spec: AppSpec) -> AppSpec:
+    """Put the deploy key and the git host's key on the server, and ask the repository
+    (from the server, with that key) which commit the ref names now."""
+    import dataclasses
+    src, project = spec.source, spec.project
+    await conn.run(c.make_git_dir(project))
+    await conn.upload(str(c.deploy_key_path(project)), src.deploy_key, 0o600)
+    await conn.upload(str(c.known_hosts_path(project)), src.known_hosts, 0o644)
+    if c.SHA.fullmatch(src.ref):
+        commit = src.ref
+    else:
+        done = await conn.run(c.git_ls_remote(project, src.repo, src.ref), check=False, timeout=120)
+        first = done.stdout.split()[:1]
+        if done.exit_status != 0 or not first or not c.SHA.fullmatch(first[0]):
+            why = (done.stderr.strip().splitlines() or [f"exit {done.exit_status}"])[-1]
+            raise RemoteError(f"{conn.target.label}: git ls-remote {src.repo} {src.ref} "
+                              f"failed: {why[:300]}")
+        commit = first[0]
+    return dataclasses.replace(spec, source=dataclasses.replace(src, commit=commit))
+
+
+async def _fetch_source(conn, spec: AppSpec, release: str) -> None:
+    src = spec.source
+    steps = [*c.git_fetch(spec.project, release, src.repo, src.ref),
+             c.git_checkout(spec.project, release, src.commit)]
+    for argv in steps:
+        done = await conn.run(argv, check=False, timeout=600)
+        if done.exit_status != 0:
+            why = (done.stderr.strip().splitlines() or [f"exit {done.exit_status}"])[-1]
+            raise RemoteError(f"{conn.target.label}: fetching {src.repo} at {src.commit[:12]} "
+                              f"failed: {why[:300]}")
+
+
 async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
                  break_lock: bool = False, state: ServerState | None = None) -> Outcome:
     """One release on one server. `state`: the server's probe answer when the caller
     already asked (service.py, right after connecting); asked here otherwise."""
     # Nothing changed: decided by what the server reports now, read-only, so no lock is
     # taken (a lock held by someone else sends us the locked way below, which says so).
+    if spec.source is not None and spec.source.commit is None:
+        spec = await resolve_source(conn, spec)
     state = state or await probe(conn, spec.project)
     if state.unchanged_for(spec):
         return Outcome("unchanged", spec.release, spec.release)
@@ -247,6 +308,8 @@ async def deploy(conn, spec: AppSpec, *, command: str = "app deploy",
         for name, data in spec.files:
             await conn.run(c.make_release_subdir(spec.project, release, name))
             await conn.upload(str(c.release_file(spec.project, release, name)), data, 0o644)
+        if spec.source is not None:
+            await _fetch_source(conn, spec, release)
         created = time.time_ns() // 1_000_000
         await _mark(conn, spec.project, release, "new", spec, created)
         try:

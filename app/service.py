@@ -25,8 +25,12 @@ def spec_from(config, acme=None) -> AppSpec:
     compose, files = a.compose_bytes(), a.files_bytes()
     if config.tls is not None:
         compose, files = _with_tls(config, compose, files, acme)
+    source = None
+    if a.image_source == "build":
+        from app.releases import Source
+        source = Source(a.repo, a.ref, a.deploy_key_bytes(), (a.repo_host_key + "\n").encode())
     return AppSpec(config.project, compose, a.env_bytes(), a.health_path, a.health_port,
-                   a.health_timeout_s, a.keep, a.smoke, files)
+                   a.health_timeout_s, a.keep, a.smoke, files, source)
 
 
 def _with_tls(config, compose: bytes, files, acme):

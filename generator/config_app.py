@@ -21,7 +21,10 @@ MAX_ENV_BYTES = 256 * 1024
 MAX_FILE_BYTES = 1024 * 1024
 PATH = r"[A-Za-z0-9._/~-][A-Za-z0-9._/ ~-]{0,254}"
 GIT_URL = r"(?:https://|ssh://|git@)[A-Za-z0-9._@:/~-]{3,250}"
-GIT_REF = r"[A-Za-z0-9._/-]{1,200}"
+GIT_REF = r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}"   # never starts like an option
+# A known_hosts line for the git host: "[host]:port" or host, a key type, base64.
+HOST_KEY_LINE = (r"(?:\[[A-Za-z0-9.:-]{1,253}\]:[0-9]{1,5}|[A-Za-z0-9.:-]{1,253}) "
+                 r"(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|ssh-rsa) [A-Za-z0-9+/]{20,8000}={0,2}")
 # [app] files: plain relative paths below the Compose file's folder (remote/commands.py).
 APP_FILE = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,127}){0,15}"
 
@@ -40,6 +43,7 @@ class AppConfig:
     ref: str = "main"
     deploy_key: Path | None = None
     files: tuple[str, ...] = ()            # relative to the Compose file's folder
+    repo_host_key: str | None = None       # the git host's known_hosts line (pinned, no TOFU)
 
     def files_bytes(self) -> tuple[tuple[str, bytes], ...]:
         """The app's own files the Compose file mounts (./backend/app.py...), uploaded into
@@ -55,7 +59,13 @@ class AppConfig:
             return path if path.is_absolute() else base / path
         return cls(resolve(s.compose), resolve(s.env_file), s.health_path, s.health_port,
                    s.health_timeout_s, s.keep, s.smoke, s.image_source, s.repo, s.ref,
-                   resolve(s.deploy_key) if s.deploy_key else None, s.files)
+                   resolve(s.deploy_key) if s.deploy_key else None, s.files, s.repo_host_key)
+
+    def deploy_key_bytes(self) -> bytes:
+        """The repository's deploy key (image_source = "build"): 0600, never committed."""
+        _owner_only("app.deploy_key", self.deploy_key)
+        _not_tracked("app.deploy_key", self.deploy_key)
+        return _read("app.deploy_key", self.deploy_key, 64 * 1024)
 
     def compose_bytes(self) -> bytes:
         return _read("app.compose", self.compose, MAX_COMPOSE_BYTES)

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from errors import ConfigError
 from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTERN, NAME_SAYS,
                               WORLD, BackendConfig, DeployConfig, Thresholds, name_problem)
-from generator.config_app import APP_FILE, GIT_REF, GIT_URL, PATH, AppConfig
+from generator.config_app import APP_FILE, GIT_REF, GIT_URL, HOST_KEY_LINE, PATH, AppConfig
 from generator.config_backup import DATA_FILE, DB_NAME, ON_CALENDAR, SERVICE, BackupConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
 from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
@@ -283,11 +283,15 @@ class AppSection(Section):
     deploy_key: Annotated[str, pattern(PATH, "a path to the repository's deploy key")] \
         = None                                                    # type: ignore[assignment]
     files: Annotated[tuple[str, ...], BeforeValidator(_app_files)] = ()
+    repo_host_key: Annotated[str, pattern(HOST_KEY_LINE, "the git host's known_hosts line, like "
+                                          "'github.com ssh-ed25519 AAAA...'", 8400)] \
+        = None                                                    # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _build_needs_a_repo(self):
-        if self.image_source == "build" and not (self.repo and self.deploy_key):
-            raise bad('image_source = "build" needs repo and deploy_key')
+        if self.image_source == "build" and not (self.repo and self.deploy_key and self.repo_host_key):
+            raise bad('image_source = "build" needs repo, deploy_key and repo_host_key (the git '
+                      "host's key is pinned, never trusted on first use)")
         return self
 
 

@@ -182,3 +182,78 @@ def make_app_root(project: str) -> list[str]:
 
 def read_marker(project: str, release: str) -> list[str]:
     return ["cat", "--", str(release_dir(project, release) / MARKER)]
+
+
+# --- building on the server from git ([app] image_source = "build") ----------------------
+# The deploy key and the git host's known_hosts line live in /opt/<project>/git/ (0700):
+# the key is uploaded 0600 to the server it is meant for and used only by git there.
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")    # never an option ("-...")
+_REPO = re.compile(r"(?:https://|ssh://|git@)[A-Za-z0-9._@:/~-]{3,250}")
+SHA = re.compile(r"[0-9a-f]{40}")
+SOURCE_DIR = "src"
+
+
+def git_dir(project: str) -> PurePosixPath:
+    return app_root(project) / "git"
+
+
+def deploy_key_path(project: str) -> PurePosixPath:
+    return git_dir(project) / "deploy_key"
+
+
+def known_hosts_path(project: str) -> PurePosixPath:
+    return git_dir(project) / "known_hosts"
+
+
+def make_git_dir(project: str) -> list[str]:
+    return ["mkdir", "-p", "-m", "0700", str(git_dir(project))]
+
+
+def _git_env(project: str) -> list[str]:
+    # git runs GIT_SSH_COMMAND through a shell: it is built from constants and the two
+    # paths above (validated names only), never from user text. The git host's key is
+    # pinned (StrictHostKeyChecking=yes with our known_hosts); no agent, no prompts.
+    ssh = (f"ssh -i {deploy_key_path(project)} -o IdentitiesOnly=yes -o BatchMode=yes "
+           f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts_path(project)}")
+    return ["env", f"GIT_SSH_COMMAND={ssh}", "GIT_TERMINAL_PROMPT=0"]
+
+
+def _checked(repo: str, ref: str) -> tuple[str, str]:
+    if not isinstance(repo, str) or not _REPO.fullmatch(repo):
+        raise ConfigError(f"app.repo {repo!r} is not a git URL like git@github.com:team/app.git")
+    if not isinstance(ref, str) or not _REF.fullmatch(ref) or ".." in ref:
+        raise ConfigError(f"app.ref {ref!r} is not a branch, tag or commit")
+    return repo, ref
+
+
+def git_ls_remote(project: str, repo: str, ref: str) -> list[str]:
+    repo, ref = _checked(repo, ref)
+    return [*_git_env(project), "git", "ls-remote", "--exit-code", repo, ref]
+
+
+def source_dir(project: str, release: str) -> PurePosixPath:
+    return release_dir(project, release) / SOURCE_DIR
+
+
+def git_fetch(project: str, release: str, repo: str, ref: str) -> list[list[str]]:
+    """The commit into <release>/src: init, a shallow fetch of the ref, then a checkout of
+    exactly the commit the release id names (a ref that moved in between fails the checkout)."""
+    repo, ref = _checked(repo, ref)
+    src = str(source_dir(project, release))
+    return [["git", "init", "--quiet", src],
+            [*_git_env(project), "git", "-C", src, "fetch", "--quiet", "--depth", "1", repo, ref]]
+
+
+def git_checkout(project: str, release: str, commit: str) -> list[str]:
+    if not SHA.fullmatch(commit or ""):
+        raise ValueError(f"not a commit id: {commit!r}")
+    return ["git", "-C", str(source_dir(project, release)), "-c", "advice.detachedHead=false",
+            "checkout", "--quiet", "--detach", commit]
+
+
+def has_source(project: str, release: str) -> list[str]:
+    return ["test", "-d", str(source_dir(project, release))]
+
+
+def compose_build(project: str, release: str) -> list[str]:
+    return compose(project, release, "build")

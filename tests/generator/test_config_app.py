@@ -74,7 +74,12 @@ def test_smoke_commands_are_argv_lists(make_config):
     ('keep = 0\n', "app.keep: must be between 1 and 50 releases (got 0)"),
     ('health_path = "health"\n', "app.health_path: must be a URL path like /health"),
     ('health_timeout_s = "60"\n', "app.health_timeout_s"),
-    ('image_source = "build"\n', 'image_source = "build" needs repo and deploy_key'),
+    ('image_source = "build"\n', 'image_source = "build" needs repo, deploy_key and repo_host_key'),
+    ('image_source = "build"\nrepo = "git@github.com:t/a.git"\ndeploy_key = "k"\n',
+     "needs repo, deploy_key and repo_host_key"),
+    ('ref = "--upload-pack=x"\n', "app.ref"),
+    ('repo_host_key = "github.com ssh-ed25519 AAAA\\nevil"\n', "app.repo_host_key"),
+    ('repo_host_key = "github.com ssh-dss AAAAC3NzaC1lZDI1NTE5AAAAIOMq"\n', "app.repo_host_key"),
     ('image_source = "docker"\n', "app.image_source"),
     ('colour = "blue"\n', "unknown key app.colour"),
 ])
@@ -93,7 +98,9 @@ def test_a_missing_required_key(make_config):
 def test_build_from_git(make_config, tmp_path):
     config = load_config(make_config(BASE_TOML + APP + 'image_source = "build"\n'
                                      'repo = "git@github.com:team/app.git"\nref = "v1.2"\n'
-                                     'deploy_key = "keys/deploy"\n'))
+                                     'deploy_key = "keys/deploy"\n'
+                                     'repo_host_key = "github.com ssh-ed25519 '
+                                     'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"\n'))
     assert config.app.repo == "git@github.com:team/app.git" and config.app.ref == "v1.2"
     assert config.app.deploy_key == tmp_path / "keys" / "deploy"
 

@@ -100,3 +100,44 @@ def test_a_trailing_newline_is_not_a_safe_name():
     with pytest.raises(ConfigError):
         c.release_dir(P, R + "\n")
     assert not c.is_release_name(R + "\n") and c.is_release_name(R)
+
+
+# --- building from git -------------------------------------------------------------------
+GSC = ("GIT_SSH_COMMAND=ssh -i /opt/shop/git/deploy_key -o IdentitiesOnly=yes -o BatchMode=yes "
+       "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/opt/shop/git/known_hosts")
+
+
+def test_git_commands_are_exact_argv_lists():
+    from remote import commands as c
+    repo, sha = "git@github.com:team/app.git", "0123456789abcdef0123456789abcdef01234567"
+    assert c.make_git_dir("shop") == ["mkdir", "-p", "-m", "0700", "/opt/shop/git"]
+    assert c.git_ls_remote("shop", repo, "main") == [
+        "env", GSC, "GIT_TERMINAL_PROMPT=0", "git", "ls-remote", "--exit-code", repo, "main"]
+    assert c.git_fetch("shop", "abc123", repo, "v1.2") == [
+        ["git", "init", "--quiet", "/opt/shop/releases/abc123/src"],
+        ["env", GSC, "GIT_TERMINAL_PROMPT=0", "git", "-C", "/opt/shop/releases/abc123/src",
+         "fetch", "--quiet", "--depth", "1", repo, "v1.2"]]
+    assert c.git_checkout("shop", "abc123", sha) == [
+        "git", "-C", "/opt/shop/releases/abc123/src", "-c", "advice.detachedHead=false",
+        "checkout", "--quiet", "--detach", sha]
+    assert c.has_source("shop", "abc123") == ["test", "-d", "/opt/shop/releases/abc123/src"]
+    assert c.compose_build("shop", "abc123")[-1] == "build"
+
+
+@pytest.mark.parametrize("repo, ref", [
+    ("--upload-pack=touch /tmp/x", "main"), ("git@github.com:t/a.git", "-x"),
+    ("git@github.com:t/a.git", "main\n"), ("git@github.com:t/a.git", "a/../b"),
+    ("file:///etc", "main"), ("git@github.com:t/a.git; rm -rf /", "main")])
+def test_git_commands_refuse_values_that_could_be_options_or_shell(repo, ref):
+    from errors import ConfigError
+    from remote import commands as c
+    with pytest.raises(ConfigError):
+        c.git_ls_remote("shop", repo, ref)
+    with pytest.raises(ConfigError):
+        c.git_fetch("shop", "abc123", repo, ref)
+
+
+def test_a_checkout_names_a_full_commit_only():
+    from remote import commands as c
+    with pytest.raises(ValueError):
+        c.git_checkout("shop", "abc123", "main")
