@@ -13,8 +13,11 @@ def _run(*args):
 
 
 def test_rollback_lists_the_dns_cut_over_from_the_migration_progress(make_config, tmp_path,
-                                                                     monkeypatch):
+                                                                     monkeypatch, request):
+    from sandbox import manager
     monkeypatch.setenv("HETZNER_DEPLOY_SANDBOX_DIR", str(tmp_path / "sandbox"))
+    # `rollback` resolves the target, which starts the sandbox: stop it, or it outlives the test.
+    request.addfinalizer(lambda: manager.down(tmp_path / "sandbox"))
     monkeypatch.delenv("HCLOUD_TOKEN", raising=False)
     config, stacks = make_config(), tmp_path / "stacks"
     assert _run("generate", "--profile", "ccx33", "--config", str(config),
