@@ -47,7 +47,6 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
                  port: int = 443):
         super().__init__(name, port, context=context, timeout=timeout)
         self._address = address
-        self._context = context
         self.peer_cert: dict | None = None
 
     def connect(self) -> None:

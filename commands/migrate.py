@@ -9,7 +9,7 @@ from errors import ConfigError
 
 def _setup(config_path, env, stacks_dir):
     from commands.dns import _workdir
-    from domains.migration import Migration
+    from domains.migration import Migration, folder_for
     from domains.service import access_for
     from pipeline.target import resolve_target
     config = load(config_path, env)
@@ -18,7 +18,7 @@ def _setup(config_path, env, stacks_dir):
     if access is None:
         raise ConfigError("migrate changes the domain's records: set NAMECHEAP_API_USER, "
                           "NAMECHEAP_API_KEY, NAMECHEAP_USERNAME and NAMECHEAP_CLIENT_IP")
-    folder = _workdir(target, config, stacks_dir) / ".work" / "migration"
+    folder = folder_for(_workdir(target, config, stacks_dir))
     return config, target, access, Migration(folder, config.dns.zone_for(config.domain))
 
 

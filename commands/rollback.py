@@ -39,10 +39,10 @@ def _app_line(config, stacks_dir) -> str:
 
 def _dns_line(config, stacks_dir) -> str:
     from commands.dns import _workdir
-    from domains.migration import Migration
+    from domains.migration import Migration, folder_for
     from pipeline.target import resolve_target
     try:
-        folder = _workdir(resolve_target(), config, stacks_dir) / ".work" / "migration"
+        folder = folder_for(_workdir(resolve_target(), config, stacks_dir))
         progress = Migration(folder, config.dns.zone_for(config.domain)).progress
     except (DeployError, ValueError) as exc:
         return f"dns:   unknown ({exc})"

@@ -36,6 +36,11 @@ WINDOW = dt.timedelta(days=7)
 Clock = Callable[[], dt.datetime]
 
 
+def folder_for(workdir: Path) -> Path:
+    """Where a work directory keeps its migration's progress (and its saved records)."""
+    return Path(workdir) / ".work" / "migration"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

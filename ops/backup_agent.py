@@ -284,6 +284,13 @@ def run_backup(config: dict, now: dt.datetime | None = None,
 
 # --- the restore drill --------------------------------------------------------------------
 
+def check_counts(kind: str, got: dict, want: dict, prefix: str = "") -> None:
+    """A restore counts what came back; anything but the manifest's counts is a failure."""
+    if got != want:
+        raise BackupFailed(f"{prefix}restored {kind} counts {got} differ from the "
+                           f"manifest's {want}")
+
+
 def drill(config: dict, name: str) -> dict:
     """Prove a backup restores: checksums, then PostgreSQL restored into a throwaway
     database of the running server and counted, and the RDB read end to end by
@@ -310,9 +317,7 @@ def drill(config: dict, name: str) -> dict:
             counts = pg_counts(scratch)
         finally:
             _run([*psql, f'DROP DATABASE IF EXISTS "{scratch["db"]}"'])
-        if counts != manifest["postgres"]["counts"]:
-            raise BackupFailed(f"{name}: restored row counts {counts} differ from the "
-                               f"manifest's {manifest['postgres']['counts']}")
+        check_counts("row", counts, manifest["postgres"]["counts"], f"{name}: ")
         result["postgres"] = counts
     redis = config.get("redis")
     if redis and "redis" in manifest:

@@ -112,8 +112,7 @@ def restore_pg(pg: dict, dump: Path, want: dict) -> dict:
                     "-d", pg["db"]], stdin=inp)
     counts = agent.pg_counts(pg)
     got = {t: counts.get(t) for t in want}
-    if got != want:
-        raise agent.BackupFailed(f"restored row counts {got} differ from the manifest's {want}")
+    agent.check_counts("row", got, want)
     return counts
 
 
@@ -173,9 +172,7 @@ def restore_redis(redis: dict, rdb: Path, want: dict) -> dict:
         agent._run(redis["start"])
         _wait_redis(redis)
         counts = agent.redis_counts(redis)
-        if counts != want:
-            raise agent.BackupFailed(f"restored key counts {counts} differ from the manifest's "
-                                     f"{want}")
+        agent.check_counts("key", counts, want)
     except (agent.BackupFailed, OSError) as exc:
         # Put the data Redis had back, so a failed restore leaves what was there.
         subprocess.run(redis["stop"], capture_output=True, timeout=120, check=False)
@@ -265,9 +262,7 @@ def drill_in_containers(config: dict, name: str) -> dict:
             counts = agent.pg_counts(fresh)
         finally:
             _remove(box)
-        if counts != manifest["postgres"]["counts"]:
-            raise agent.BackupFailed(f"{name}: restored row counts {counts} differ from the "
-                                     f"manifest's {manifest['postgres']['counts']}")
+        agent.check_counts("row", counts, manifest["postgres"]["counts"], f"{name}: ")
         result["postgres"] = counts
     if config.get("redis") and "redis" in manifest:
         image, _ = _image_and_cmd(scratch["redis_ps"])
@@ -282,8 +277,6 @@ def drill_in_containers(config: dict, name: str) -> dict:
             counts = agent.redis_counts(fresh)
         finally:
             _remove(box)
-        if counts != manifest["redis"]["counts"]:
-            raise agent.BackupFailed(f"{name}: restored key counts {counts} differ from the "
-                                     f"manifest's {manifest['redis']['counts']}")
+        agent.check_counts("key", counts, manifest["redis"]["counts"], f"{name}: ")
         result["redis"] = counts
     return result

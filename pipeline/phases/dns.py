@@ -77,8 +77,8 @@ def run(ctx) -> PhaseResult:
                            "NAMECHEAP_API_KEY, NAMECHEAP_USERNAME, NAMECHEAP_CLIENT_IP): "
                            "records not managed", status="skipped")
     want = _want(ctx)
-    from domains.migration import Migration
-    migration = Migration(ctx.workdir / ".work" / "migration", want.zone)
+    from domains.migration import Migration, folder_for
+    migration = Migration(folder_for(ctx.workdir), want.zone)
     if migration.pending():
         return PhaseResult("a migration is in progress: the names keep pointing at the old "
                            "host until `hetzner-deploy migrate cutover`", status="skipped")

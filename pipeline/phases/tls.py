@@ -54,10 +54,10 @@ def expected_root(target) -> bytes | None:
 
 
 def _pending_migration(ctx) -> bool:
-    from domains.migration import Migration
+    from domains.migration import Migration, folder_for
     from domains.target import dns_target
     zone = dns_target(ctx.config, ctx.outputs).zone
-    return Migration(ctx.workdir / ".work" / "migration", zone).pending()
+    return Migration(folder_for(ctx.workdir), zone).pending()
 
 
 def run(ctx) -> PhaseResult:

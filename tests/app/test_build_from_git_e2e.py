@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -19,8 +18,6 @@ import urllib.request
 import asyncssh
 import pytest
 
-from sandbox.machines.images import build
-from tests.conftest import BASE_TOML
 from tests.pipeline import sandbox_env
 
 pytestmark = pytest.mark.e2e
@@ -74,21 +71,20 @@ def _version() -> str:
             time.sleep(0.3)
 
 
+def _private_key(path):
+    """An ed25519 key, its private half at `path` (0600); returns the public "type base64"."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    path.write_bytes(key.export_private_key())
+    os.chmod(path, 0o600)
+    return " ".join(key.export_public_key().decode().split()[:2])
+
+
 @pytest.fixture
 def git_sb(tmp_path, make_config, monkeypatch):
-    from sandbox import manager
-    monkeypatch.setenv("HETZNER_DEPLOY_MACHINE_RANGE", RANGE)
-    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path / "hostkeys"))
-    login = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_test").write_bytes(login.export_private_key())
-    os.chmod(tmp_path / "id_test", 0o600)
-    deploy_key = asyncssh.generate_private_key("ssh-ed25519")
+    public = sandbox_env.login_key(tmp_path)
     (tmp_path / "keys").mkdir(mode=0o700)
-    (tmp_path / "keys" / "deploy").write_bytes(deploy_key.export_private_key())
-    os.chmod(tmp_path / "keys" / "deploy", 0o600)
-    git_host_key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "git_host_key").write_bytes(git_host_key.export_private_key())
-    os.chmod(tmp_path / "git_host_key", 0o600)
+    deploy_public = _private_key(tmp_path / "keys" / "deploy")
+    git_host_public = _private_key(tmp_path / "git_host_key")
 
     repo, work = tmp_path / "repo.git", tmp_path / "work"
     _git("init", "-q", "--bare", "-b", "main", str(repo), cwd=tmp_path)
@@ -102,42 +98,33 @@ def git_sb(tmp_path, make_config, monkeypatch):
     (app / ".env").write_text("PROJECT=build\n")
     os.chmod(app / ".env", 0o600)
     url = f"ssh://root@{HOST_IP}:2222{repo}"
-    known = f"[{HOST_IP}]:2222 {git_host_key.export_public_key().decode().split()[0]} " \
-            f"{git_host_key.export_public_key().decode().split()[1]}"
-    base = BASE_TOML.replace('allow = ["203.0.113.7/32"]', f'allow = ["{HOST_IP}/32"]')
-    config = make_config(
-        base + '\n[app]\ncompose = "app/compose.yaml"\nenv_file = "app/.env"\n'
+    config = make_config(sandbox_env.machines_toml(
+        RANGE, '\n[app]\ncompose = "app/compose.yaml"\nenv_file = "app/.env"\n'
         f'image_source = "build"\nrepo = "{url}"\nref = "main"\ndeploy_key = "keys/deploy"\n'
-        f'repo_host_key = "{known}"\n', key=login.export_public_key().decode().strip())
-    directory = tmp_path / "sandbox"
-    build(directory / "images", ["python"])
-    stacks = tmp_path / "stacks"
-    shutil.copytree(sandbox_env.REPO / "terraform" / "stacks", stacks)
-    info = manager.up(directory, machines=True)
-    # The git host: only the deploy key may log in, and only to git-shell.
-    (tmp_path / "authorized_keys").write_text(
-        'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,no-agent-forwarding,'
-        f'no-pty {deploy_key.export_public_key().decode().strip()}\n')
-    (tmp_path / "sshd_config").write_text(
-        f"ListenAddress {HOST_IP}:2222\nHostKey {tmp_path / 'git_host_key'}\n"
-        f"PidFile {tmp_path / 'sshd.pid'}\nAuthorizedKeysFile {tmp_path / 'authorized_keys'}\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n")
-    os.makedirs("/run/sshd", exist_ok=True)
-    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(tmp_path / "sshd_config")],
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sshd.log", "wb"))
-    box = sandbox_env.Sandbox(directory, stacks, config, info.endpoint, info.token)
-    try:
-        yield box, work, tmp_path
-    finally:
-        sshd.terminate()
-        sshd.wait(10)
-        manager.down(directory)
+        f'repo_host_key = "[{HOST_IP}]:2222 {git_host_public}"\n'), key=public)
+    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE, ["python"]) as (box, _):
+        # The git host: only the deploy key may log in, and only to git-shell.
+        (tmp_path / "authorized_keys").write_text(
+            'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",no-port-forwarding,'
+            f'no-agent-forwarding,no-pty {deploy_public}\n')
+        (tmp_path / "sshd_config").write_text(
+            f"ListenAddress {HOST_IP}:2222\nHostKey {tmp_path / 'git_host_key'}\n"
+            f"PidFile {tmp_path / 'sshd.pid'}\nAuthorizedKeysFile {tmp_path / 'authorized_keys'}\n"
+            "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        with open(tmp_path / "sshd.log", "wb") as log:
+            sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f",
+                                     str(tmp_path / "sshd_config")],
+                                    stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            yield box, work, tmp_path
+        finally:
+            sshd.terminate()
+            sshd.wait(10)
 
 
-def _ok(done):
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+_ok = sandbox_env.ok
 
 
 def test_the_server_builds_each_commit_and_a_rollback_rebuilds_the_old_one(git_sb):

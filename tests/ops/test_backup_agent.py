@@ -4,6 +4,7 @@ The proof of a backup is a restore: the dump goes into a fresh database and
 the RDB copy into a fresh Redis, and what comes back is counted there."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import socket
@@ -35,6 +36,9 @@ class LocalRedis:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
              str(directory), "--dbfilename", dbfilename, "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
         for _ in range(200):
             if self.cli("PING") == "PONG":
                 return
@@ -51,16 +55,23 @@ class LocalRedis:
         self.proc.wait(10)
 
 
-@pytest.fixture
-def dbs(tmp_path):
+@contextlib.contextmanager
+def databases(make_redis):
+    """A PostgreSQL and a Redis server for one test, both stopped afterwards."""
     pg = LocalPostgres()
     pg.start()
-    redis = LocalRedis(tmp_path / "redis")
+    redis = make_redis()
     try:
         yield pg, redis
     finally:
         redis.stop()
         pg.stop()
+
+
+@pytest.fixture
+def dbs(tmp_path):
+    with databases(lambda: LocalRedis(tmp_path / "redis")) as both:
+        yield both
 
 
 def _psql(pg, db: str, sql: str) -> str:

@@ -10,59 +10,35 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
-import asyncssh
 import pytest
 
 from remote import backup_commands as b
-from sandbox.machines.images import build
-from tests.conftest import BASE_TOML
 from tests.examples.appkit import http
 from tests.pipeline import sandbox_env
 
 pytestmark = pytest.mark.e2e
 
 RANGE = os.environ.get("HD_TEST_MACHINE_RANGE", "198.18.82.0/24")
-EXAMPLE = sandbox_env.REPO / "examples" / "app"
 PG_SECRET, REDIS_SECRET = "pg-secret-5e1f0a77", "redis-secret-93bd24c1"
 
 
 @pytest.fixture
 def app_sb(tmp_path, make_config, monkeypatch):
-    from sandbox import manager
-    monkeypatch.setenv("HETZNER_DEPLOY_MACHINE_RANGE", RANGE)
-    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path / "hostkeys"))
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_test").write_bytes(key.export_private_key())
-    os.chmod(tmp_path / "id_test", 0o600)
-    app = tmp_path / "app"
-    shutil.copytree(EXAMPLE, app, ignore=shutil.ignore_patterns(".env", "*.toml"))
-    (app / ".env").write_text(f"PROJECT=example\nPOSTGRES_USER=app\nPOSTGRES_DB=app\n"
-                              f"POSTGRES_PASSWORD={PG_SECRET}\nREDIS_PASSWORD={REDIS_SECRET}\n")
-    os.chmod(app / ".env", 0o600)
-    host = RANGE.rsplit(".", 1)[0] + ".1/32"
-    base = BASE_TOML.replace('allow = ["203.0.113.7/32"]', f'allow = ["{host}"]')
-    config = make_config(
-        base + '\n[app]\ncompose = "app/docker-compose.yml"\nenv_file = "app/.env"\n'
+    public = sandbox_env.login_key(tmp_path)
+    sandbox_env.example_app(tmp_path / "app", f"PROJECT=example\nPOSTGRES_USER=app\n"
+                            f"POSTGRES_DB=app\nPOSTGRES_PASSWORD={PG_SECRET}\n"
+                            f"REDIS_PASSWORD={REDIS_SECRET}\n")
+    config = make_config(sandbox_env.machines_toml(
+        RANGE, '\n[app]\ncompose = "app/docker-compose.yml"\nenv_file = "app/.env"\n'
         'files = ["backend/app.py", "ai/worker.py"]\nhealth_timeout_s = 120\n'
-        '\n[backup]\nschedule = "*-*-* 03:15:00"\nstale_after_hours = 26\n',
-        key=key.export_public_key().decode().strip())
-    directory = tmp_path / "sandbox"
-    build(directory / "images", ["python", "redis", "postgres"])
-    stacks = tmp_path / "stacks"
-    shutil.copytree(sandbox_env.REPO / "terraform" / "stacks", stacks)
-    info = manager.up(directory, machines=True)
-    box = sandbox_env.Sandbox(directory, stacks, config, info.endpoint, info.token)
-    try:
+        '\n[backup]\nschedule = "*-*-* 03:15:00"\nstale_after_hours = 26\n'), key=public)
+    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE,
+                                      ["python", "redis", "postgres"]) as (box, _):
         yield box, tmp_path
-    finally:
-        manager.down(directory)
 
 
-def _ok(done):
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+_ok = sandbox_env.ok
 
 
 def _server(tmp_path, ip, argv, timeout=120):

@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from ops import backup_agent, backup_restore
-from tests.ops.test_backup_agent import AGENT, _free_port, _psql
+from tests.ops.test_backup_agent import AGENT, LocalRedis, _free_port, _psql, databases
 from tests.ops.test_backup_agent import s3  # noqa: F401 - a fixture
-from tests.pipeline.pg import LocalPostgres
 
 pytestmark = pytest.mark.e2e      # real PostgreSQL and Redis servers
 
 
-class AofRedis:
+class AofRedis(LocalRedis):
     """redis-server with appendonly yes, stopped and started by argv as compose would."""
 
     def __init__(self, directory: Path):
@@ -36,15 +35,7 @@ class AofRedis:
 
     def start(self) -> None:
         subprocess.run(self.start_argv, check=True, capture_output=True)
-        for _ in range(200):
-            if self.cli("PING") == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis did not start")
-
-    def cli(self, *args: str) -> str:
-        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
-                              text=True).stdout.strip()
+        self.wait_ready()
 
     def stop(self) -> None:
         subprocess.run(self.stop_argv, capture_output=True)
@@ -52,14 +43,8 @@ class AofRedis:
 
 @pytest.fixture
 def dbs(tmp_path):
-    pg = LocalPostgres()
-    pg.start()
-    redis = AofRedis(tmp_path / "redis")
-    try:
-        yield pg, redis
-    finally:
-        redis.stop()
-        pg.stop()
+    with databases(lambda: AofRedis(tmp_path / "redis")) as both:
+        yield both
 
 
 def _config(tmp_path, pg, redis, **extra) -> dict:

@@ -1,6 +1,7 @@
 """A private sandbox (emulator + stand-in provider) and a CLI runner for e2e tests."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -77,3 +78,56 @@ def start(tmp_path: Path, make_config) -> Sandbox:
 def stop(sb: Sandbox) -> None:
     from sandbox import manager
     manager.down(sb.directory)
+
+
+def ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """A CLI run that must have succeeded; its output in the failure message otherwise."""
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+# --- sandboxes with machines (the app phase's e2e tests) ----------------------------------
+
+def login_key(home: Path) -> str:
+    """root's key pair for the machines: the private half in home/id_test (0600, where
+    make_config's ssh.public_key expects it beside id_test.pub); returns the public line."""
+    import asyncssh
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    (home / "id_test").write_bytes(key.export_private_key())
+    os.chmod(home / "id_test", 0o600)
+    return key.export_public_key().decode().strip()
+
+
+def machines_toml(machine_range: str, extra: str) -> str:
+    """BASE_TOML with SSH allowed from the machines' bridge (where the tool connects from)."""
+    from tests.conftest import BASE_TOML
+    bridge = machine_range.split("/")[0].rsplit(".", 1)[0] + ".1/32"
+    return BASE_TOML.replace('allow = ["203.0.113.7/32"]', f'allow = ["{bridge}"]') + extra
+
+
+def example_app(folder: Path, env_text: str) -> Path:
+    """examples/app copied to `folder` (no .env, no sandbox.toml) with this .env (0600)."""
+    shutil.copytree(REPO / "examples" / "app", folder,
+                    ignore=shutil.ignore_patterns(".env", "*.toml", "__pycache__"))
+    (folder / ".env").write_text(env_text)
+    os.chmod(folder / ".env", 0o600)
+    return folder
+
+
+@contextlib.contextmanager
+def machines_sandbox(home: Path, config: Path, monkeypatch, machine_range: str,
+                     images: list[str]):
+    """A sandbox with machines on `machine_range`, these images built, a copy of the
+    committed stacks; host keys kept under `home`. Yields (Sandbox, manager.SandboxInfo)."""
+    from sandbox import manager
+    from sandbox.machines.images import build
+    monkeypatch.setenv("HETZNER_DEPLOY_MACHINE_RANGE", machine_range)
+    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(home / "hostkeys"))
+    directory, stacks = home / "sandbox", home / "stacks"
+    build(directory / "images", images)
+    shutil.copytree(REPO / "terraform" / "stacks", stacks)
+    info = manager.up(directory, machines=True)
+    try:
+        yield Sandbox(directory, stacks, config, info.endpoint, info.token), info
+    finally:
+        manager.down(directory)

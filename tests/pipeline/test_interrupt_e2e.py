@@ -67,6 +67,20 @@ def assert_all_gone(pids: dict[int, str], seconds: float = 15) -> None:
     assert not left, f"orphaned processes: {left}"
 
 
+def kill_terraform_apply(proc, reader,
+                         timeout: float = 60) -> tuple[dict[int, str], str, list[str]]:
+    """kill -9 the one `terraform apply` under `proc`, wait for the CLI to end; returns the
+    process tree as it was, the CLI's stderr and its `error:` lines."""
+    tree = descendants(proc.pid)
+    tf = [p for p, cmd in tree.items() if "terraform" in cmd and " apply " in f" {cmd} "]
+    assert len(tf) == 1, tree
+    os.kill(tf[0], signal.SIGKILL)
+    proc.wait(timeout=timeout)
+    reader.join(10)
+    stderr = proc.stderr.read()
+    return tree, stderr, [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
 def start_apply(sb, marker: str = "hcloud_server.main: Creating...", on_review=None):
     """`deploy` running, with terraform in the middle of creating the server.
 
@@ -168,15 +182,8 @@ def test_kill_9_of_terraform_mid_apply_then_converge(sb):
     # Set once the plan is reviewed, so preflight's own /servers listing does not take it.
     proc, lines, reader = start_apply(sb, on_review=lambda: sb.fault(
         count=1, latency_ms=3000, status=503, path_prefix="/servers"))
-    tree = descendants(proc.pid)
-    tf = [p for p, cmd in tree.items() if "terraform" in cmd and " apply " in f" {cmd} "]
-    assert len(tf) == 1, tree
-    os.kill(tf[0], signal.SIGKILL)
-    proc.wait(timeout=60)
-    reader.join(10)
-    stderr = proc.stderr.read()
+    tree, stderr, errors = kill_terraform_apply(proc, reader)
     assert proc.returncode != 0
-    errors = [l for l in stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and "terraform apply failed (killed by SIGKILL)" in errors[0], stderr
     assert "Traceback" not in stderr
     assert_all_gone(tree)  # the provider terraform left behind too

@@ -11,6 +11,7 @@ from errors import ApiError, RefusedError
 from generator.config import load_config
 from generator.render import generate
 from pipeline import switch
+from tests.conftest import TEST_PRICE_TABLE
 
 
 @pytest.mark.parametrize("current,target", [("ccx33", "3-tier"), ("ccx43", "3-tier"),
@@ -80,18 +81,8 @@ def test_the_new_stack_stays_once_applied_or_on_other_failures(tmp_path, make_co
     assert '"ccx43"' in (stack / "terraform.tfvars").read_text()
 
 
-TABLE = """
-[[rows]]
-date = 2026-01-01
-currency = "EUR"
-source = "test figures"
-volume_per_gb_month = 0.05
-backup_percent = 20
-primary_ipv4_month = 0.50
-[rows.server_types]
-ccx33 = 40.00
-ccx43 = 80.00
-
+# The shared test table, plus a June row for new orders and rescales.
+TABLE = TEST_PRICE_TABLE + """
 [[rows]]
 date = 2026-06-15
 applies_to = "new-and-rescaled"

@@ -8,12 +8,9 @@ import json
 import os
 import shutil
 
-import asyncssh
 import pytest
 
 from remote import hostkeys
-from sandbox.machines.images import build
-from tests.conftest import BASE_TOML
 from tests.examples.appkit import APP_DIR, http, wait_health
 from tests.pipeline import sandbox_env
 from tests.sandbox.machines.machinekit import BOOT_ID, ssh
@@ -23,20 +20,14 @@ pytestmark = pytest.mark.e2e
 RANGE = os.environ.get("HD_TEST_MACHINE_RANGE", "198.18.83.0/24")
 
 
-def _ok(done):
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+_ok = sandbox_env.ok
 
 
 @pytest.fixture
 def example_sb(tmp_path, make_config, monkeypatch):
     """The example app beside its deploy.toml (as examples/app/sandbox.toml lays it out),
     its .env with random passwords, and a sandbox with machines on this test's range."""
-    from sandbox import manager
-    monkeypatch.setenv("HETZNER_DEPLOY_MACHINE_RANGE", RANGE)
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_test").write_bytes(key.export_private_key())
-    os.chmod(tmp_path / "id_test", 0o600)
+    public = sandbox_env.login_key(tmp_path)
     shutil.copy(APP_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
     for part in ("backend", "ai"):
         shutil.copytree(APP_DIR / part, tmp_path / part,
@@ -46,21 +37,13 @@ def example_sb(tmp_path, make_config, monkeypatch):
              .replace("change-me-redis", os.urandom(12).hex()).replace("PROJECT=example", "PROJECT=switch")
     (tmp_path / ".env").write_text(env)
     os.chmod(tmp_path / ".env", 0o600)
-    bridge = RANGE.split("/")[0].rsplit(".", 1)[0] + ".1/32"   # SSH comes from the bridge
-    base = BASE_TOML.replace('allow = ["203.0.113.7/32"]', f'allow = ["{bridge}"]')
-    config = make_config(base + '\n[app]\ncompose = "docker-compose.yml"\nenv_file = ".env"\n'
-                         'files = ["backend/app.py", "ai/worker.py"]\nhealth_path = "/health"\n'
-                         'health_timeout_s = 120\n',
-                         key=key.export_public_key().decode().strip())
-    directory = tmp_path / "sandbox"
-    build(directory / "images", ["python", "redis", "postgres"])
-    stacks = tmp_path / "stacks"
-    shutil.copytree(sandbox_env.REPO / "terraform" / "stacks", stacks)
-    info = manager.up(directory, machines=True)
-    try:
-        yield sandbox_env.Sandbox(directory, stacks, config, info.endpoint, info.token), tmp_path
-    finally:
-        manager.down(directory)
+    config = make_config(sandbox_env.machines_toml(
+        RANGE, '\n[app]\ncompose = "docker-compose.yml"\nenv_file = ".env"\n'
+        'files = ["backend/app.py", "ai/worker.py"]\nhealth_path = "/health"\n'
+        'health_timeout_s = 120\n'), key=public)
+    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE,
+                                      ["python", "redis", "postgres"]) as (box, _):
+        yield box, tmp_path
 
 
 def test_a_note_written_before_the_switch_is_read_after_it(example_sb):

@@ -5,7 +5,6 @@ that a rerun finishes."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import threading
@@ -13,7 +12,8 @@ import time
 
 import pytest
 
-from tests.pipeline.test_interrupt_e2e import assert_all_gone, descendants
+from tests.pipeline.test_interrupt_e2e import (assert_all_gone, descendants,
+                                              kill_terraform_apply)
 
 pytestmark = pytest.mark.e2e
 
@@ -217,15 +217,8 @@ def test_a_switch_killed_while_the_server_is_off_is_finished_by_a_rerun(sb):
     while client.servers.get_by_id(server_id).status != "off" and time.monotonic() < end:
         time.sleep(0.05)
     assert client.servers.get_by_id(server_id).status == "off"
-    tree = descendants(proc.pid)
-    tf = [pid for pid, cmd in tree.items() if "terraform" in cmd and " apply " in f" {cmd} "]
-    assert len(tf) == 1, tree
-    os.kill(tf[0], signal.SIGKILL)
-    proc.wait(timeout=120)
-    reader.join(10)
-    stderr = proc.stderr.read()
+    tree, stderr, errors = kill_terraform_apply(proc, reader, timeout=120)
     assert proc.returncode != 0
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in stderr, stderr
     assert_all_gone(tree)
     sb.clear_faults()

@@ -12,61 +12,38 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import socket
 import ssl
 
-import asyncssh
 import pytest
 
 from checks.https import check_name, check_redirect
 from sandbox.acme import issued_root
-from sandbox.machines.images import build
-from tests.conftest import BASE_TOML
 from tests.pipeline import sandbox_env
 
 pytestmark = pytest.mark.e2e
 
 RANGE = os.environ.get("HD_TEST_MACHINE_RANGE", "198.18.77.0/24")
-EXAMPLE = sandbox_env.REPO / "examples" / "app"
 NAMES = ("app.example.com", "api.app.example.com")
 
 
 @pytest.fixture
 def tls_sb(tmp_path, make_config, monkeypatch):
-    from sandbox import manager
-    monkeypatch.setenv("HETZNER_DEPLOY_MACHINE_RANGE", RANGE)
-    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path / "hostkeys"))
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    (tmp_path / "id_test").write_bytes(key.export_private_key())
-    os.chmod(tmp_path / "id_test", 0o600)
-    app = tmp_path / "app"
-    shutil.copytree(EXAMPLE, app, ignore=shutil.ignore_patterns(".env", "*.toml"))
-    (app / ".env").write_text("PROJECT=example\nPOSTGRES_USER=app\nPOSTGRES_DB=app\n"
-                              "POSTGRES_PASSWORD=pg-tls-secret\nREDIS_PASSWORD=redis-tls-secret\n")
-    os.chmod(app / ".env", 0o600)
-    host = RANGE.rsplit(".", 1)[0] + ".1/32"
-    base = BASE_TOML.replace('allow = ["203.0.113.7/32"]', f'allow = ["{host}"]')
-    config = make_config(
-        base + '\n[app]\ncompose = "app/docker-compose.yml"\nenv_file = "app/.env"\n'
+    public = sandbox_env.login_key(tmp_path)
+    app = sandbox_env.example_app(tmp_path / "app", "PROJECT=example\nPOSTGRES_USER=app\n"
+                                  "POSTGRES_DB=app\nPOSTGRES_PASSWORD=pg-tls-secret\n"
+                                  "REDIS_PASSWORD=redis-tls-secret\n")
+    config = make_config(sandbox_env.machines_toml(
+        RANGE, '\n[app]\ncompose = "app/docker-compose.yml"\nenv_file = "app/.env"\n'
         'files = ["backend/app.py", "ai/worker.py"]\n'
-        '\n[dns]\nipv6 = false\n\n[tls]\nemail = "ops@app.example.com"\ntimeout_s = 120\n',
-        key=key.export_public_key().decode().strip())
-    directory = tmp_path / "sandbox"
-    build(directory / "images", ["python", "redis", "postgres", "caddy"])
-    stacks = tmp_path / "stacks"
-    shutil.copytree(sandbox_env.REPO / "terraform" / "stacks", stacks)
-    info = manager.up(directory, machines=True)
-    box = sandbox_env.Sandbox(directory, stacks, config, info.endpoint, info.token)
-    try:
+        '\n[dns]\nipv6 = false\n\n[tls]\nemail = "ops@app.example.com"\ntimeout_s = 120\n'),
+        key=public)
+    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE,
+                                      ["python", "redis", "postgres", "caddy"]) as (box, info):
         yield box, info, app
-    finally:
-        manager.down(directory)
 
 
-def _ok(done):
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+_ok = sandbox_env.ok
 
 
 def _served_cert(ip: str, name: str) -> str:
