@@ -7,7 +7,9 @@ The DNS half of that lives here; every zone change goes through zone_ops
 
 1. `lower_ttl`: the records at the managed names (the old host's A, AAAA or
    CNAME) get [dns] ttl, addresses unchanged; when and the old TTL are kept.
-2. (data import: needs the app phase over SSH; not built here)
+2. `record_import`: the data was imported (ops/migrate_import.py dumps the
+   old host and restores it on the new server); recorded with its counts.
+   The cut-over runs it once more, as the final sync, while writes are frozen.
 3. `cut_over`: refused until the old TTL has passed since step 1 (caches may
    still hold the old, long TTL). The zone as it is then is saved as the
    rollback point; the names are pointed at the deploy.
@@ -53,6 +55,8 @@ class Progress:
     cutover_at: str | None = None
     rollback_zone: str | None = None       # file name of the zone saved before the cut-over
     rolled_back_at: str | None = None
+    imported_at: str | None = None
+    imported: str | None = None            # backup name and counts of the last import
     history: list[str] = field(default_factory=list)
 
 
@@ -98,17 +102,26 @@ class Migration:
         return (f"TTL of {len(current)} record(s) lowered to {ttl}; the cut-over is possible "
                 f"from {self.cutover_from():%Y-%m-%d %H:%M} UTC")
 
+    def record_import(self, backup: str, counts: str) -> None:
+        self.progress.imported_at = self.clock().isoformat()
+        self.progress.imported = f"{backup}: {counts}"
+        self._save(f"data imported ({backup}: {counts})")
+
     def cutover_from(self) -> dt.datetime:
         if not self.progress.ttl_lowered_at:
             raise RefusedError("lower the TTL first: `hetzner-deploy migrate ttl`")
         return (dt.datetime.fromisoformat(self.progress.ttl_lowered_at)
                 + dt.timedelta(seconds=self.progress.old_ttl or 0))
 
-    def cut_over(self, client, desired: Sequence[HostRecord]) -> str:
+    def ready(self) -> None:
+        """Refuses a cut-over before step 1, or while resolvers may still hold the old TTL."""
         ready = self.cutover_from()
         if self.clock() < ready:
             raise RefusedError(f"too early: resolvers may still cache the old TTL "
                                f"({self.progress.old_ttl} s) until {ready:%Y-%m-%d %H:%M:%S} UTC")
+
+    def cut_over(self, client, desired: Sequence[HostRecord]) -> str:
+        self.ready()
         planned = plan_zone(client, self.zone, desired)
         if not self.progress.rollback_zone or self.progress.rolled_back_at:
             saved = write_backup(planned.zone, self.folder / "rollback")
@@ -157,7 +170,9 @@ class Migration:
         p = self.progress
         rows = [("1 lower the TTL", f"done {p.ttl_lowered_at} (old TTL {p.old_ttl} s)"
                  if p.ttl_lowered_at else "to do: `hetzner-deploy migrate ttl`"),
-                ("2 import the data", "not built yet (needs the app phase over SSH)")]
+                ("2 import the data", f"done {p.imported_at} (backup {p.imported})"
+                 if p.imported_at else "to do: `hetzner-deploy migrate import` (OLD_DATABASE_URL, "
+                                       "OLD_REDIS_URL)")]
         if p.rolled_back_at:
             rows.append(("3 cut over", f"rolled back {p.rolled_back_at}"))
         elif p.cutover_at:

@@ -75,18 +75,20 @@ def _sha256(path: Path) -> str:
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 
-def pg_counts(pg: dict) -> dict[str, int]:
-    """Exact row counts of every ordinary table, by schema.table."""
+def pg_counts(pg: dict, run=None) -> dict[str, int]:
+    """Exact row counts of every ordinary table, by schema.table. `run(argv) -> stdout`:
+    this module's own by default; `migrate import` counts the old host with the tool's."""
+    execute = run or _run
     psql = [*pg.get("exec", []), "psql", *pg.get("args", []), "-d", pg["db"], "-At", "-v",
             "ON_ERROR_STOP=1"]
-    tables = _run([*psql, "-c", "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)"
+    tables = execute([*psql, "-c", "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)"
                                 " FROM pg_tables WHERE schemaname NOT IN "
                                 "('pg_catalog', 'information_schema') ORDER BY 1"]).split()
     if not tables:
         return {}
     query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
     counts = {}
-    for line in _run([*psql, "-F", "\t", "-c", query]).splitlines():
+    for line in execute([*psql, "-F", "\t", "-c", query]).splitlines():
         table, count = line.rsplit("\t", 1)
         counts[table] = int(count)
     return counts
@@ -107,13 +109,14 @@ def backup_pg(pg: dict, folder: Path) -> dict:
 
 # --- Redis --------------------------------------------------------------------------------
 
-def _redis(redis: dict, *command: str) -> str:
-    return _run([*redis.get("exec", []), "redis-cli", *redis.get("args", []), *command]).strip()
+def _redis(redis: dict, *command: str, run=None) -> str:
+    return (run or _run)([*redis.get("exec", []), "redis-cli", *redis.get("args", []),
+                          *command]).strip()
 
 
-def redis_counts(redis: dict) -> dict[str, int]:
+def redis_counts(redis: dict, run=None) -> dict[str, int]:
     counts = {}
-    for line in _redis(redis, "INFO", "keyspace").splitlines():
+    for line in _redis(redis, "INFO", "keyspace", run=run).splitlines():
         m = re.match(r"(db\d+):keys=(\d+)", line.strip())
         if m:
             counts[m.group(1)] = int(m.group(2))

@@ -123,3 +123,27 @@ def stop_services(project: str, services: list[str]) -> list[str]:
 
 def start_all(project: str) -> list[str]:
     return compose_current(project, "up", "--detach")
+
+
+# --- migrate import: a dump of the old host joins the backups, complete or not at all --------
+
+def _backup_name(name: str) -> str:
+    import re
+    if not re.fullmatch(r"\d{8}T\d{6}Z", name):
+        raise ValueError(f"not a backup name: {name!r}")
+    return name
+
+
+def exists(name: str) -> list[str]:
+    return ["test", "-e", str(DATA / _backup_name(name))]
+
+
+def import_start(name: str) -> list[str]:
+    """A fresh `<name>.partial` (what an interrupted upload left goes first)."""
+    partial = str(DATA / f"{_backup_name(name)}.partial")
+    return ["sh", "-c", 'rm -rf -- "$1" && mkdir -m 0700 -- "$1"', "sh", partial]
+
+
+def import_commit(name: str) -> list[str]:
+    return ["mv", "-T", "--", str(DATA / f"{_backup_name(name)}.partial"),
+            str(DATA / _backup_name(name))]

@@ -26,7 +26,7 @@ import sys
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import AsyncIterator, Sequence
 
 from errors import InterruptedRun, RemoteError
@@ -69,6 +69,7 @@ from remote.hostkeys import fingerprint
 CONNECT_TIMEOUT = 20.0
 COMMAND_TIMEOUT = 120.0
 UPLOAD_TIMEOUT = 60.0
+CHUNK = 1 << 20            # a local file goes up a MiB at a time, never whole in memory
 _TAIL = 2000   # characters of stderr kept in an error
 
 
@@ -161,9 +162,10 @@ class Connection:
         except OSError:
             pass
 
-    async def upload(self, path: str, data: bytes, mode: int, *,
+    async def upload(self, path: str, data: bytes | Path, mode: int, *,
                      timeout: float = UPLOAD_TIMEOUT) -> None:
-        """Write `data` to `path` with `mode`, atomically (temporary file + rename)."""
+        """Write `data` (bytes, or a local file read in chunks) to `path` with `mode`,
+        atomically (temporary file + rename)."""
         target = PurePosixPath(path)
         if not target.is_absolute() or ".." in target.parts:
             raise RemoteError(f"{self.target.label}: upload path {path!r} must be absolute")
@@ -175,7 +177,12 @@ class Connection:
                 # readable by others, not even for a moment.
                 attrs = asyncssh.SFTPAttrs(permissions=mode)
                 async with sftp.open(tmp, "wb", attrs) as out:
-                    await out.write(data)
+                    if isinstance(data, Path):
+                        with open(data, "rb") as inp:
+                            for chunk in iter(lambda: inp.read(CHUNK), b""):
+                                await out.write(chunk)
+                    else:
+                        await out.write(data)
                 try:
                     await sftp.chmod(tmp, mode)      # the server's umask may have narrowed it
                     await sftp.posix_rename(tmp, str(target))

@@ -61,15 +61,23 @@ def _pending_migration(ctx) -> bool:
 
 
 def run(ctx) -> PhaseResult:
-    from checks.https import check_name, check_redirect
     config = ctx.config
     if config.tls is None or config.app is None:
         return PhaseResult("no [tls] in deploy.toml: plain HTTP", status="skipped")
     if _pending_migration(ctx):
         return PhaseResult("a migration is in progress: the names still point at the old host",
                            status="skipped")
-    names, address = _inputs(config, ctx.outputs)
-    root = expected_root(ctx.target)
+    return PhaseResult(wait_https(config, ctx.outputs, ctx.target, ctx.progress.note),
+                       record_key=key(ctx))
+
+
+def wait_https(config, outputs, target, note=lambda line: None) -> str:
+    """Until every name answers over HTTPS with a valid certificate and HTTP redirects (the
+    tls phase, and `migrate cutover` after it moved the names); the summary line, or
+    TlsFailed after [tls] timeout_s."""
+    from checks.https import check_name, check_redirect
+    names, address = _inputs(config, outputs)
+    root = expected_root(target)
     health = config.app.health_path
     started = time.monotonic()
     end, wait, restarted, said = started + config.tls.timeout_s, FIRST_WAIT_S, False, None
@@ -79,11 +87,11 @@ def run(ctx) -> PhaseResult:
             break
         progress = f"  tls: {sum(r.ok for r in results)}/{len(results)} names on HTTPS"
         if progress != said:
-            ctx.progress.note(progress + ", waiting for the proxy's certificates")
+            note(progress + ", waiting for the proxy's certificates")
             said = progress
         if not restarted and not all(r.handshake_ok for r in results):
             from app.service import restart_proxy_all
-            restart_proxy_all(config, ctx.outputs)
+            restart_proxy_all(config, outputs)
             restarted = True
         if time.monotonic() + wait > end:
             raise TlsFailed("no valid HTTPS within "
@@ -95,10 +103,10 @@ def run(ctx) -> PhaseResult:
         raise TlsFailed("; ".join(wrong))
     warn = [f"{r.name} expires in {r.days_left:.0f} days" for r in results
             if r.warns(config.tls.warn_days)]
-    return PhaseResult(f"{len(names)} name(s) on HTTPS ({results[0].issuer}), http redirects; "
-                       f"{time.monotonic() - started:.1f}s"
-                       + (f"; WARNING: {', '.join(warn)}" if warn else "")
-                       + f"; https://{names[0]}{health}", record_key=key(ctx))
+    return (f"{len(names)} name(s) on HTTPS ({results[0].issuer}), http redirects; "
+            f"{time.monotonic() - started:.1f}s"
+            + (f"; WARNING: {', '.join(warn)}" if warn else "")
+            + f"; https://{names[0]}{health}")
 
 
 def restore(ctx, record) -> str:

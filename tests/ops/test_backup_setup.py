@@ -151,3 +151,16 @@ def test_status_verdicts():
     assert (state, why) == ("failed", "disk full")
     assert _listing([], {"status": "none"}).verdict(NOW)[0] == "none"
     assert _listing(["20261128T031500Z"], {"status": "ok"}, stale=10).verdict(NOW)[0] == "stale"
+
+
+def test_an_imported_dump_joins_the_backups_complete_or_not_at_all():
+    assert b.exists("20261129T010203Z") == ["test", "-e", "/mnt/data/backups/20261129T010203Z"]
+    assert b.import_start("20261129T010203Z") == [
+        "sh", "-c", 'rm -rf -- "$1" && mkdir -m 0700 -- "$1"', "sh",
+        "/mnt/data/backups/20261129T010203Z.partial"]
+    assert b.import_commit("20261129T010203Z") == [
+        "mv", "-T", "--", "/mnt/data/backups/20261129T010203Z.partial",
+        "/mnt/data/backups/20261129T010203Z"]
+    for bad in ("../etc", "20261129T010203Z/..", "x", "20261129T010203Z; rm -rf /"):
+        with pytest.raises(ValueError):
+            b.import_start(bad)

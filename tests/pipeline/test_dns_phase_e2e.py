@@ -124,7 +124,7 @@ def test_a_migration_in_progress_keeps_deploy_off_the_names(sb):
     assert _records(_admin(sb)[ZONE]) == zone                    # the old host keeps the names
 
     status = _ok(sb.cli("migrate", "status", "--config", str(sb.config), "--stacks-dir", str(sb.stacks)))
-    assert "possible from" in status.stdout and "not built yet" in status.stdout
+    assert "possible from" in status.stdout and "to do: `hetzner-deploy migrate import`" in status.stdout
     early = sb.cli("migrate", "cutover", "--config", str(sb.config), "--stacks-dir", str(sb.stacks))
     assert early.returncode == 7 and "too early" in early.stderr
     assert early.stderr.count("\n") == 1 and "Traceback" not in early.stderr

@@ -77,6 +77,21 @@ def test_upload_is_atomic_with_its_mode(sshd, tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == [".env"]   # no temp file left
 
 
+def test_a_local_file_uploads_in_chunks_with_its_mode(sshd, tmp_path, monkeypatch):
+    import remote.ssh
+    monkeypatch.setattr(remote.ssh, "CHUNK", 1000)     # many chunks, one odd-sized tail
+    source = tmp_path / "dump.bin"
+    source.write_bytes(os.urandom(25_123))
+    path = tmp_path / "up" / "dump.bin"
+    path.parent.mkdir()
+
+    async def steps(conn):
+        await conn.upload(str(path), source, 0o600)
+    go(sshd.target(), steps)
+    assert path.read_bytes() == source.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_upload_refuses_relative_paths(sshd):
     async def steps(conn):
         await conn.upload("relative/.env", b"x", 0o600)
