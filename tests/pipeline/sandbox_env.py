@@ -28,13 +28,15 @@ class Sandbox:
         env["HETZNER_DEPLOY_SANDBOX_DIR"] = str(self.directory)
         return env
 
-    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run the real CLI as a user would, without a terminal."""
+    def cli(self, *args: str, timeout: float = 180,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run the real CLI as a user would, without a terminal (`env`: added variables)."""
         argv = [sys.executable, "-m", "cli", *args]
         if args and args[0] in ("deploy", "plan", "apply", "outputs", "destroy", "generate"):
             argv += ["--stacks-dir", str(self.stacks), "--config", str(self.config)]
-        return subprocess.run(argv, cwd=REPO, env=self.env(), capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=timeout)
+        return subprocess.run(argv, cwd=REPO, env={**self.env(), **(env or {})},
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen:
         argv = [sys.executable, "-m", "cli", *args, "--stacks-dir", str(self.stacks),
