@@ -70,14 +70,17 @@ def cost_delta(show_json: dict, config, *, destroy: bool = False) -> CostDelta |
         return None
     try:
         from pricing.estimate import estimate
+        from pricing.table import load_price_table
+        # [pricing] table when set (the same table `cost` and `switch` read), else the shipped one.
+        table = load_price_table(getattr(config, "pricing_table", None))
         running = running_servers(show_json)
         # Before: what runs today, each server at the price it keeps. After: the
         # same names with the same type keep it; new and rescaled ones pay today's.
         # Each side is priced with the app servers it really has, not [tier]'s figure.
-        before_est = (estimate(before, config, existing=running,
+        before_est = (estimate(before, config, table, existing=running,
                                app_servers=_app_servers(show_json, "before")).total_monthly_eur
                       if before else None)
-        after_est = (estimate(after, config, existing=running,
+        after_est = (estimate(after, config, table, existing=running,
                               app_servers=_app_servers(show_json, "after")).total_monthly_eur
                      if after and not destroy else None)
     except (DeployError, ImportError) as exc:

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,20 @@ def test_three_tier_scale_out_prices_only_the_new_servers(make_config):
     back = cost_delta({"resource_changes": running + gone}, config)
     # They were running, so they are priced at the kept (2026-04-01) price: 2 x (31.49 + 0.50).
     assert back.delta_eur == Decimal("-63.98")
+
+
+def test_the_plan_delta_reads_the_configured_price_table(make_config, tmp_path):
+    """[pricing] table prices the plan's cost line, as it prices `cost` and `switch`."""
+    from tests.conftest import BASE_TOML
+    shipped = (Path(__file__).resolve().parents[2] / "pricing" / "prices.toml").read_text()
+    assert "ccx43 = 275.99" in shipped
+    own = tmp_path / "own-prices.toml"
+    own.write_text(shipped.replace("ccx43 = 275.99", "ccx43 = 300.00"))
+    doc = {"resource_changes": [_change("hcloud_server", ["update"], _labels("ccx33"),
+                                        _labels("ccx43"))]}
+    shipped_delta = cost_delta(doc, load_config(make_config()))
+    config = load_config(make_config(BASE_TOML + f'\n[pricing]\ntable = "{own}"\n'))
+    own_delta = cost_delta(doc, config)
+    assert own_delta.before_eur == shipped_delta.before_eur
+    # 24.01 more for the server, and its backups (20 %) follow: 4.802.
+    assert own_delta.after_eur - shipped_delta.after_eur == Decimal("28.812")
