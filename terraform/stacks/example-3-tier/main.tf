@@ -238,6 +238,25 @@ resource "hcloud_volume_attachment" "data" {
   automount = true
 }
 
+# From one server (`switch --to 3-tier`): the running server becomes the db
+# server, renamed and rescaled in place with its volume still attached (the
+# attachment's server id does not change), so the data never moves and is
+# never deleted. No-ops on a stack that was always 3-tier.
+moved {
+  from = hcloud_server.main
+  to   = hcloud_server.db
+}
+
+moved {
+  from = hcloud_placement_group.main
+  to   = hcloud_placement_group.db
+}
+
+moved {
+  from = hcloud_firewall.main
+  to   = hcloud_firewall.db
+}
+
 resource "hcloud_load_balancer" "main" {
   name               = "${local.name}-lb"
   load_balancer_type = var.load_balancer_type

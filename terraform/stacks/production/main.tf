@@ -114,3 +114,22 @@ resource "hcloud_volume_attachment" "data" {
   server_id = hcloud_server.main.id
   automount = true
 }
+
+# Back from 3-tier (`switch --to ccx33`): the db server, its volume still
+# attached, becomes this server again; an in-place update, never a delete and
+# create. The app servers and the load balancer go. No-ops on a stack that
+# was never 3-tier.
+moved {
+  from = hcloud_server.db
+  to   = hcloud_server.main
+}
+
+moved {
+  from = hcloud_placement_group.db
+  to   = hcloud_placement_group.main
+}
+
+moved {
+  from = hcloud_firewall.db
+  to   = hcloud_firewall.main
+}
