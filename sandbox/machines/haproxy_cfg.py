@@ -84,6 +84,11 @@ def _status_regex(codes) -> str:
     return "^(" + "|".join(parts) + ")$"
 
 
+def _codes(http: dict):
+    codes = http.get("status_codes")
+    return ["2??", "3??"] if codes is None or codes == [] else codes   # Hetzner's default
+
+
 def _check_lines(hc: dict, scale: float) -> tuple[list[str], str]:
     """Lines for the listen section and the options for each server line."""
     proto = hc.get("protocol")
@@ -99,7 +104,7 @@ def _check_lines(hc: dict, scale: float) -> tuple[list[str], str]:
         if http.get("domain"):
             send += f" hdr Host {_match(_DOMAIN, http['domain'], 'health_check.http.domain')}"
         lines += ["option httpchk", send,
-                  f"http-check expect rstatus {_status_regex(http.get('status_codes') or ['2??', '3??'])}"]
+                  f"http-check expect rstatus {_status_regex(_codes(http))}"]
         if http.get("response"):
             lines.append(f"http-check expect string {_match(_RESPONSE, http['response'], 'health_check.http.response')}")
         tls = " check-ssl verify none" if http.get("tls") is True else ""
