@@ -127,7 +127,17 @@ def test_the_load_balancer_proxies_to_healthy_machines_over_the_private_network(
     _wait(lambda: _health(sb.client, lb.id) == {i: "healthy" for i in ids.values()}, "app-1 healthy again")
     assert set(_answers(lb_ip, 10)) == {"app-1", "app-2"}
 
+    # A target removed: HAProxy reloads in place (same master) and only app-1 answers.
+    pidfile = sb.dir / "machines" / "lbs" / str(lb.id) / "pid"
+    master = pidfile.read_text()
+    sb.client.load_balancers.remove_target(lb, LoadBalancerTarget(type="server", server=servers[1],
+                                                                  use_private_ip=True)).wait_until_finished()
+    _wait(lambda: _answers(lb_ip, 10) == ["app-1"] * 10, "only app-1 behind the load balancer")
+    assert pidfile.read_text() == master
+
     # Deleting the load balancer takes its namespace and its /32 route away.
+    routes = json.loads(subprocess.run(["ip", "-j", "-4", "route"], capture_output=True, text=True).stdout)
+    assert [r["dev"] for r in routes if r.get("dst") == lb_ip] == [f"hdbr-{tag_for(sb.dir / 'machines')}"]
     netns = f"hdm-{tag_for(sb.dir / 'machines')}-{lb.id}"
     assert netns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     sb.client.load_balancers.delete(lb)
