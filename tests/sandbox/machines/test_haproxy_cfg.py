@@ -58,6 +58,20 @@ def test_round_robin_no_targets_and_no_services_are_valid_too(tmp_path):
                                    ["198.18.82.5"], [], tmp_path / "s.sock", scale=1)).returncode == 0
 
 
+def test_the_3tier_shape_tcp_passthrough_with_an_http_check_is_valid(tmp_path):
+    # terraform/templates/main_3tier.tf.j2: tcp 80 and 443, both checked by HTTP on port 80.
+    hc = {"protocol": "http", "port": 80, "interval": 10, "timeout": 5, "retries": 3,
+          "http": {"domain": None, "path": "/healthz", "response": "", "status_codes": ["2??", "3??"], "tls": False}}
+    lb = {"id": 9, "algorithm": {"type": "round_robin"},
+          "services": [{"protocol": "tcp", "listen_port": p, "destination_port": p, "proxyprotocol": False,
+                        "health_check": hc} for p in (80, 443)]}
+    text = render(lb, ["198.18.82.5", "10.0.1.5"], TARGETS[:2], tmp_path / "s.sock", scale=0.1)
+    done = _check(tmp_path, text)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert text.count("option httpchk") == 2 and "server s1002 10.0.1.2:443 check port 80 inter 1000" in text
+    assert "hdr Host" not in text and "expect string" not in text
+
+
 HOSTILE_HC = [
     {"http": {"path": "/h\n    server evil 127.0.0.1:22", "status_codes": ["2??"]}},
     {"http": {"path": "/ok", "domain": "a.com hdr X-Evil 1", "status_codes": ["2??"]}},
