@@ -272,6 +272,16 @@ class Controller:
                     _say(f"load balancer {lid}: update failed: {exc}")
             elif self.lb_failed.get(lid) != spec.config:
                 self._start_lb(spec)
+        back: dict[int, set[str]] = {}
+        for spec in specs.values():
+            if spec.lid in self.lbs:
+                for sid in spec.public:
+                    back.setdefault(sid, set()).add(spec.ip)
+        for sid, machine in self.machines.items():
+            try:
+                machine.set_lb_routes(back.get(sid, set()))
+            except (DeployError, OSError) as exc:
+                _say(f"server {sid}: route to its load balancers failed: {exc}")
         for lid in set(self.lb_failed) - set(specs) - set(refused):
             self.lb_failed.pop(lid)
         health = {lid: host.health() for lid, host in self.lbs.items()}

@@ -36,6 +36,8 @@ class LbSpec:
     ip: str
     private: dict[int, tuple[str, tuple[str, ...]]]   # network -> (range, (its private ip,))
     config: str                                        # haproxy.cfg (already validated)
+    # Targets reached on their public IPv4 (machines on the same bridge): server id -> address.
+    public: dict[int, str] = field(default_factory=dict)
 
 
 def _our_haproxy(pid: int, cfg: Path) -> bool:
@@ -97,6 +99,7 @@ class LoadBalancerHost:
     hostnet: HostNet
     proc: subprocess.Popen | None = None
     joined: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    routed: set[str] = field(default_factory=set)   # on-link /32s to public targets
 
     @property
     def cfg(self) -> Path:
@@ -127,6 +130,7 @@ class LoadBalancerHost:
         self._write_config(self.spec.config)
         self.hostnet.add(self.spec.lid, self.spec.ip)
         self.set_private(self.spec.private)
+        self.set_routes(set(self.spec.public.values()))
         self.stats_socket.unlink(missing_ok=True)
         log = open(self.base / "haproxy.log", "ab")
         try:
@@ -148,6 +152,7 @@ class LoadBalancerHost:
         """Same address: new private legs and/or a new config, reloaded in place."""
         if spec.private != self.spec.private:
             self.set_private(spec.private)
+        self.set_routes(set(spec.public.values()))
         if spec.config != self.spec.config:
             self._write_config(spec.config)
             if self.proc is not None and self.proc.poll() is None:
@@ -162,6 +167,16 @@ class LoadBalancerHost:
             if nid not in self.joined:
                 self.hostnet.add_private(self.spec.lid, nid, ip_range, list(ips))
                 self.joined[nid] = (ip_range, ips)
+
+    def set_routes(self, ips: set[str]) -> None:
+        """A /32 per public target over the bridge (the namespace has no
+        default route); the machine behind it gets the way back from the
+        controller (Machine.set_lb_routes)."""
+        for ip in self.routed - ips:
+            run(["ip", "-n", self.netns, "route", "del", f"{ip}/32", "dev", "eth0"], check=False)
+        for ip in ips - self.routed:
+            run(["ip", "-n", self.netns, "route", "replace", f"{ip}/32", "dev", "eth0"])
+        self.routed = set(ips)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -182,6 +197,7 @@ class LoadBalancerHost:
         (self.base / "pid").unlink(missing_ok=True)
         self.hostnet.remove(self.spec.lid, self.spec.ip)   # private legs go with the namespace
         self.joined = {}
+        self.routed = set()
 
     def health(self) -> dict[tuple[int, str], str]:
         """(listen port, haproxy server name) -> healthy | unhealthy | unknown."""

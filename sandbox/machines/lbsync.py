@@ -12,7 +12,9 @@ from . import haproxy_cfg
 from .lb import LbSpec, kill_recorded
 
 
-def _targets(store, lb: dict, lb_nets: set[int]) -> list[haproxy_cfg.Target]:
+def _targets(store, lb: dict, lb_nets: set[int], net, public: dict[int, str]) -> list[haproxy_cfg.Target]:
+    """Backend servers; `public` collects the server targets reached on their
+    public IPv4 inside the machine range (they need routes both ways)."""
     from sandbox.emulator.selectors import servers_matching
     found: dict[str, str] = {}
     for index, t in enumerate(lb["targets"]):
@@ -30,9 +32,18 @@ def _targets(store, lb: dict, lb_nets: set[int]) -> list[haproxy_cfg.Target]:
             else:
                 pip = store.find("primary_ips", server.get("ipv4")) if server.get("ipv4") else None
                 ip = pip["ip"] if pip else None
+                if ip is not None and f"s{sid}" not in found and _inside(ip, net):
+                    public[sid] = ip
             if ip is not None:
                 found.setdefault(f"s{sid}", ip)   # a server named twice is one backend server
     return [haproxy_cfg.Target(name, ip) for name, ip in found.items()]
+
+
+def _inside(ip: str, net) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in net and ip != str(net.network_address + 1)
+    except ValueError:
+        return False
 
 
 def snapshot(store, net: ipaddress.IPv4Network, lb_dir: Callable[[int], Path],
@@ -57,13 +68,14 @@ def snapshot(store, net: ipaddress.IPv4Network, lb_dir: Callable[[int], Path],
                     private[p["network"]] = (network["ip_range"], (p["ip"],))
             # A disabled public interface keeps the namespace but listens only privately.
             binds = ([ip] if lb["public_net"].get("enabled", True) else []) + [v[1][0] for v in private.values()]
+            public: dict[int, str] = {}
             try:
-                config = haproxy_cfg.render(lb, binds, _targets(store, lb, set(private)),
+                config = haproxy_cfg.render(lb, binds, _targets(store, lb, set(private), net, public),
                                             lb_dir(lid) / "stats.sock")
             except haproxy_cfg.ConfigRefused as exc:
                 refused[lid] = str(exc)
                 continue
-            specs[lid] = LbSpec(lid, ip, private, config)
+            specs[lid] = LbSpec(lid, ip, private, config, public)
     return specs, refused
 
 

@@ -41,8 +41,8 @@ START = "cat > /root/web.py && (nohup python3 /root/web.py >/dev/null 2>&1 & ech
 STOP = "kill $(cat /root/web.pid)"
 
 
-def _get(ip: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(ip, 80, timeout=5)
+def _get(ip: str, port: int = 80) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(ip, port, timeout=5)
     try:
         conn.request("GET", "/health")
         resp = conn.getresponse()
@@ -61,16 +61,16 @@ def _wait(predicate, what: str, timeout: float = 30.0):
     raise AssertionError(f"{what} within {timeout}s")
 
 
-def _health(client, lb_id: int) -> dict[int, str]:
+def _health(client, lb_id: int, port: int = 80) -> dict[int, str]:
     lb = client.load_balancers.get_by_id(lb_id)
-    return {t.server.id: {h.listen_port: h.status for h in t.health_status}[80] for t in lb.targets}
+    return {t.server.id: {h.listen_port: h.status for h in t.health_status}[port] for t in lb.targets}
 
 
-def _answers(ip: str, count: int) -> list[str]:
+def _answers(ip: str, count: int, port: int = 80) -> list[str]:
     out = []
     for _ in range(count):
         try:
-            status, body = _get(ip)
+            status, body = _get(ip, port)
         except OSError:
             status, body = 0, ""
         out.append(body if status == 200 else f"failed:{status}")
@@ -133,6 +133,21 @@ def test_the_load_balancer_proxies_to_healthy_machines_over_the_private_network(
     sb.client.load_balancers.remove_target(lb, LoadBalancerTarget(type="server", server=servers[1],
                                                                   use_private_ip=True)).wait_until_finished()
     _wait(lambda: _answers(lb_ip, 10) == ["app-1"] * 10, "only app-1 behind the load balancer")
+    assert pidfile.read_text() == master
+
+    # A target on its public IP: app-2 back, without use_private_ip, behind a new tcp service
+    # on 8080 where only its public address answers (app-1 has nothing there: unhealthy).
+    web = WEB.replace("(\"{ip}\", 80)", "(\"{ip}\", 8080)").format(name="app-2-public", ip=public["app-2"])
+    started = ssh(public["app-2"], START.replace("web.", "web8080."), sb.client_key, host_public, input=web)
+    assert started.exit_status == 0, started.stderr
+    tcp = LoadBalancerHealthCheck(protocol="tcp", port=8080, interval=15, timeout=10, retries=3)
+    sb.client.load_balancers.add_service(lb, LoadBalancerService(
+        protocol="tcp", listen_port=8080, destination_port=8080, health_check=tcp)).wait_until_finished()
+    sb.client.load_balancers.add_target(lb, LoadBalancerTarget(type="server", server=servers[1],
+                                                               use_private_ip=False)).wait_until_finished()
+    _wait(lambda: _health(sb.client, lb.id, 8080) == {ids["app-1"]: "unhealthy", ids["app-2"]: "healthy"},
+          "app-2 healthy on its public address")
+    assert _answers(lb_ip, 10, 8080) == ["app-2-public"] * 10
     assert pidfile.read_text() == master
 
     # Deleting the load balancer takes its namespace and its /32 route away.
