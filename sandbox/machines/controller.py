@@ -252,7 +252,6 @@ class Controller:
                 if entry.name.isdigit() and int(entry.name) not in alive and int(entry.name) not in self.machines:
                     shutil.rmtree(entry, ignore_errors=True)
 
-
     # -- load balancers ----------------------------------------------------------
     def _reconcile_lbs(self) -> None:
         specs, refused = lbsync.snapshot(self.store, self.net, self.lb_dir, self._private_ok)
@@ -269,7 +268,10 @@ class Controller:
                 try:
                     self.lbs[lid].update(spec)
                 except (DeployError, OSError) as exc:
-                    _say(f"load balancer {lid}: update failed: {exc}")
+                    # Said once per new config; the old one keeps serving, the next change retries.
+                    if self.lb_failed.get(lid) != spec.config:
+                        _say(f"load balancer {lid}: update failed, previous config kept: {exc}")
+                    self.lb_failed[lid] = spec.config
             elif self.lb_failed.get(lid) != spec.config:
                 self._start_lb(spec)
         back: dict[int, set[str]] = {}

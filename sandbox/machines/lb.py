@@ -150,14 +150,15 @@ class LoadBalancerHost:
 
     def update(self, spec: LbSpec) -> None:
         """Same address: new private legs and/or a new config, reloaded in place."""
-        if spec.private != self.spec.private:
-            self.set_private(spec.private)
+        self.set_private(spec.private)   # both compare with what is in place: cheap when unchanged
         self.set_routes(set(spec.public.values()))
-        if spec.config != self.spec.config:
+        changed = spec.config != self.spec.config
+        # Taken even if HAProxy refuses it below: the next change retries, not every tick.
+        self.spec = spec
+        if changed:
             self._write_config(spec.config)
             if self.proc is not None and self.proc.poll() is None:
                 os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
-        self.spec = spec
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
         for nid in [n for n, v in self.joined.items() if private.get(n) != v]:
