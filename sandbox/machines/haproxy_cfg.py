@@ -24,10 +24,11 @@ ENV_SCALE = "HCLOUD_SANDBOX_LB_CHECK_SCALE"
 DEFAULT_SCALE = 0.1
 MIN_MS = 100
 
-_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,254}")
+# No quotes, `$`, `#`, backslashes or spaces: HAProxy's parser gives them meaning.
+_PATH = re.compile(r"/[A-Za-z0-9._~!&()*+,;=:@%/?-]{0,254}")
 _DOMAIN = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _STATUS = re.compile(r"[1-5][0-9?]{2}")
-_RESPONSE = re.compile(r"[A-Za-z0-9 ._:/-]{1,128}")
+_RESPONSE = re.compile(r"[A-Za-z0-9 ._:/-]{1,128}")   # written in double quotes (it may hold spaces)
 _NAME = re.compile(r"(s|ip)[0-9]{1,12}")
 ALGORITHMS = {"round_robin": "roundrobin", "least_connections": "leastconn"}
 
@@ -106,7 +107,7 @@ def _check_lines(hc: dict, scale: float) -> tuple[list[str], str]:
         lines += ["option httpchk", send,
                   f"http-check expect rstatus {_status_regex(_codes(http))}"]
         if http.get("response"):
-            lines.append(f"http-check expect string {_match(_RESPONSE, http['response'], 'health_check.http.response')}")
+            lines.append(f'http-check expect string "{_match(_RESPONSE, http["response"], "health_check.http.response")}"')
         tls = " check-ssl verify none" if http.get("tls") is True else ""
     elif proto == "tcp":
         tls = ""

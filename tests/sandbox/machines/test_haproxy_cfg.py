@@ -17,7 +17,7 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 def _lb(**service) -> dict:
     svc = {"protocol": "http", "listen_port": 80, "destination_port": 8080, "proxyprotocol": False,
            "health_check": {"protocol": "http", "port": 8080, "interval": 15, "timeout": 10, "retries": 3,
-                            "http": {"domain": "app.example.com", "path": "/health?full=1", "response": "ok",
+                            "http": {"domain": "app.example.com", "path": "/health?full=1", "response": "status ok",
                                      "status_codes": ["2??", "301"], "tls": False}},
            "http": {"sticky_sessions": False}}
     svc.update(service)
@@ -44,6 +44,7 @@ def test_a_full_record_renders_a_config_haproxy_accepts(tmp_path):
     assert "server s1002 10.0.1.2:8080 check port 8080 inter 1500 fall 3 rise 1" in text
     assert "http-check send meth GET uri /health?full=1 ver HTTP/1.1 hdr Host app.example.com" in text
     assert "http-check expect rstatus ^(2[0-9][0-9]|301)$" in text
+    assert 'http-check expect string "status ok"' in text
     # 3 s * 0.1 is under the 100 ms floor; 0 retries still marks down on the first failure.
     assert "server s1003 10.0.1.3:443 check port 443 inter 300 fall 1 rise 1 send-proxy" in text
 
@@ -79,6 +80,10 @@ HOSTILE_HC = [
     {"http": {"path": "/ok", "status_codes": "2??"}},
     {"http": {"path": "/ok", "status_codes": ["2??"], "response": "ok\nglobal"}},
     {"http": {"path": "no-slash", "status_codes": ["2??"]}},
+    {"http": {"path": "/'quoted'", "status_codes": ["2??"]}},
+    {"http": {"path": "/${HOME}", "status_codes": ["2??"]}},
+    {"http": {"path": "/a b", "status_codes": ["2??"]}},
+    {"http": {"path": "/ok", "status_codes": ["2??"], "response": 'ok" hdr x'}},
     {"interval": "15s"},
     {"retries": True},
     {"port": 0},
