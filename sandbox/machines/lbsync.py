@@ -19,7 +19,12 @@ def _targets(store, lb: dict, lb_nets: set[int], net, public: dict[int, str]) ->
     found: dict[str, str] = {}
     for index, t in enumerate(lb["targets"]):
         if t["type"] == "ip":
-            found[f"ip{index}"] = t["ip"]["ip"]
+            # Machines have no IPv6: such a target is left out (its health stays `unknown`)
+            # rather than refusing the whole load balancer.
+            # Nor is the host's own bridge address ever a backend.
+            address = ipaddress.ip_address(t["ip"]["ip"])
+            if isinstance(address, ipaddress.IPv4Address) and address != net.network_address + 1:
+                found[f"ip{index}"] = t["ip"]["ip"]
             continue
         ids = [t["server"]["id"]] if t["type"] == "server" else \
             servers_matching(store, t["label_selector"]["selector"])

@@ -10,7 +10,7 @@ import pytest
 from hcloud.images import Image
 from hcloud.load_balancer_types import LoadBalancerType
 from hcloud.load_balancers.domain import (LoadBalancerHealthCheck, LoadBalancerHealthCheckHttp,
-                                          LoadBalancerService, LoadBalancerTarget,
+                                          LoadBalancerService, LoadBalancerTarget, LoadBalancerTargetIP,
                                           LoadBalancerTargetLabelSelector)
 from hcloud.locations import Location
 from hcloud.networks.domain import NetworkSubnet
@@ -51,7 +51,10 @@ def test_targets_private_public_and_by_selector(running, tmp_path):
         targets=[LoadBalancerTarget(type="server", server=s1, use_private_ip=True),
                  LoadBalancerTarget(type="server", server=s2, use_private_ip=False),
                  LoadBalancerTarget(type="label_selector", use_private_ip=True,
-                                    label_selector=LoadBalancerTargetLabelSelector(selector="role=app"))]
+                                    label_selector=LoadBalancerTargetLabelSelector(selector="role=app")),
+                 LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip="2001:db8::1")),
+                 LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip="192.0.2.77")),
+                 LoadBalancerTarget(type="ip", ip=LoadBalancerTargetIP(ip="198.18.82.1"))]
     ).load_balancer
     lb = client.load_balancers.get_by_id(lb.id)
     specs, refused = _snapshot(running, tmp_path)
@@ -65,6 +68,9 @@ def test_targets_private_public_and_by_selector(running, tmp_path):
     assert f"server s{s2.id} {s2.public_net.ipv4.ip}:8080 " in spec.config
     assert spec.config.count(f"server s{s2.id} ") == 1
     assert spec.public == {s2.id: s2.public_net.ipv4.ip}
+    # ip targets: IPv4 kept under its position's name (no route leads there: unhealthy); IPv6 left out.
+    assert "server ip4 192.0.2.77:8080 " in spec.config and "2001:db8" not in spec.config
+    assert "198.18.82.1:" not in spec.config   # the host's bridge address is never a backend
     assert f"bind {spec.ip}:80" in spec.config and f"bind {lb_private}:80" in spec.config
     assert spec.config.count("stats socket " + str(Path(tmp_path) / str(lb.id) / "stats.sock")) == 1
 
