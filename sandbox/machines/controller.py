@@ -286,7 +286,13 @@ class Controller:
                 _say(f"server {sid}: route to its load balancers failed: {exc}")
         for lid in set(self.lb_failed) - set(specs) - set(refused):
             self.lb_failed.pop(lid)
-        health = {lid: host.health() for lid, host in self.lbs.items()}
+        before = self.store.lb_health or {}
+        health = {}
+        for lid, host in self.lbs.items():
+            read, last = host.health(), before.get(lid, {})
+            # After a reload no check has finished yet (`unknown`): the last verdict stands.
+            health[lid] = last if read is None else \
+                {key: last.get(key, value) if value == "unknown" else value for key, value in read.items()}
         with self.store.lock:
             self.store.lb_health = health
         lbsync.forget(self.dir / "lbs", set(specs) | set(refused) | set(self.lbs))

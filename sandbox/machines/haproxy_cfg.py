@@ -129,11 +129,14 @@ def render(lb: dict, binds: list[str], targets: list[Target], stats_socket: Path
     if not re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", socket_path):
         raise ConfigRefused("the stats socket path has characters the sandbox refuses")
     servers = [(_match(_NAME, t.name, "target name"), _ipv4(t.ip, "target address")) for t in targets]
+    # Health survives a reload: the controller dumps `show servers state` here first.
+    state = str(stats_socket.with_name("servers.state"))
     out = ["# written by hetzner-deploy's sandbox for load balancer "
            f"{_int(lb.get('id'), 'id', 1, 10**12)}; rewritten on every change",
            "global", f"    stats socket {socket_path} mode 600 level admin", "    maxconn 2000",
+           f"    server-state-file {state}",
            "defaults", "    timeout connect 5s", "    timeout client 60s", "    timeout server 60s",
-           "    timeout http-request 10s", ""]
+           "    timeout http-request 10s", "    load-server-state-from-file global", ""]
     for svc in lb.get("services") or []:
         listen = _int(svc.get("listen_port"), "listen_port", 1, 65535)
         dest = _int(svc.get("destination_port"), "destination_port", 1, 65535)

@@ -132,6 +132,7 @@ class LoadBalancerHost:
         self.set_private(self.spec.private)
         self.set_routes(set(self.spec.public.values()))
         self.stats_socket.unlink(missing_ok=True)
+        (self.base / "servers.state").unlink(missing_ok=True)   # a fresh start checks afresh
         log = open(self.base / "haproxy.log", "ab")
         try:
             # nsenter without --fork execs haproxy: the Popen PID is the master's.
@@ -158,6 +159,11 @@ class LoadBalancerHost:
         if changed:
             self._write_config(spec.config)
             if self.proc is not None and self.proc.poll() is None:
+                # Without the saved state the new worker would start every server as
+                # up, unchecked: a dead target would get requests until its checks fail.
+                state = self._ask(b"show servers state\n")
+                if state is not None:
+                    (self.base / "servers.state").write_text(state)
                 os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
@@ -200,19 +206,25 @@ class LoadBalancerHost:
         self.joined = {}
         self.routed = set()
 
-    def health(self) -> dict[tuple[int, str], str]:
-        """(listen port, haproxy server name) -> healthy | unhealthy | unknown."""
+    def _ask(self, command: bytes) -> str | None:
+        """One command on the stats socket; None while it cannot answer (a reload)."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(2)
                 conn.connect(str(self.stats_socket))
-                conn.sendall(b"show stat\n")
+                conn.sendall(command)
                 data = b""
                 while chunk := conn.recv(65536):
                     data += chunk
         except OSError:
-            return {}
-        return parse_stat(data.decode("utf-8", "replace"))
+            return None
+        return data.decode("utf-8", "replace")
+
+    def health(self) -> dict[tuple[int, str], str] | None:
+        """(listen port, haproxy server name) -> healthy | unhealthy | unknown;
+        None when the socket does not answer (keep what was last read)."""
+        text = self._ask(b"show stat\n")
+        return None if text is None else parse_stat(text)
 
 
 def parse_stat(text: str) -> dict[tuple[int, str], str]:

@@ -132,6 +132,12 @@ def test_the_load_balancer_proxies_to_healthy_machines_over_the_private_network(
     master = pidfile.read_text()
     sb.client.load_balancers.remove_target(lb, LoadBalancerTarget(type="server", server=servers[1],
                                                                   use_private_ip=True)).wait_until_finished()
+    # Through the reload (HAProxy's server state carried over) app-1 never stops being healthy.
+    seen_health = set()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        seen_health.add(_health(sb.client, lb.id)[ids["app-1"]])
+    assert seen_health == {"healthy"}
     _wait(lambda: _answers(lb_ip, 10) == ["app-1"] * 10, "only app-1 behind the load balancer")
     assert pidfile.read_text() == master
 
