@@ -92,6 +92,23 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+# A Unix socket's path holds at most 107 bytes (sun_path); HAProxy refuses a longer one.
+SOCKET_PATH_MAX = 100
+
+
+def stats_socket_for(base: Path) -> Path:
+    """The stats socket (and, beside it, the saved server state) of the load balancer whose
+    folder is `base`: in it when the path fits a Unix socket, else in a short private folder
+    under the system's temporary directory named by a hash of `base` (removed at stop)."""
+    path = Path(base) / "stats.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return path
+    import hashlib
+    import tempfile
+    digest = hashlib.sha256(str(Path(base).resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"hd-lb-{digest}" / "stats.sock"
+
+
 @dataclass
 class LoadBalancerHost:
     spec: LbSpec
@@ -107,7 +124,11 @@ class LoadBalancerHost:
 
     @property
     def stats_socket(self) -> Path:
-        return self.base / "stats.sock"
+        return stats_socket_for(self.base)
+
+    @property
+    def server_state(self) -> Path:
+        return self.stats_socket.with_name("servers.state")     # where haproxy.cfg reads it
 
     @property
     def netns(self) -> str:
@@ -126,13 +147,14 @@ class LoadBalancerHost:
 
     def start(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
+        self.stats_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         kill_recorded(self.base)   # a master left by a killed emulator
         self._write_config(self.spec.config)
         self.hostnet.add(self.spec.lid, self.spec.ip)
         self.set_private(self.spec.private)
         self.set_routes(set(self.spec.public.values()))
         self.stats_socket.unlink(missing_ok=True)
-        (self.base / "servers.state").unlink(missing_ok=True)   # a fresh start checks afresh
+        self.server_state.unlink(missing_ok=True)   # a fresh start checks afresh
         log = open(self.base / "haproxy.log", "ab")
         try:
             # nsenter without --fork execs haproxy: the Popen PID is the master's.
@@ -163,7 +185,7 @@ class LoadBalancerHost:
                 # up, unchecked: a dead target would get requests until its checks fail.
                 state = self._ask(b"show servers state\n")
                 if state is not None:
-                    (self.base / "servers.state").write_text(state)
+                    self.server_state.write_text(state)
                 os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
@@ -202,6 +224,9 @@ class LoadBalancerHost:
             self.proc.wait(timeout=10)
             self.proc = None
         (self.base / "pid").unlink(missing_ok=True)
+        if self.stats_socket.parent != self.base:       # the short folder of a deep sandbox
+            import shutil
+            shutil.rmtree(self.stats_socket.parent, ignore_errors=True)
         self.hostnet.remove(self.spec.lid, self.spec.ip)   # private legs go with the namespace
         self.joined = {}
         self.routed = set()

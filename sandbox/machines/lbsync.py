@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import haproxy_cfg
-from .lb import LbSpec, kill_recorded
+from .lb import LbSpec, kill_recorded, stats_socket_for
 
 
 def _targets(store, lb: dict, lb_nets: set[int], net, public: dict[int, str]) -> list[haproxy_cfg.Target]:
@@ -76,7 +76,7 @@ def snapshot(store, net: ipaddress.IPv4Network, lb_dir: Callable[[int], Path],
             public: dict[int, str] = {}
             try:
                 config = haproxy_cfg.render(lb, binds, _targets(store, lb, set(private), net, public),
-                                            lb_dir(lid) / "stats.sock")
+                                            stats_socket_for(lb_dir(lid)))
             except haproxy_cfg.ConfigRefused as exc:
                 refused[lid] = str(exc)
                 continue

@@ -141,3 +141,17 @@ def test_show_stat_rows_map_to_the_api_health_states():
     assert found == {(80, "s1"): "healthy", (80, "s2"): "unhealthy", (80, "s3"): "unknown",
                      (80, "s4"): "healthy", (80, "s5"): "unhealthy", (80, "s6"): "unknown"}
 
+
+
+def test_a_deep_sandbox_folder_gets_a_short_stats_socket(tmp_path):
+    """HAProxy refuses a stats socket path that does not fit a Unix socket (107 bytes);
+    pytest's tmp_path and deep checkouts are longer than that."""
+    from sandbox.machines.lb import SOCKET_PATH_MAX, stats_socket_for
+    shallow = tmp_path / "lb"
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "lb-1"
+    if len(str(shallow / "stats.sock")) <= SOCKET_PATH_MAX:
+        assert stats_socket_for(shallow) == shallow / "stats.sock"      # in its own folder
+    short = stats_socket_for(deep)
+    assert len(str(short)) <= SOCKET_PATH_MAX and short.name == "stats.sock"
+    assert short == stats_socket_for(deep)                           # stable per folder
+    assert short != stats_socket_for(tmp_path / ("d" * 60) / ("e" * 60) / "lb-2")
