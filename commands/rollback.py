@@ -59,12 +59,15 @@ def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss
     from commands.progress_view import ConsoleProgress
     from commands.terraform import ask_yes, session_for, stdin_is_tty
     from pipeline.review import decide
-    from pipeline.rollback_infra import history, resolve, rollback_infra, stack_at
+    from pipeline.rollback_infra import check_clean, history, resolve, rollback_infra, stack_at
     from runner.plan_format import to_text
-    # Bad refs, no repository, no earlier stack: refused before any sandbox or terraform.
-    h = history(stacks_dir / config.environment)
+    from runner.workspace import STACKS
+    # Bad refs, no repository, no earlier stack, uncommitted stack edits: refused
+    # before any sandbox or terraform.
+    stack_dir = (stacks_dir or STACKS) / config.environment
+    h = history(stack_dir)
     sha = resolve(h, to)
-    stack_at(h, sha)
+    check_clean(h, stack_dir, stack_at(h, sha))
     session = session_for(config, stacks_dir)
 
     def on_plan(p) -> None:
@@ -86,8 +89,14 @@ def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss
     done = rollback_infra(session, config, sha, on_plan=on_plan, approve=approve,
                           allow_replace=allow_replace, accept_data_loss=accept_data_loss,
                           progress=ConsoleProgress())
+    folder = h.prefix.rstrip("/")
+    kept = (f"{folder} now holds the stack of {done.sha[:7]} as an uncommitted change "
+            f"({', '.join(done.written)}): commit it to keep the rollback; "
+            f"`git checkout -- {folder}` and deploy to go forward again")
     if done.applied is None:
         click.echo(f"nothing to roll back: the infrastructure already matches {done.sha[:7]}")
+        if done.written:
+            click.echo(f"note: {kept}")
         return
     if done.applied.interrupted:
         raise InterruptedRun(f"interrupted: terraform stopped cleanly after "
@@ -96,8 +105,8 @@ def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss
                              f"(log: {done.applied.log_path})")
     click.echo(f"rolled back: {len(done.applied.completed)} resource(s) to the stack of "
                f"{done.sha[:7]}; log {done.applied.log_path}")
-    click.echo(f"note: {session.ws.stack_dir} still holds the newer stack: the next deploy "
-               f"applies it again; commit a revert of it to keep this rollback")
+    if done.written:
+        click.echo(f"note: {kept}")
 
 
 @click.command("rollback")

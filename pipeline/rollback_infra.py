@@ -1,22 +1,34 @@
 """Roll the infrastructure back to an earlier committed stack (`rollback infra`).
 
 The stack files of a git ref are read with `git ls-tree` / `git show` (the
-user's work tree is never checked out or written), put in a private temporary
-folder, and fed to terraform exactly the way a sandbox deploy feeds the stack
-folder: runner.workspace.sync_copy into the work copy, then make_plan, the
-review rule (pipeline.review.check_safety: the volume and the server holding
-it are never lost without --accept-data-loss), a confirmation and apply_saved.
+user's work tree is never checked out), put in a private temporary folder and
+fed to terraform the way a deploy feeds the stack folder: the workspace's
+stack_dir is pointed at that folder, so runner.workspace.sync_copy mirrors it
+into the folder terraform runs in (the sandbox's work copy, or on the real
+target the stack folder itself), then make_plan, the review rule
+(pipeline.review.check_safety: the volume and the server holding it are never
+lost without --accept-data-loss), a confirmation and apply_saved.
 
-When the plan is refused, not confirmed or empty, the work copy's stack files
-and its saved plan are put back as they were, so nothing changed.
+Refused, not confirmed, or failed before terraform applied anything: the
+folder terraform runs in gets its stack files and saved plan back as they
+were, and the user's stack folder is not touched.
 
-Only the sandbox runs on a copy. On the real target terraform runs in the
-committed stack folder itself, so a rollback there would rewrite committed
-files: it is refused with the git commands that do it reviewably instead.
+After terraform applied (or found nothing to change), the stack folder in the
+user's tree is rewritten with the files of that commit, and left as an
+uncommitted change. Why: `deploy`, `plan` and the generate phase all read that
+folder (its manifest names the profile); left at the newer stack, the next
+deploy would quietly undo the rollback. Written, the folder says what runs,
+a later `plan` is empty, and `git diff` shows exactly what went back: the
+user commits it to keep the rollback, or `git checkout` the folder and deploys
+to go forward again. Uncommitted edits of the stack files are never
+overwritten: such a folder is refused, unless it already holds that commit's
+stack (a rerun after an interrupted rollback). The lock file is left alone:
+the providers stay the ones `init` installed.
 """
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import tempfile
 from dataclasses import dataclass, replace
@@ -31,6 +43,8 @@ from runner.process import run
 from runner.state import forget_plan
 from runner.workspace import STACK_PATTERNS, stack_files
 from runner.worklock import workdir_lock
+
+MANIFEST = "manifest.json"
 
 # A whole-string pattern, checked before git sees the ref: branch and tag names,
 # shas, HEAD~2, v1^; never an option (leading '-'), a range ('..'), a reflog
@@ -59,6 +73,7 @@ class RollbackResult:
     sha: str
     summary: PlanSummary
     applied: ApplyResult | None   # None: nothing to change
+    written: tuple[str, ...] = ()  # files of the user's stack folder now as at `sha`
 
 
 def _git(args: list[str], cwd: Path, *, check: bool = True) -> str:
@@ -107,15 +122,19 @@ def resolve(h: StackHistory, ref: str | None) -> str:
     return sha
 
 
+def _owned(name: str) -> bool:
+    """The files `generate` writes into a stack folder: terraform's inputs and the manifest."""
+    return name == MANIFEST or any(fnmatch.fnmatch(name, p) for p in STACK_PATTERNS)
+
+
 def stack_at(h: StackHistory, sha: str) -> dict[str, str]:
-    """The stack files (the names sync_copy mirrors) in the commit's tree, by name."""
+    """The stack folder's generated files (terraform's inputs, manifest.json) at the commit."""
     listing = _git(["ls-tree", "-z", "--full-tree", sha, "--", h.prefix], h.toplevel)
     files = {}
     for entry in filter(None, listing.split("\0")):
         meta, _, path = entry.partition("\t")
         name = path[len(h.prefix):]
-        if meta.split()[1:2] != ["blob"] or "/" in name or \
-                not any(fnmatch.fnmatch(name, p) for p in STACK_PATTERNS):
+        if meta.split()[1:2] != ["blob"] or "/" in name or not _owned(name):
             continue
         files[name] = _git(["show", f"{sha}:{path}"], h.toplevel)
     if "main.tf" not in files:
@@ -124,8 +143,43 @@ def stack_at(h: StackHistory, sha: str) -> dict[str, str]:
     return files
 
 
+def _current(stack_dir: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(stack_dir.iterdir())
+            if p.is_file() and _owned(p.name)}
+
+
+def check_clean(h: StackHistory, stack_dir: Path, files: dict[str, str]) -> None:
+    """Refuse to overwrite uncommitted edits of the stack files (see the module docstring)."""
+    status = _git(["status", "--porcelain", "-z", "--untracked-files=all", "--", h.prefix],
+                  h.toplevel)
+    dirty = sorted({entry[3:][len(h.prefix):] for entry in status.split("\0")
+                    if entry[3:].startswith(h.prefix)} - {""})
+    dirty = [name for name in dirty if "/" not in name and _owned(name)]
+    if dirty and _current(stack_dir) != files:
+        raise RefusedError(f"the stack folder {h.prefix.rstrip('/')} has uncommitted changes "
+                           f"({', '.join(dirty)}): commit or stash them first; rollback writes "
+                           f"the older stack there (nothing was changed)")
+
+
+def write_stack(stack_dir: Path, files: dict[str, str]) -> list[str]:
+    """Make the stack folder's generated files those of the commit; returns what changed."""
+    changed = []
+    for name, text in files.items():
+        dest = stack_dir / name
+        if not dest.is_file() or dest.read_text(encoding="utf-8") != text:
+            tmp = dest.with_name(f".{name}.rollback.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, dest)
+            changed.append(name)
+    for old in _current(stack_dir):
+        if old not in files:
+            (stack_dir / old).unlink()
+            changed.append(old)
+    return sorted(changed)
+
+
 class _Saved:
-    """The work copy's stack files and saved plan, to put back when nothing is applied."""
+    """The terraform folder's stack files and saved plan, to put back when nothing is applied."""
 
     def __init__(self, session: Session):
         from runner.state import _record_path
@@ -149,16 +203,6 @@ class _Saved:
             path.chmod(0o600)
 
 
-def refuse_real_target(session: Session, sha: str, h: StackHistory) -> None:
-    if session.ws.is_copy:
-        return
-    raise RefusedError(
-        f"on the real target terraform runs in the committed stack folder "
-        f"{session.ws.stack_dir}, which rollback never rewrites: restore it with "
-        f"`git checkout {sha[:12]} -- {h.prefix.rstrip('/')}`, then `hetzner-deploy plan` "
-        f"and `apply` (the volume is never destroyed without --accept-data-loss)")
-
-
 def rollback_infra(session: Session, config, ref: str | None, *,
                    on_plan: Callable[[RollbackPlan], None],
                    approve: Callable[[PlanSummary], bool],
@@ -168,28 +212,32 @@ def rollback_infra(session: Session, config, ref: str | None, *,
 
     on_plan sees the plan first (the CLI prints it); approve is asked after the
     review rule passed. Raises RefusedError when refused or not confirmed, and
-    then the work copy is as it was.
+    then everything is as it was. Once terraform ran the apply (done, stopped
+    or failed), the stack folder holds the commit's files.
     """
-    h = history(session.ws.stack_dir)
+    stack_dir = session.ws.stack_dir
+    h = history(stack_dir)
     sha = resolve(h, ref)
-    refuse_real_target(session, sha, h)
     files = stack_at(h, sha)
+    check_clean(h, stack_dir, files)
     with workdir_lock(session.ws.workdir, "rollback"), \
             tempfile.TemporaryDirectory(prefix="hd-rollback-") as tmp:
         for name, text in files.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
         # The same path as a deploy: only the folder sync_copy reads from differs.
+        # On the real target the workdir is the stack folder, so sync_copy writes
+        # the old stack there; _Saved puts it back when nothing is applied.
         at_ref = replace(session, ws=replace(session.ws, stack_dir=Path(tmp)))
         saved = _Saved(session)
         try:
             planned = make_plan(at_ref, config)
             on_plan(RollbackPlan(ref or sha, sha, planned))
         except BaseException:
-            saved.restore()   # nothing was applied: the work copy goes back as it was
+            saved.restore()   # nothing was applied: the terraform folder goes back as it was
             raise
         if not planned.summary.has_changes:
-            saved.restore()
-            return RollbackResult(sha, planned.summary, None)
+            # What runs already is that stack: the folders say so too.
+            return RollbackResult(sha, planned.summary, None, tuple(write_stack(stack_dir, files)))
         try:
             applied = apply_saved(at_ref, config, allow_replace=allow_replace,
                                   accept_data_loss=accept_data_loss, progress=progress,
@@ -197,7 +245,11 @@ def rollback_infra(session: Session, config, ref: str | None, *,
         except RefusedError:
             saved.restore()   # refused (review rule, no 'yes', stale) before terraform applied
             raise
-    return RollbackResult(sha, applied.summary, applied)
+        except BaseException:
+            write_stack(stack_dir, files)   # terraform ran: a rerun or deploy converges on it
+            raise
+        written = write_stack(stack_dir, files)
+    return RollbackResult(sha, applied.summary, applied, tuple(written))
 
 
 def infra_line(stack_dir: Path, env: str) -> str:
