@@ -91,11 +91,11 @@ def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss
                           progress=ConsoleProgress())
     folder = h.prefix.rstrip("/")
     kept = (f"{folder} now holds the stack of {done.sha[:7]} as an uncommitted change "
-            f"({', '.join(done.written)}): commit it to keep the rollback; "
+            f"({', '.join(done.uncommitted)}): commit it to keep the rollback; "
             f"`git checkout -- {folder}` and deploy to go forward again")
     if done.applied is None:
         click.echo(f"nothing to roll back: the infrastructure already matches {done.sha[:7]}")
-        if done.written:
+        if done.uncommitted:
             click.echo(f"note: {kept}")
         return
     if done.applied.interrupted:
@@ -105,7 +105,7 @@ def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss
                              f"(log: {done.applied.log_path})")
     click.echo(f"rolled back: {len(done.applied.completed)} resource(s) to the stack of "
                f"{done.sha[:7]}; log {done.applied.log_path}")
-    if done.written:
+    if done.uncommitted:
         click.echo(f"note: {kept}")
 
 

@@ -73,7 +73,8 @@ class RollbackResult:
     sha: str
     summary: PlanSummary
     applied: ApplyResult | None   # None: nothing to change
-    written: tuple[str, ...] = ()  # files of the user's stack folder now as at `sha`
+    # The stack folder's files that now differ from the checked-out commit (as at `sha`).
+    uncommitted: tuple[str, ...] = ()
 
 
 def _git(args: list[str], cwd: Path, *, check: bool = True) -> str:
@@ -148,13 +149,18 @@ def _current(stack_dir: Path) -> dict[str, str]:
             if p.is_file() and _owned(p.name)}
 
 
-def check_clean(h: StackHistory, stack_dir: Path, files: dict[str, str]) -> None:
-    """Refuse to overwrite uncommitted edits of the stack files (see the module docstring)."""
+def uncommitted(h: StackHistory) -> list[str]:
+    """The stack folder's generated files that differ from the commit checked out."""
     status = _git(["status", "--porcelain", "-z", "--untracked-files=all", "--", h.prefix],
                   h.toplevel)
-    dirty = sorted({entry[3:][len(h.prefix):] for entry in status.split("\0")
-                    if entry[3:].startswith(h.prefix)} - {""})
-    dirty = [name for name in dirty if "/" not in name and _owned(name)]
+    names = {entry[3:][len(h.prefix):] for entry in status.split("\0")
+             if entry[3:].startswith(h.prefix)}
+    return sorted(name for name in names if name and "/" not in name and _owned(name))
+
+
+def check_clean(h: StackHistory, stack_dir: Path, files: dict[str, str]) -> None:
+    """Refuse to overwrite uncommitted edits of the stack files (see the module docstring)."""
+    dirty = uncommitted(h)
     if dirty and _current(stack_dir) != files:
         raise RefusedError(f"the stack folder {h.prefix.rstrip('/')} has uncommitted changes "
                            f"({', '.join(dirty)}): commit or stash them first; rollback writes "
@@ -237,7 +243,8 @@ def rollback_infra(session: Session, config, ref: str | None, *,
             raise
         if not planned.summary.has_changes:
             # What runs already is that stack: the folders say so too.
-            return RollbackResult(sha, planned.summary, None, tuple(write_stack(stack_dir, files)))
+            write_stack(stack_dir, files)
+            return RollbackResult(sha, planned.summary, None, tuple(uncommitted(h)))
         try:
             applied = apply_saved(at_ref, config, allow_replace=allow_replace,
                                   accept_data_loss=accept_data_loss, progress=progress,
@@ -248,8 +255,8 @@ def rollback_infra(session: Session, config, ref: str | None, *,
         except BaseException:
             write_stack(stack_dir, files)   # terraform ran: a rerun or deploy converges on it
             raise
-        written = write_stack(stack_dir, files)
-    return RollbackResult(sha, applied.summary, applied, tuple(written))
+        write_stack(stack_dir, files)
+    return RollbackResult(sha, applied.summary, applied, tuple(uncommitted(h)))
 
 
 def infra_line(stack_dir: Path, env: str) -> str:
