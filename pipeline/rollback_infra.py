@@ -245,15 +245,24 @@ def rollback_infra(session: Session, config, ref: str | None, *,
             # What runs already is that stack: the folders say so too.
             write_stack(stack_dir, files)
             return RollbackResult(sha, planned.summary, None, tuple(uncommitted(h)))
+        confirmed = []
+
+        def approve_once(summary: PlanSummary) -> bool:
+            ok = approve(summary)
+            confirmed.append(ok)
+            return ok
+
         try:
             applied = apply_saved(at_ref, config, allow_replace=allow_replace,
                                   accept_data_loss=accept_data_loss, progress=progress,
-                                  approve=approve)
-        except RefusedError:
-            saved.restore()   # refused (review rule, no 'yes', stale) before terraform applied
-            raise
-        except BaseException:
-            write_stack(stack_dir, files)   # terraform ran: a rerun or deploy converges on it
+                                  approve=approve_once)
+        except BaseException as exc:
+            if isinstance(exc, RefusedError) or not any(confirmed):
+                # Refused (review rule, no 'yes', stale plan) or stopped at the
+                # prompt (Ctrl-C): terraform applied nothing.
+                saved.restore()
+            else:
+                write_stack(stack_dir, files)   # terraform ran: a rerun or deploy converges
             raise
         write_stack(stack_dir, files)
     return RollbackResult(sha, applied.summary, applied, tuple(uncommitted(h)))

@@ -99,3 +99,45 @@ def test_rollback_infra_on_the_real_target_path(tmp_path, make_config):
     assert f"note: stacks/{ENV} now holds the stack of {shas['small'][:7]} as an uncommitted " \
            f"change (terraform.tfvars)" in again.stdout
     assert _git(repo, "status", "--porcelain") == f" M stacks/{ENV}/terraform.tfvars"
+
+
+# --- the library on the sandbox path (a work copy), with the shared terraform_data session ---
+
+def _interrupt(summary):
+    raise KeyboardInterrupt
+
+
+def test_a_declined_or_interrupted_confirmation_leaves_everything_as_it_was(
+        tmp_path, session, stacks_dir, monkeypatch):
+    import pytest
+
+    from errors import RefusedError
+    from pipeline.rollback_infra import rollback_infra
+    from pipeline.stack import apply_saved, make_plan
+    from tests.runner.conftest import write_stack
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    _git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / ".gitignore").write_text("sandbox/\n")   # the sandbox work copy lives there
+    _git(tmp_path, "add", "stacks", ".gitignore")
+    _git(tmp_path, "commit", "-q", "-m", "small")
+    write_stack(session.ws.stack_dir, size="large")
+    _git(tmp_path, "commit", "-qam", "large")
+    make_plan(session)
+    apply_saved(session)
+    work = session.ws.workdir
+    before = (_files(work), _files(session.ws.stack_dir), _state(work)["serial"])
+    assert _size(work) == "large"
+
+    plans = []
+    for approve, raised in ((lambda summary: False, RefusedError), (_interrupt, KeyboardInterrupt)):
+        with pytest.raises(raised):
+            rollback_infra(session, None, None, on_plan=plans.append, approve=approve)
+        # The plan was made from the older stack, then everything went back.
+        assert plans[-1].plan.summary.has_changes
+        assert (_files(work), _files(session.ws.stack_dir), _state(work)["serial"]) == before
+        assert _git(tmp_path, "status", "--porcelain") == ""
+
+    done = rollback_infra(session, None, None, on_plan=plans.append, approve=lambda s: True)
+    assert done.applied is not None and _size(work) == "small"
+    assert done.uncommitted == ("terraform.tfvars",)
+    assert _git(tmp_path, "status", "--porcelain") == " M stacks/test/terraform.tfvars"
