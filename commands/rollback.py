@@ -5,7 +5,8 @@ that one thing through the command that owns it (`app rollback`, `migrate
 rollback`, pipeline/rollback_infra.py), so there is one implementation of each
 rollback. The infrastructure goes back to an earlier committed stack: its plan
 is shown and meets the same review rule as a deploy (the volume is never
-destroyed without --accept-data-loss).
+destroyed without --accept-data-loss); once applied, the stack folder holds
+that commit's files as an uncommitted change (pipeline/rollback_infra.py says why).
 """
 from __future__ import annotations
 
