@@ -277,5 +277,12 @@ def infra_line(stack_dir: Path, env: str) -> str:
     if h.previous is None:
         return (f"infra: nothing to roll back (no earlier commit of the stack "
                 f"{h.prefix.rstrip('/')})")
-    return (f"infra: stack {env} at {h.current[:7]} -> {h.previous[:7]} "
+    line = (f"infra: stack {env} at {h.current[:7]} -> {h.previous[:7]} "
             f"(`hetzner-deploy rollback infra`)")
+    try:
+        dirty = uncommitted(h)
+    except CommandError:
+        dirty = []
+    if dirty:   # e.g. a rollback not committed yet: the folder is not the commit named
+        line += f"; the stack folder has uncommitted changes ({', '.join(dirty)})"
+    return line

@@ -14,6 +14,15 @@ def _run(*args):
     return CliRunner().invoke(cli, list(args))
 
 
+@pytest.fixture(autouse=True)
+def _stop_sandbox(tmp_path):
+    """`rollback` resolves the target (the dns line), which starts the sandbox in
+    tmp_path/sandbox: stop it, or its emulator outlives the test."""
+    yield
+    from sandbox import manager
+    manager.down(tmp_path / "sandbox")
+
+
 def test_rollback_lists_the_dns_cut_over_from_the_migration_progress(make_config, tmp_path,
                                                                      monkeypatch, request):
     from sandbox import manager
@@ -93,7 +102,18 @@ def test_rollback_lists_the_infra_commits_of_the_stack(make_config, tmp_path, mo
     done = _run("rollback", *where)
     assert done.exit_code == 0, done.output
     assert (f"infra: stack production at {second[:7]} -> {first[:7]} "
-            f"(`hetzner-deploy rollback infra`)") in done.stdout
+            f"(`hetzner-deploy rollback infra`)\n") in done.stdout
+    # An edited (or rolled back, not yet committed) stack folder is said to be one.
+    tfvars = repo / "stacks" / "production" / "terraform.tfvars"
+    tfvars.write_text(tfvars.read_text() + "# edit\n")
+    dirty = _run("rollback", *where)
+    assert (f"infra: stack production at {second[:7]} -> {first[:7]} "
+            f"(`hetzner-deploy rollback infra`); the stack folder has uncommitted changes "
+            f"(terraform.tfvars)\n") in dirty.stdout
+    refused = _run("rollback", "infra", *where)
+    assert refused.exit_code == 7 and refused.output.count("\n") == 1, refused.output
+    assert "has uncommitted changes (terraform.tfvars): commit or stash them first" \
+        in refused.output
 
 
 def test_rollback_says_why_infra_cannot_go_back(make_config, tmp_path, monkeypatch):
