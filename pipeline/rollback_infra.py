@@ -41,7 +41,7 @@ from pipeline.stack import ApplyResult, PlanResult, Session, apply_saved, make_p
 from runner.plan import PlanSummary
 from runner.process import run
 from runner.state import forget_plan
-from runner.workspace import STACK_PATTERNS, stack_files
+from runner.workspace import LOCK_FILE, STACK_PATTERNS, stack_files
 from runner.worklock import workdir_lock
 
 MANIFEST = "manifest.json"
@@ -194,6 +194,11 @@ class _Saved:
             if self.ws.workdir.is_dir() else {}
         self.extra = {p: p.read_bytes() for p in (self.ws.planfile, _record_path(self.ws))
                       if p.is_file()}
+        # An older stack with other provider constraints makes make_plan re-init, which
+        # rewrites the lock file (committed on the real target): it goes back too, and
+        # the init record then asks for init again.
+        lock = self.ws.workdir / LOCK_FILE
+        self.lock = (lock, lock.read_bytes()) if lock.is_file() else None
 
     def restore(self) -> None:
         forget_plan(self.ws)
@@ -207,6 +212,8 @@ class _Saved:
         for path, data in self.extra.items():
             path.write_bytes(data)
             path.chmod(0o600)
+        if self.lock and self.lock[0].read_bytes() != self.lock[1]:
+            self.lock[0].write_bytes(self.lock[1])
 
 
 def rollback_infra(session: Session, config, ref: str | None, *,
