@@ -58,7 +58,7 @@ def _dns_line(config, stacks_dir) -> str:
 
 def _infra(config, stacks_dir, to, auto_approve, allow_replace, accept_data_loss) -> None:
     from commands.progress_view import ConsoleProgress
-    from commands.terraform import ask_yes, session_for, stdin_is_tty
+    from commands.terraform import session_for, stdin_is_tty
     from pipeline.review import decide
     from pipeline.rollback_infra import check_clean, history, resolve, rollback_infra, stack_at
     from runner.plan_format import to_text
