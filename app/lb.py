@@ -103,7 +103,7 @@ class LoadBalancerGate:
                 return
             if waited >= self.healthy_wait_s:
                 bad = ", ".join(f"{n} {s}" for n, s in sorted(states.items()) if s != "healthy")
-                raise RemoteError(f"the load balancer does not report {bad} healthy after "
+                raise RemoteError(f"the load balancer still reports {bad} after "
                                   f"{self.healthy_wait_s:g} s")
             self.sleep(POLL_S)
 
