@@ -11,13 +11,14 @@ message, log line or local file.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 import time
 from dataclasses import dataclass, field
 
-from app.health import wait_healthy
+from app.health import url_for, wait_healthy
 from app.lock import deploy_lock
 from errors import RemoteError
 from remote import commands as c
@@ -53,6 +54,9 @@ class AppSpec:
     # The 3-tier db server: its gate is these Compose services' own healthchecks (it serves
     # no HTTP), not the health path.
     health_services: tuple[str, ...] = ()
+    # The 3-tier app servers: their public port 80 answers the load balancer only (firewall),
+    # so the health path is asked through an SSH tunnel to the server's own port.
+    health_over_ssh: bool = False
 
     @property
     def compose_sha(self) -> str:
@@ -225,8 +229,15 @@ async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
                             await _logs(conn, spec, release))
     if spec.health_services:
         return await _services_healthy(conn, spec, release)
-    health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
-                                spec.health_timeout_s)
+    if spec.health_over_ssh:
+        async with conn.forward(spec.health_port) as local:
+            health = await wait_healthy("127.0.0.1", local, spec.health_path,
+                                        spec.health_timeout_s)
+        where = url_for(conn.target.address, spec.health_port, spec.health_path)
+        health = dataclasses.replace(health, url=f"{where} (over SSH)")
+    else:
+        health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
+                                    spec.health_timeout_s)
     if not health.ok:
         raise ReleaseFailed(f"health check {health.url} failed after {health.attempts} tries "
                             f"within {spec.health_timeout_s:g} s ({health.detail})",
@@ -356,7 +367,7 @@ def spec_for(spec: AppSpec, release: str) -> AppSpec:
     """The checks of `spec` applied to another release's files (already on the server)."""
     return AppSpec(spec.project, b"", b"", spec.health_path, spec.health_port,
                    spec.health_timeout_s, spec.keep, spec.smoke,
-                   health_services=spec.health_services)
+                   health_services=spec.health_services, health_over_ssh=spec.health_over_ssh)
 
 
 async def rollback(conn, spec: AppSpec, to: str | None = None, *, break_lock: bool = False) -> Outcome:

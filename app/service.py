@@ -149,7 +149,7 @@ def tier_specs(config, outputs, acme=None) -> tuple[AppSpec, AppSpec]:
     # that mounts one (an init script) finds it.
     db_spec = dataclasses.replace(base, compose=db_compose, source=None, smoke=(),
                                   health_services=tuple(name for name, _ in t.db_services))
-    app_spec = dataclasses.replace(base, compose=app_compose,
+    app_spec = dataclasses.replace(base, compose=app_compose, health_over_ssh=True,
                                    env=tiers.app_env(base.env, t.db_host_env, db.private_ip))
     return db_spec, app_spec
 
@@ -194,8 +194,9 @@ def rollback_all(config, outputs, to: str | None = None, *,
     if a is None:
         raise ConfigError("no [app] section in deploy.toml")
     # Rollback needs the checks only, not the local files (they may have moved on).
+    # On 3-tier: the app servers (their health path over SSH, as their releases were gated).
     spec = AppSpec(config.project, b"", b"", a.health_path, a.health_port, a.health_timeout_s,
-                   a.keep, a.smoke)
+                   a.keep, a.smoke, health_over_ssh=is_tiered(outputs))
     return _each(targets_from(config, outputs), lambda conn: rollback(conn, spec, to, break_lock=break_lock))
 
 

@@ -1,0 +1,140 @@
+"""The example app on the 3-tier profile, on sandbox machines (issue 12 item 3).
+
+`deploy --profile 3-tier` puts PostgreSQL and Redis on the db server, published
+only on its private IP, and the backend on both app servers with the db's
+private IP in their .env. The oracles: the app itself (a note written through
+app-1 is counted through app-2: one database, over the private network), what
+the db machine's kernel reports listening (`ss`), a TCP connect made from an app
+machine, the API's load balancer targets, and `plan --json` (Terraform's state
+still matches after the rolling release took targets out and put them back).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from remote import hostkeys
+from tests.examples.appkit import APP_DIR
+from tests.pipeline import sandbox_env
+from tests.sandbox.machines.machinekit import ssh
+
+pytestmark = pytest.mark.e2e
+
+RANGE = os.environ.get("HD_TEST_MACHINE_RANGE", "198.18.83.0/24")
+_ok = sandbox_env.ok
+APP = ('\n[app]\ncompose = "docker-compose.yml"\nenv_file = ".env"\n'
+       'files = ["backend/app.py", "ai/worker.py"]\nhealth_path = "{health}"\n'
+       'health_timeout_s = {timeout}\n')
+
+
+@pytest.fixture
+def tier_sb(tmp_path, make_config, monkeypatch):
+    public = sandbox_env.login_key(tmp_path)
+    shutil.copy(APP_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    for part in ("backend", "ai"):
+        shutil.copytree(APP_DIR / part, tmp_path / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    env = (APP_DIR / ".env.example").read_text()
+    env = env.replace("change-me-postgres", os.urandom(12).hex()) \
+             .replace("change-me-redis", os.urandom(12).hex()).replace("PROJECT=example",
+                                                                        "PROJECT=tiers")
+    (tmp_path / ".env").write_text(env)
+    os.chmod(tmp_path / ".env", 0o600)
+    toml = sandbox_env.machines_toml(RANGE, APP.format(health="/health", timeout=120))
+    config = make_config(toml, key=public)
+    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE,
+                                      ["python", "redis", "postgres"]) as (box, _):
+        yield box, tmp_path, toml
+
+
+def _run_on(host: dict, home, command: str):
+    key = (home / "id_test").read_text()
+    return ssh(host["ipv4"], command, key, hostkeys.load_public("production", host["name"]))
+
+
+# The app servers' public port 80 answers the load balancer only (their firewall), so the
+# test asks each server's own port 80 from the server itself: "through app-1" is app-1's
+# backend, nobody else's.
+HTTP = ("python3 -c 'import sys, urllib.request, urllib.error\n"
+        "r = urllib.request.Request(\"http://127.0.0.1:80\" + sys.argv[2], method=sys.argv[1],"
+        " data=sys.argv[3].encode() if len(sys.argv) > 3 else None)\n"
+        "try:\n    a = urllib.request.urlopen(r, timeout=5)\n"
+        "except urllib.error.HTTPError as e:\n    a = e\n"
+        "print(a.status); print(a.read().decode())' ")
+
+
+def _http_on(host, home, method: str, path: str, body: str | None = None):
+    import shlex
+    argv = [method, path] + ([body] if body is not None else [])
+    done = _run_on(host, home, HTTP + " ".join(shlex.quote(a) for a in argv))
+    assert done.exit_status == 0, done.stderr
+    status, text = done.stdout.split("\n", 1)
+    return int(status), json.loads(text)
+
+
+def _current(host, home) -> str:
+    return _run_on(host, home, "readlink /opt/autoscale-ai/current").stdout.strip()
+
+
+def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_sb):
+    sb, home, toml = tier_sb
+    _ok(sb.cli("generate", "--profile", "3-tier"))
+    first = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=900))
+    assert "[app] done" in first.stdout, first.stdout
+    assert "POSTGRES_PASSWORD" not in first.stdout + first.stderr
+    out = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    db = next(h for h in out["hosts"] if h["role"] == "db")
+    app1, app2 = sorted((h for h in out["hosts"] if h["role"] == "app"), key=lambda h: h["name"])
+    # The db server first, then the app servers one at a time.
+    said = first.stdout[first.stdout.index("[app] done"):]
+    assert said.index(db["name"]) < said.index(app1["name"]) < said.index(app2["name"])
+
+    for h in (app1, app2):
+        status, body = _http_on(h, home, "GET", "/health")
+        assert (status, body["checks"]) == (200, {"postgres": "ok", "redis": "ok"})
+    assert _http_on(app1, home, "POST", "/notes", "through app-1")[0] == 201
+    assert _http_on(app2, home, "GET", "/notes/count") == \
+        (200, {"rows": 1, "written": 1, "last": "through app-1"})
+
+    # PostgreSQL and Redis listen on the db's private IP only, and an app machine reaches them.
+    listening = _run_on(db, home, "ss -ltnH").stdout
+    for port in (5432, 6379):
+        local = {line.split()[3] for line in listening.splitlines()
+                 if line.split()[3].endswith(f":{port}")}
+        assert local == {f"{db['private_ip']}:{port}"}, listening
+    probe = ("python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])),"
+             " 3).close()' ")
+    for port in (5432, 6379):
+        assert _run_on(app1, home, probe + f"{db['private_ip']} {port}").exit_status == 0
+        assert _run_on(app1, home, probe + f"{db['ipv4']} {port}").exit_status != 0
+    # The app servers run no database of their own.
+    ps = _run_on(app1, home, "docker ps --format '{{.Names}}'").stdout
+    assert "postgres" not in ps and "redis" not in ps and "backend" in ps
+
+    # A second deploy changes nothing anywhere, and Terraform's state still matches the API.
+    releases = {h["name"]: _current(h, home) for h in (db, app1, app2)}
+    second = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    assert second.stdout.count(" unchanged ") == 3, second.stdout
+    assert {h["name"]: _current(h, home) for h in (db, app1, app2)} == releases
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+    (lb,) = sb.client().load_balancers.get_all()
+    assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
+
+    # A broken release: a new .env and a health path that answers 404. app-1 fails its gate
+    # and goes back to its release; app-2 is never touched; the db keeps its release.
+    with open(home / ".env", "a") as fh:
+        fh.write("BROKEN=1\n")
+    sb.config.write_text(toml.replace(APP.format(health="/health", timeout=120),
+                                      APP.format(health="/missing", timeout=10)))
+    broken = sb.cli("deploy", "--profile", "3-tier", timeout=600)
+    assert broken.returncode == 8, broken.stdout + broken.stderr
+    assert app1["name"] in broken.stderr and "rolling release stopped" in broken.stderr
+    assert f"not updated: {app2['name']}" in broken.stderr
+    assert {h["name"]: _current(h, home) for h in (db, app1, app2)} == releases
+    assert _http_on(app1, home, "GET", "/health")[0] == 200
+    (lb,) = sb.client().load_balancers.get_all()
+    assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
