@@ -6,8 +6,10 @@ hcloud_load_balancer_target makes: a server target over the private IP
 (`use_private_ip = true`, as the stack declares it), so a target removed and
 added again is the resource Terraform has in its state and a plan after the
 deploy shows no change. A run cut off between the two leaves at most its group
-out of the load balancer; the next deploy's infra phase sees the missing target
-in its plan and creates it again.
+out of the load balancer. The next deploy puts it back: its app phase checks
+every unchanged group's targets (ensure_in: one GET), because the infra phase
+is skipped when neither the stack nor the state changed (a `plan` does show
+the missing target as a create, and an apply would create it again).
 
 Healthy means the API's targets[].health_status says "healthy" on every service
 port. "unknown" (a load balancer that has not checked yet, or a stand-in that
@@ -87,6 +89,17 @@ class LoadBalancerGate:
                     self.client.load_balancers.add_target(
                         lb, self._target(h.id)).wait_until_finished()
             self.wait_healthy(hosts)
+
+    def ensure_in(self, hosts) -> list[str]:
+        """Put back any of `hosts` a run cut off left out (one GET when none is); the names."""
+        with self.guarded("checking the load balancer's targets"):
+            present = self._ids(self._lb())
+        missing = [h for h in hosts if h.id not in present]
+        if missing:
+            self.add(missing)
+            self.said.append(f"put {', '.join(h.name for h in missing)} back in the load "
+                             f"balancer (left out by an interrupted run)")
+        return [h.name for h in missing]
 
     def wait_healthy(self, hosts) -> None:
         start = self.monotonic()

@@ -13,8 +13,8 @@ Order and gates (issue 12 item 3):
 3. A server that fails its gate is rolled back by releases.deploy; the rollout stops
    there, the app servers this run already updated are rolled back to the release they
    had (out of the load balancer while they restart), and the error names the server.
-An interrupted run leaves at most one group out of the load balancer; the next deploy's
-infra phase plans the missing targets and creates them again.
+An interrupted run leaves at most one group out of the load balancer; the next deploy
+puts it back (app/lb.py ensure_in for a group with nothing to do, the usual add otherwise).
 """
 from __future__ import annotations
 
@@ -75,6 +75,9 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
                 else:
                     todo.append((m, conn, spec, state))
             if not todo:
+                # Serving the release already: only make sure a run cut off earlier did
+                # not leave them out of the load balancer.
+                await _gate(gate, "ensure_in", [m.host for m in chunk])
                 continue
             # Only servers that serve something are in rotation for a reason; a fresh one
             # (no release yet) stays where Terraform put it.

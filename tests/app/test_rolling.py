@@ -49,6 +49,9 @@ class Gate:
     def add(self, hosts):
         self.world.log.append(("lb-in", tuple(h.name for h in hosts)))
 
+    def ensure_in(self, hosts):
+        self.world.log.append(("lb-check", tuple(h.name for h in hosts)))
+
 
 def install(monkeypatch, world: World):
     @contextlib.asynccontextmanager
@@ -116,10 +119,12 @@ def test_db_first_then_one_app_server_at_a_time_out_of_and_back_into_the_lb(monk
     assert [(m.target.name, o.status) for m, o in done] == [
         ("db", "deployed"), ("app-1", "deployed"), ("app-2", "deployed"), ("app-3", "deployed")]
 
-    # The same release again: nothing is deployed and the load balancer is not touched.
+    # The same release again: nothing is deployed, and the load balancer is only read
+    # (a target an interrupted run left out would be put back).
     world.log.clear()
     again = run(world, monkeypatch, apps)
-    assert [e for e in world.log if e[0] != "deploy" or e[1] != "db"] == []
+    assert [e for e in world.log if e[0] != "deploy" or e[1] != "db"] == [
+        ("lb-check", ("app-1",)), ("lb-check", ("app-2",)), ("lb-check", ("app-3",))]
     assert [o.status for _, o in again[1:]] == ["unchanged"] * 3
 
 
@@ -216,6 +221,14 @@ def test_the_gate_removes_and_adds_the_server_target_over_the_private_ip():
     g.add([Host("app-1", 1)])
     g.add([Host("app-1", 1)])                     # already in: not added twice
     assert lbs.calls == [("remove", 1, True), ("add", 1, True, "server")]
+
+
+def test_ensure_in_puts_back_only_what_is_missing():
+    g, lbs, _ = gate_with([("healthy", "healthy")])
+    assert g.ensure_in([Host("app-1", 1), Host("app-2", 2)]) == []
+    lbs.ids.discard(2)
+    assert g.ensure_in([Host("app-1", 1), Host("app-2", 2)]) == ["app-2"]
+    assert lbs.calls == [("add", 2, True, "server")] and "put app-2 back" in g.said[0]
 
 
 def test_unknown_health_is_waited_for_a_short_bound_then_accepted():

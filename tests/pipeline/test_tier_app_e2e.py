@@ -124,6 +124,19 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     (lb,) = sb.client().load_balancers.get_all()
     assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
 
+    # A run cut off while app-1 was out of the load balancer (its target removed through the
+    # API, as the rollout does): the next deploy puts it back and Terraform sees no change.
+    from hcloud.load_balancers.domain import LoadBalancerTarget
+    from hcloud.servers.domain import Server
+    client = sb.client()
+    client.load_balancers.remove_target(lb, LoadBalancerTarget(
+        type="server", server=Server(id=app1["id"]), use_private_ip=True)).wait_until_finished()
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is True
+    _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    (lb,) = client.load_balancers.get_all()
+    assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+
     # A broken release: a new .env and a health path that answers 404. app-1 fails its gate
     # and goes back to its release; app-2 is never touched; the db keeps its release.
     with open(home / ".env", "a") as fh:
