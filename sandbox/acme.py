@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -108,11 +109,36 @@ def issued_root(management: str, ca_file: str | os.PathLike, timeout: float = 5.
         return r.read()
 
 
+def _kill_recorded(folder: Path) -> None:
+    """The pebble a kill -9'd emulator left running holds the bridge address's
+    port 14000: stop it, by its recorded PID, only if its command line names
+    this sandbox's config."""
+    try:
+        pid = int((folder / "pid").read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if str(folder / "pebble.json").encode() in argv:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        end = time.monotonic() + 5
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < end:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            except (OSError, IndexError):
+                break
+            time.sleep(0.02)
+
+
 def start(state_dir: str | os.PathLike, host_ip: str, dns: str, binary: str = "pebble") -> RunningAcme:
     """pebble on host_ip:14000, resolving through `dns` (host:port). OSError if it cannot start."""
     folder = Path(state_dir) / "acme"
     folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(folder, 0o700)
+    _kill_recorded(folder)
     ca_file = make_listener_cert(folder, host_ip)
     mport = _free_port()
     config = {"pebble": {"listenAddress": f"{host_ip}:{ACME_PORT}",
@@ -132,6 +158,7 @@ def start(state_dir: str | os.PathLike, host_ip: str, dns: str, binary: str = "p
                                 env=env, start_new_session=True)
     finally:
         log.close()
+    (folder / "pid").write_text(f"{proc.pid}\n")
     running = RunningAcme(proc, f"https://{host_ip}:{ACME_PORT}/dir", ca_file,
                           f"https://127.0.0.1:{mport}")
     end = time.monotonic() + READY_WAIT_S

@@ -6,7 +6,7 @@
 # are installed. Needs root.
 set -euo pipefail
 
-packages=(openssh-server docker.io docker-compose tini busybox-static redis-server postgresql-15 python3-psycopg2 nftables iptables caddy pebble)
+packages=(openssh-server docker.io docker-compose tini busybox-static redis-server postgresql-15 python3-psycopg2 nftables iptables caddy pebble haproxy)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -102,17 +102,43 @@ def _target(store: Store, lb: dict, raw: dict) -> dict:
     raise invalid_input("invalid target type", type="must be server, label_selector or ip")
 
 
-def render(store: Store, lb: dict) -> dict:
+def _health(store: Store, lb: dict):
+    """health_status for one haproxy server name. Without sandbox machines
+    every target is healthy; with them, what the load balancer's HAProxy
+    reports (store.lb_health, kept by the machines controller), `unknown`
+    before its first check or when it is not proxied at all."""
     ports = [s["listen_port"] for s in lb["services"]]
-    health = [{"listen_port": p, "status": "healthy"} for p in ports]
+    reported = getattr(store, "lb_health", None)
+    if reported is None:
+        return lambda name: [{"listen_port": p, "status": "healthy"} for p in ports]
+    mine = reported.get(lb["id"], {})
+    return lambda name: [{"listen_port": p, "status": mine.get((p, name), "unknown")} for p in ports]
+
+
+def _summary(per_server: list[list[dict]], ports: list[int]) -> list[dict]:
+    """A label selector's own line: healthy when all its servers are, unhealthy when any is not."""
+    out = []
+    for i, port in enumerate(ports):
+        states = {h[i]["status"] for h in per_server}
+        status = "healthy" if states == {"healthy"} else "unhealthy" if "unhealthy" in states else "unknown"
+        out.append({"listen_port": port, "status": status})
+    return out
+
+
+def render(store: Store, lb: dict) -> dict:
+    health = _health(store, lb)
+    ports = [s["listen_port"] for s in lb["services"]]
     targets = []
-    for t in lb["targets"]:
+    for index, t in enumerate(lb["targets"]):
         shown = copy.deepcopy(t)
-        shown["health_status"] = list(health)
         if t["type"] == "label_selector":
             shown["targets"] = [{"type": "server", "server": {"id": sid}, "use_private_ip": t["use_private_ip"],
-                                 "health_status": list(health)}
+                                 "health_status": health(f"s{sid}")}
                                 for sid in servers_matching(store, t["label_selector"]["selector"])]
+            shown["health_status"] = _summary([x["health_status"] for x in shown["targets"]], ports) \
+                if shown["targets"] else health("")
+        else:
+            shown["health_status"] = health(f"s{t['server']['id']}" if t["type"] == "server" else f"ip{index}")
         targets.append(shown)
     zone = catalog.LOCATIONS[lb["location"]][6]
     return {"id": lb["id"], "name": lb["name"], "created": lb["created"], "labels": dict(lb["labels"]),

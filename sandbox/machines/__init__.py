@@ -11,9 +11,13 @@ When the emulator runs with --machines, every running server gets
   `docker compose` (Debian's compose 1.29 behind a CLI-plugin shim);
 - its volumes bound where the user's cloud-init `mounts` puts them;
 - the inbound rules of its firewalls enforced with nftables in the namespace.
+Every load balancer gets a namespace of its own with HAProxy inside, proxying
+its public IPv4 to its targets over the private networks.
 
 Modules: netguard (range overlap check), cloudinit (user data -> boot plan),
 firewall (rules -> nft), rootfs (the upper dir), net (namespaces, routes),
 machine (one machine's start/stop), controller (follows the emulator), sweep
-(`sandbox down` cleanup), images (registry-free images from host files).
+(`sandbox down` cleanup), images (registry-free images from host files),
+haproxy_cfg (a load balancer record -> haproxy.cfg), lbsync (the store's load
+balancers -> LbSpecs), lb (one load balancer's namespace and HAProxy).
 """

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from errors import DeployError
 
-from . import netguard, preflight, sweep
+from . import lbsync, netguard, preflight, sweep
+from .lb import LoadBalancerHost
 from .machine import Machine, Spec
 from .net import HostNet
 from .rootfs import Layout
@@ -41,6 +42,8 @@ class Controller:
         self.images = Path(images_dir).resolve() if images_dir else None
         self.hostnet = HostNet(self.dir, self.net)
         self.machines: dict[int, Machine] = {}
+        self.lbs: dict[int, LoadBalancerHost] = {}
+        self.lb_failed: dict[int, str] = {}
         self.failed: dict[int, tuple] = {}
         self.private_checked: dict[str, bool] = {}
         self.wake = threading.Event()
@@ -76,12 +79,14 @@ class Controller:
         preflight.check()
         sweep.sweep(self.dir)   # what a killed emulator left behind
         netguard.check(self.net, own=self.hostnet.own_devices())
-        for sub in ("servers", "volumes"):
+        for sub in ("servers", "volumes", "lbs"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         self.hostnet.setup()
         from sandbox.emulator import hooks
         hooks.register(self.on_event)
+        # Health the load balancers' HAProxy reports; the API shows it (load_balancers.render).
+        self.store.lb_health = {}
         self.thread = threading.Thread(target=self._loop, name="machines", daemon=True)
         self.thread.start()
         _say(f"machines on {self.net} (host address {self.hostnet.host_ip} on {self.hostnet.bridge})")
@@ -96,6 +101,9 @@ class Controller:
         with self.lock:
             for sid in list(self.machines):
                 self._stop(sid)
+            for lid in list(self.lbs):
+                self._stop_lb(lid)
+        self.store.lb_health = None
         self.hostnet.teardown()
         sweep.sweep(self.dir)
 
@@ -189,6 +197,7 @@ class Controller:
                 elif self.failed.get(sid) != (spec.generation, spec.ip):
                     self._start(spec)
             self._forget(existing, volume_ids)
+            self._reconcile_lbs()
 
     def _volumes_exist(self, spec: Spec) -> None:
         for path in spec.volumes.values():
@@ -242,6 +251,71 @@ class Controller:
             for entry in folder.iterdir() if folder.is_dir() else []:
                 if entry.name.isdigit() and int(entry.name) not in alive and int(entry.name) not in self.machines:
                     shutil.rmtree(entry, ignore_errors=True)
+
+    # -- load balancers ----------------------------------------------------------
+    def _reconcile_lbs(self) -> None:
+        specs, refused = lbsync.snapshot(self.store, self.net, self.lb_dir, self._private_ok)
+        for lid, reason in refused.items():
+            if self.lb_failed.get(lid) != reason:
+                _say(f"load balancer {lid}: not proxied: {reason}")
+            self.lb_failed[lid] = reason
+        for lid in list(self.lbs):
+            host, want = self.lbs[lid], specs.get(lid)
+            if want is None or want.ip != host.spec.ip or not host.running():
+                self._stop_lb(lid)
+        for lid, spec in specs.items():
+            if lid in self.lbs:
+                try:
+                    self.lbs[lid].update(spec)
+                except (DeployError, OSError) as exc:
+                    # Said once per new config; the old one keeps serving, the next change retries.
+                    if self.lb_failed.get(lid) != spec.config:
+                        _say(f"load balancer {lid}: update failed, previous config kept: {exc}")
+                    self.lb_failed[lid] = spec.config
+            elif self.lb_failed.get(lid) != spec.config:
+                self._start_lb(spec)
+        back: dict[int, set[str]] = {}
+        for spec in specs.values():
+            if spec.lid in self.lbs:
+                for sid in spec.public:
+                    back.setdefault(sid, set()).add(spec.ip)
+        for sid, machine in self.machines.items():
+            try:
+                machine.set_lb_routes(back.get(sid, set()))
+            except (DeployError, OSError) as exc:
+                _say(f"server {sid}: route to its load balancers failed: {exc}")
+        for lid in set(self.lb_failed) - set(specs) - set(refused):
+            self.lb_failed.pop(lid)
+        health = {lid: host.health() for lid, host in self.lbs.items()}
+        with self.store.lock:
+            self.store.lb_health = health
+        lbsync.forget(self.dir / "lbs", set(specs) | set(refused) | set(self.lbs))
+
+    def lb_dir(self, lid: int) -> Path:
+        return self.dir / "lbs" / str(lid)
+
+    def _start_lb(self, spec) -> None:
+        host = LoadBalancerHost(spec, self.lb_dir(spec.lid), self.hostnet)
+        self.lbs[spec.lid] = host
+        t0 = time.monotonic()
+        try:
+            host.start()
+        except (DeployError, OSError) as exc:
+            _say(f"load balancer {spec.lid}: did not start: {exc}")
+            self._stop_lb(spec.lid)
+            self.lb_failed[spec.lid] = spec.config   # retried when its config changes
+            return
+        self.lb_failed.pop(spec.lid, None)
+        _say(f"load balancer {spec.lid} up on {spec.ip} in {time.monotonic() - t0:.2f}s")
+
+    def _stop_lb(self, lid: int) -> None:
+        host = self.lbs.get(lid)
+        if host is not None:
+            try:
+                host.stop()
+            finally:
+                self.lbs.pop(lid, None)
+            _say(f"load balancer {lid} stopped")
 
 
 def from_args(store, machines_dir, net_range, images_dir) -> Controller:

@@ -46,6 +46,7 @@ class Machine:
     rules: str | None = None
     joined: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # private networks in place
     timings: dict[str, float] = field(default_factory=dict)
+    lb_routes: set[str] = field(default_factory=set)   # load balancers that target this public IP
 
     @property
     def netns(self) -> str:
@@ -137,6 +138,17 @@ class Machine:
                 self.joined[nid] = (ip_range, ips)
         self.spec.private = dict(private)
 
+    def set_lb_routes(self, ips: set[str]) -> None:
+        """The way back to load balancers that reach this machine on its public
+        IP: a /32 each over the bridge (a machine routes nowhere else)."""
+        if self.proc is None:
+            return
+        for ip in self.lb_routes - ips:
+            run(["ip", "-n", self.netns, "route", "del", f"{ip}/32", "dev", "eth0"], check=False)
+        for ip in ips - self.lb_routes:
+            run(["ip", "-n", self.netns, "route", "replace", f"{ip}/32", "dev", "eth0"])
+        self.lb_routes = set(ips)
+
     def pid1(self) -> int | None:
         if self.proc is None:
             return None
@@ -188,6 +200,7 @@ class Machine:
         self.pidfile.unlink(missing_ok=True)
         self.hostnet.remove(self.spec.sid, self.spec.ip)   # its private interfaces go with the namespace
         self.joined = {}
+        self.lb_routes = set()
         remove_cgroups(f"{self.netns}")
         self.rules = None
 

@@ -10,7 +10,7 @@ from errors import SandboxError
 NEEDED = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "nft": "nftables",
           "iptables": "iptables", "sshd": "openssh-server", "ssh-keygen": "openssh-client",
           "dockerd": "docker.io", "docker": "docker.io", "tini-static": "tini",
-          "docker-compose": "docker-compose"}
+          "docker-compose": "docker-compose", "haproxy": "haproxy"}   # haproxy: the load balancers
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runner.process import run
 
+from .lb import kill_recorded as kill_lb, live_pid as lb_pid
 from .machine import CGROUP_ROOT, remove_cgroups
 from .net import NETNS_DIR, tag_for
 
@@ -79,7 +80,8 @@ def leftovers(machines_dir: str | os.PathLike) -> dict[str, list[str]]:
                           if h.is_dir() for n in h.glob(prefix + "*")),
         "mounts": sorted(line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                          if line.split()[1].startswith(str(d) + "/")),
-        "processes": sorted(str(p) for p in _live_pids(d)),
+        # machines' unshare and load balancers' HAProxy masters
+        "processes": sorted(str(p) for p in [*_live_pids(d), *filter(None, map(lb_pid, (d / "lbs").glob("*")))]),
     }
 
 
@@ -108,6 +110,8 @@ def sweep(machines_dir: str | os.PathLike) -> None:
         return
     tag = tag_for(d)
     _kill_recorded(d)
+    for base in (d / "lbs").glob("*"):   # load balancers' HAProxy (their namespaces go below)
+        kill_lb(base)
     net = _range(d)
     bridge = f"hdbr-{tag}"
     for ns in NETNS_DIR.glob(f"hdm-{tag}-*") if NETNS_DIR.is_dir() else []:
