@@ -145,9 +145,10 @@ def tier_specs(config, outputs, acme=None) -> tuple[AppSpec, AppSpec]:
     t = config.tier
     db_compose, app_compose = tiers.split(base.compose, t.db_services, db.private_ip)
     # The db host builds nothing and runs no smoke commands (they test the app); its gate
-    # is its services' Compose healthchecks. The app's files go along, so a db service
-    # that mounts one (an init script) finds it.
-    db_spec = dataclasses.replace(base, compose=db_compose, source=None, smoke=(),
+    # is its services' Compose healthchecks. The app's files go along only when a db
+    # service reads one (an init script): else new app code is no new release there.
+    files = base.files if tiers.db_reads_files(base.compose, t.db_services) else ()
+    db_spec = dataclasses.replace(base, compose=db_compose, source=None, smoke=(), files=files,
                                   health_services=tuple(name for name, _ in t.db_services))
     app_spec = dataclasses.replace(base, compose=app_compose, health_over_ssh=True,
                                    env=tiers.app_env(base.env, t.db_host_env, db.private_ip))

@@ -143,6 +143,28 @@ def split(compose: bytes, db_services: tuple[tuple[str, int], ...],
                            "db_services), written by hetzner-deploy."))
 
 
+def db_reads_files(compose: bytes, db_services: tuple[tuple[str, int], ...]) -> bool:
+    """Whether a db service reads one of the app's own files from the release folder (a
+    relative bind mount, an env_file other than .env, a build context). Only then do the
+    app's files go to the db server: otherwise a change of the app's code is no new
+    release there, and the databases are not touched by it."""
+    services = _load(compose)["services"]
+    for name, _ in db_services:
+        svc = services.get(name) or {}
+        if "build" in svc:
+            return True
+        for v in svc.get("volumes") or []:
+            source = v.get("source", "") if isinstance(v, dict) else str(v).split(":", 1)[0]
+            if str(source).startswith((".", "~")):
+                return True
+        env_files = svc.get("env_file") or []
+        for f in [env_files] if isinstance(env_files, str) else env_files:
+            path = f.get("path", "") if isinstance(f, dict) else str(f)
+            if path not in (".env", "./.env"):
+                return True
+    return False
+
+
 def app_env(env: bytes, keys: tuple[str, ...], db_private_ip: str) -> bytes:
     """The user's .env with each of `keys` set to the db server's private IP: a line
     assigning it is replaced, a key not assigned is appended. Other lines stay byte for

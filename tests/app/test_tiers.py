@@ -150,3 +150,70 @@ def test_bad_tier_app_keys_are_one_config_error(make_config, section, needle):
                        .replace("(", r"\(")) as caught:
         load_config(make_config(BASE_TOML + f"\n[tier]\n{section}\n"))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("db_service, reads", [
+    ("{image: x, volumes: [/mnt/data/pg:/data, 'named:/x']}", False),
+    ("{image: x, env_file: .env}", False),
+    ("{image: x, env_file: [./.env]}", False),
+    ("{image: x, volumes: ['./init.sql:/docker-entrypoint-initdb.d/i.sql:ro']}", True),
+    ("{image: x, volumes: [{type: bind, source: ./conf, target: /c}]}", True),
+    ("{image: x, env_file: [.env, db.env]}", True),
+    ("{build: ./db}", True),
+])
+def test_the_db_server_gets_the_apps_files_only_when_a_db_service_reads_one(db_service, reads):
+    compose = f"services:\n  web: {{image: x}}\n  pg: {db_service}\n".encode()
+    assert tiers.db_reads_files(compose, (("pg", 5432),)) is reads
+
+
+def test_tier_specs_release_ids_follow_what_each_role_runs(make_config, tmp_path):
+    """The app servers' release changes with the app's code and the db's address; the db
+    server's with neither (the example's databases read no file of the app's)."""
+    import dataclasses
+    import os
+    import shutil
+
+    from app.service import spec_from, tier_specs
+    from runner.outputs import Host, StackOutputs
+    app = tmp_path / "app"
+    shutil.copytree(REPO / "examples" / "app", app, ignore=shutil.ignore_patterns("*.toml", ".env*"))
+    (app / ".env").write_text("POSTGRES_PASSWORD=pw\nPOSTGRES_HOST=postgres\n")
+    os.chmod(app / ".env", 0o600)
+    config = load_config(make_config(BASE_TOML + '\n[app]\ncompose = "app/docker-compose.yml"\n'
+                                     'env_file = "app/.env"\nfiles = ["backend/app.py"]\n'))
+
+    def outputs(db_ip):
+        return StackOutputs(hosts=(Host("a-1", "app", "198.18.0.3", private_ip="10.0.1.11", id=1),
+                                   Host("db", "db", "198.18.0.4", private_ip=db_ip, id=3)),
+                            volume_id=1, ssh_key_id=1)
+    db_spec, app_spec = tier_specs(config, outputs("10.0.1.3"))
+    single = spec_from(config)
+    assert len({db_spec.release, app_spec.release, single.release}) == 3
+    assert db_spec.files == () and db_spec.health_services == ("postgres", "redis")
+    assert app_spec.health_over_ssh and not single.health_over_ssh
+    assert b"POSTGRES_HOST=10.0.1.3\n" in app_spec.env and b"REDIS_HOST=10.0.1.3\n" in app_spec.env
+    assert db_spec.env == single.env == (app / ".env").read_bytes()
+
+    moved_db, moved_app = tier_specs(config, outputs("10.0.1.4"))
+    assert moved_app.release != app_spec.release and moved_db.release != db_spec.release
+    (app / "backend" / "app.py").write_text((app / "backend" / "app.py").read_text() + "# v2\n")
+    config2 = dataclasses.replace(config)
+    db2, app2 = tier_specs(config2, outputs("10.0.1.3"))
+    assert db2.release == db_spec.release and app2.release != app_spec.release
+
+
+def test_tls_on_3tier_is_refused_in_one_line(make_config):
+    from app.tiers import refuse_tls
+    cfg = load_config(make_config(BASE_TOML))
+    tls = dataclasses_replace_tls(cfg)
+    with pytest.raises(ConfigError, match=r"^\[tls\] is not built for 3-tier yet"):
+        refuse_tls(tls, "3-tier")
+    refuse_tls(tls, "ccx33")
+    refuse_tls(cfg, "3-tier")
+
+
+def dataclasses_replace_tls(cfg):
+    import dataclasses
+
+    from generator.config_tls import TlsConfig
+    return dataclasses.replace(cfg, tls=TlsConfig(email="ops@example.com"))

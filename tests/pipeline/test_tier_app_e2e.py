@@ -13,6 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -81,6 +85,14 @@ def _current(host, home) -> str:
 
 def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_sb):
     sb, home, toml = tier_sb
+    # [tls] is refused on 3-tier in one line, before anything is created.
+    sb.config.write_text(toml + '\n[tls]\nemail = "ops@app.example.com"\n')
+    refused = sb.cli("deploy", "--profile", "3-tier")
+    assert refused.returncode != 0 and "[infra]" not in refused.stdout
+    assert refused.stderr.strip().splitlines()[-1].endswith("[tls] is not built for 3-tier "
+                                                            "yet: remove [tls] or deploy a "
+                                                            "single-server profile")
+    sb.config.write_text(toml)
     _ok(sb.cli("generate", "--profile", "3-tier"))
     first = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=900))
     assert "[app] done" in first.stdout, first.stdout
@@ -136,6 +148,35 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     (lb,) = client.load_balancers.get_all()
     assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
     assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+
+    # A rolling release of new app code: the load balancer keeps answering a request every
+    # ~50 ms throughout, and the db server is not touched (its release does not change).
+    lb_ip = out["load_balancer_ipv4"]
+    answers, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(f"http://{lb_ip}/health", timeout=5) as reply:
+                    answers.append(reply.status)
+            except (OSError, urllib.error.HTTPError) as exc:
+                answers.append(repr(exc))
+            time.sleep(0.05)
+    before = {h["name"]: _current(h, home) for h in (db, app1, app2)}
+    code = home / "backend" / "app.py"
+    code.write_text(code.read_text() + "# a new release\n")
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        rolled = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    finally:
+        stop.set()
+        poller.join(10)
+    assert rolled.stdout.count(" deployed ") == 2, rolled.stdout
+    assert len(answers) > 20 and set(answers) == {200}, [a for a in answers if a != 200][:5]
+    releases = {h["name"]: _current(h, home) for h in (db, app1, app2)}
+    assert releases[db["name"]] == before[db["name"]]
+    assert releases[app1["name"]] != before[app1["name"]]
 
     # A broken release: a new .env and a health path that answers 404. app-1 fails its gate
     # and goes back to its release; app-2 is never touched; the db keeps its release.
