@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+
+from pathlib import Path
 
 import pytest
 
@@ -49,9 +52,16 @@ def tier_sb(tmp_path, make_config, monkeypatch):
     os.chmod(tmp_path / ".env", 0o600)
     toml = sandbox_env.machines_toml(RANGE, APP.format(health="/health", timeout=120))
     config = make_config(toml, key=public)
-    with sandbox_env.machines_sandbox(tmp_path, config, monkeypatch, RANGE,
-                                      ["python", "redis", "postgres"]) as (box, _):
-        yield box, tmp_path, toml
+    # The sandbox under a short folder: HAProxy's stats socket lives there, and a Unix
+    # socket path longer than ~100 bytes makes HAProxy refuse its config (pytest's
+    # tmp_path with this test's name is too long for it).
+    short = Path(tempfile.mkdtemp(prefix="tier-"))
+    try:
+        with sandbox_env.machines_sandbox(short, config, monkeypatch, RANGE,
+                                          ["python", "redis", "postgres"]) as (box, _):
+            yield box, tmp_path, toml
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def _run_on(host: dict, home, command: str):
