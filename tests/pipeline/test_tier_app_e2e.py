@@ -50,7 +50,8 @@ def tier_sb(tmp_path, make_config, monkeypatch):
                                                                         "PROJECT=tiers")
     (tmp_path / ".env").write_text(env)
     os.chmod(tmp_path / ".env", 0o600)
-    toml = sandbox_env.machines_toml(RANGE, APP.format(health="/health", timeout=120))
+    toml = sandbox_env.machines_toml(RANGE, APP.format(health="/health", timeout=120)
+                                     + '\n[backup]\nschedule = "*-*-* 03:15:00"\n')
     config = make_config(toml, key=public)
     # The sandbox under a short folder: HAProxy's stats socket lives there, and a Unix
     # socket path longer than ~100 bytes makes HAProxy refuse its config (pytest's
@@ -121,6 +122,17 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     assert _http_on(app2, home, "GET", "/notes/count") == \
         (200, {"rows": 1, "written": 1, "last": "through app-1"})
 
+    # Backups go where the data services run: the db server.
+    assert f"{db['name']} backup units written" in first.stdout, first.stdout
+    assert f"{app1['name']} backup" not in first.stdout
+    where = ["--stacks-dir", str(sb.stacks), "--config", str(sb.config)]
+    _ok(sb.cli("backup", "now", *where, timeout=300))
+    listed = json.loads(_ok(sb.cli("backup", "list", "--json", *where)).stdout)
+    assert list(listed) == [db["name"]] and len(listed[db["name"]]["local"]) == 1
+    from remote.backup_commands import DATA as backup_data
+    manifest = _run_on(db, home, f"cat {backup_data}/*/manifest.json").stdout
+    assert json.loads(manifest)["postgres"]["counts"] == {"public.notes": 1}
+
     # PostgreSQL and Redis listen on the db's private IP only, and an app machine reaches them.
     listening = _run_on(db, home, "ss -ltnH").stdout
     for port in (5432, 6379):
@@ -135,6 +147,16 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     # The app servers run no database of their own.
     ps = _run_on(app1, home, "docker ps --format '{{.Names}}'").stdout
     assert "postgres" not in ps and "redis" not in ps and "backend" in ps
+
+    # verify --after checks every role's host, the db's public 5432/6379 above all.
+    verified = sb.cli("verify", "--after", "--json", "--config", str(sb.config),
+                      "--profile", "3-tier")
+    checks = json.loads(verified.stdout)["checks"]
+    rows = {c["name"]: c["status"] for c in checks if c["section"] == "after"}
+    for h in (db, app1, app2):
+        for name in (f"{h['name']}: containers running", f"{h['name']}: port 5432 closed "
+                     "from outside", f"{h['name']}: .env mode 0600 root"):
+            assert rows.get(name) == "ok", (name, rows)
 
     # A second deploy changes nothing anywhere, and Terraform's state still matches the API.
     releases = {h["name"]: _current(h, home) for h in (db, app1, app2)}
