@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from app.releases import AppSpec, Outcome, ReleaseFailed, deploy, probe, resolve_source, rollback
-from errors import DeployError, RemoteError
+from errors import DeployError, InterruptedRun, RemoteError
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
                 *(deploy(conn, spec, command=command, break_lock=break_lock)
                   for _, conn, spec, _ in todo), return_exceptions=True)
             for item in done:
-                if isinstance(item, BaseException) and not isinstance(item, DeployError):
+                if isinstance(item, (InterruptedRun, asyncio.CancelledError)) or (
+                        isinstance(item, BaseException) and not isinstance(item, DeployError)):
                     raise item     # interrupted or a bug: the group may stay out (see top)
             ok = [(t[0], o) for t, o in zip(todo, done) if not isinstance(o, BaseException)]
             failed = [(t[0], o) for t, o in zip(todo, done) if isinstance(o, BaseException)]

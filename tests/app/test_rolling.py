@@ -293,3 +293,21 @@ def test_the_db_gate_gives_up_at_its_deadline_saying_what_it_saw():
 def test_parse_services():
     assert health.parse_services("pg running healthy\npg exited -\nweb running -\nbad\n") == {
         "pg": "exited", "web": "healthy"}
+
+
+def test_an_interrupted_group_stops_at_once_without_rolling_back(monkeypatch):
+    from errors import InterruptedRun
+    world = World({"db": "d", "app-1": "old1", "app-2": "old2"})
+    world.shas = {}
+    connect = install(monkeypatch, world)
+
+    async def interrupted(conn, spec, **_):
+        world.log.append(("deploy", conn.target.name))
+        raise InterruptedRun("interrupted by SIGINT")
+    monkeypatch.setattr(rolling, "deploy", interrupted)
+    with pytest.raises(InterruptedRun):
+        asyncio.run(rolling.roll(member("db", 9), DB_SPEC, [member("app-1", 1), member("app-2", 2)],
+                                 APP_SPEC, Gate(world), group=1, command="deploy",
+                                 break_lock=False, connect=connect, wait_s=0))
+    # app-1 stays out of the load balancer: the next deploy puts it back (ensure_in / add).
+    assert world.log[-2:] == [("lb-out", ("app-1",)), ("deploy", "app-1")]
