@@ -89,6 +89,9 @@ def targets_from(config, outputs, roles: tuple[str, ...] = APP_ROLES) -> list[Ta
 class HostOutcome:
     target: Target
     outcome: Outcome
+    # What the load balancer gate had to say on the way (3-tier: health it could not confirm,
+    # a target put back); the phase's summary carries it.
+    notes: tuple[str, ...] = ()
 
 
 # A server created by this very deploy may still be booting: wait this long for SSH and cloud-init.
@@ -175,7 +178,10 @@ def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "a
     done = run_sync(roll(db, db_spec, apps, app_spec, gate, group=config.tier.rolling_group,
                          command=command, break_lock=break_lock, connect=connect,
                          wait_s=BOOT_WAIT_S), what="app phase")
-    return [HostOutcome(m.target, o) for m, o in done]
+    out = [HostOutcome(m.target, o) for m, o in done]
+    if gate is not None and gate.said and out:
+        out[-1] = HostOutcome(out[-1].target, out[-1].outcome, tuple(gate.said))
+    return out
 
 
 def deploy_all(config, outputs, *, break_lock: bool = False,

@@ -23,6 +23,7 @@ def run(ctx) -> PhaseResult:
                          acme=getattr(ctx.target, "acme", None), api=ctx.target)
     parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
              + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
+    parts += [note for r in results for note in r.notes]
     if ctx.config.backup is not None:
         # Backups follow the app: the agent reaches the databases through its Compose project.
         from ops.backup_service import each, install
