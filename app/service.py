@@ -196,15 +196,34 @@ def deploy_all(config, outputs, *, break_lock: bool = False,
 
 
 def rollback_all(config, outputs, to: str | None = None, *,
-                 break_lock: bool = False) -> list[HostOutcome]:
+                 break_lock: bool = False, api=None) -> list[HostOutcome]:
     a = config.app
     if a is None:
         raise ConfigError("no [app] section in deploy.toml")
     # Rollback needs the checks only, not the local files (they may have moved on).
     # On 3-tier: the app servers (their health path over SSH, as their releases were gated).
+    tiered = is_tiered(outputs)
     spec = AppSpec(config.project, b"", b"", a.health_path, a.health_port, a.health_timeout_s,
-                   a.keep, a.smoke, health_over_ssh=is_tiered(outputs))
-    return _each(targets_from(config, outputs), lambda conn: rollback(conn, spec, to, break_lock=break_lock))
+                   a.keep, a.smoke, health_over_ssh=tiered)
+    if not (tiered and outputs.load_balancer_ipv4):
+        return _each(targets_from(config, outputs),
+                     lambda conn: rollback(conn, spec, to, break_lock=break_lock))
+    # 3-tier: one app server at a time out of the load balancer while it restarts.
+    import asyncio
+
+    from app.lb import open_gate
+    from pipeline.target import resolve_target
+    api = api or resolve_target(start_sandbox=False)
+    gate = open_gate(api.endpoint, api.token, outputs)
+    hosts = {h.name: h for h in outputs.hosts}
+
+    async def one(conn):
+        host = hosts[conn.target.name]
+        await asyncio.to_thread(gate.remove, [host])
+        done = await rollback(conn, spec, to, break_lock=break_lock)
+        await asyncio.to_thread(gate.add, [host])
+        return done
+    return _each(targets_from(config, outputs, ("app",)), one)
 
 
 def releases_all(config, outputs) -> list[tuple[Target, list[Release]]]:

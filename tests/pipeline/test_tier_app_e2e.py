@@ -160,6 +160,7 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
 
     # A second deploy changes nothing anywhere, and Terraform's state still matches the API.
     releases = {h["name"]: _current(h, home) for h in (db, app1, app2)}
+    initial = dict(releases)
     second = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
     app_line = next(line for line in second.stdout.splitlines() if line.startswith("[app]"))
     assert app_line.count(" unchanged ") == 3 and "deployed" not in app_line, second.stdout
@@ -226,6 +227,19 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     assert now[app2["name"]] == releases[app2["name"]]
     assert now[db["name"]] != releases[db["name"]]
     assert _http_on(app1, home, "GET", "/health")[0] == 200
+    (lb,) = sb.client().load_balancers.get_all()
+    assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+
+    # `app rollback` on 3-tier: each app server, out of the load balancer while it restarts,
+    # back to the release before (the first one); the targets end as Terraform has them.
+    sb.config.write_text(toml)
+    back = _ok(sb.cli("app", "rollback", "--config", str(sb.config), "--stacks-dir",
+                      str(sb.stacks), timeout=600))
+    assert back.stdout.count("rolled back to") == 2, back.stdout
+    for h in (app1, app2):
+        assert _current(h, home) == initial[h["name"]]
+        assert _http_on(h, home, "GET", "/notes/count")[1]["rows"] == 1
     (lb,) = sb.client().load_balancers.get_all()
     assert {t.server.id for t in lb.targets} == {app1["id"], app2["id"]}
     assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
