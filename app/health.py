@@ -48,3 +48,45 @@ async def wait_healthy(address: str, port: int, path: str, deadline_s: float) ->
             return Health(False, url, detail, attempts)
         await asyncio.sleep(min(wait, left))
         wait = min(wait * 2, MAX_WAIT_S)
+
+
+def parse_services(stdout: str) -> dict[str, str]:
+    """remote.commands.inspect_services lines "<service> <status> <health or ->" ->
+    {service: "healthy" | what it is instead}. Running without a healthcheck counts as
+    healthy; of several containers of one service the worst one speaks."""
+    out: dict[str, str] = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        service, status, health = parts
+        if status != "running":
+            word = status
+        else:
+            word = "healthy" if health == "-" else health
+        if out.get(service, "healthy") == "healthy":
+            out[service] = word
+    return out
+
+
+async def wait_services_healthy(conn, project: str, services: tuple[str, ...],
+                                timeout_s: float) -> tuple[bool, str]:
+    """Until every one of `services` (the project's running containers, read from Docker)
+    is healthy by its Compose healthcheck, or the deadline: (ok, what was seen)."""
+    import asyncio
+
+    from remote import commands as c
+    loop = asyncio.get_running_loop()
+    end, pause, seen = loop.time() + timeout_s, 0.5, {}
+    while True:
+        ids = (await conn.run(c.running_containers(project), check=False, timeout=30)).stdout.split()
+        if ids:
+            done = await conn.run(c.inspect_services(ids), check=False, timeout=30)
+            seen = parse_services(done.stdout)
+        states = ", ".join(f"{s} {seen.get(s, 'not running')}" for s in services)
+        if all(seen.get(s) == "healthy" for s in services):
+            return True, f"healthy by their Compose healthchecks: {', '.join(services)}"
+        if loop.time() + pause >= end:
+            return False, states
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 3.0)

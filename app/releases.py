@@ -11,13 +11,14 @@ message, log line or local file.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 import time
 from dataclasses import dataclass, field
 
-from app.health import wait_healthy
+from app.health import url_for, wait_healthy
 from app.lock import deploy_lock
 from errors import RemoteError
 from remote import commands as c
@@ -50,6 +51,12 @@ class AppSpec:
     # The app's own files beside the Compose file ([app] files): (relative path, bytes).
     files: tuple[tuple[str, bytes], ...] = ()
     source: Source | None = None
+    # The 3-tier db server: its gate is these Compose services' own healthchecks (it serves
+    # no HTTP), not the health path.
+    health_services: tuple[str, ...] = ()
+    # The 3-tier app servers: their public port 80 answers the load balancer only (firewall),
+    # so the health path is asked through an SSH tunnel to the server's own port.
+    health_over_ssh: bool = False
 
     @property
     def compose_sha(self) -> str:
@@ -220,8 +227,17 @@ async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
         last = (up.stderr.strip() or up.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise ReleaseFailed(f"`docker compose up` exited {up.exit_status}: {last[0][:300]}",
                             await _logs(conn, spec, release))
-    health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
-                                spec.health_timeout_s)
+    if spec.health_services:
+        return await _services_healthy(conn, spec, release)
+    if spec.health_over_ssh:
+        async with conn.forward(spec.health_port) as local:
+            health = await wait_healthy("127.0.0.1", local, spec.health_path,
+                                        spec.health_timeout_s)
+        where = url_for(conn.target.address, spec.health_port, spec.health_path)
+        health = dataclasses.replace(health, url=f"{where} (over SSH)")
+    else:
+        health = await wait_healthy(conn.target.address, spec.health_port, spec.health_path,
+                                    spec.health_timeout_s)
     if not health.ok:
         raise ReleaseFailed(f"health check {health.url} failed after {health.attempts} tries "
                             f"within {spec.health_timeout_s:g} s ({health.detail})",
@@ -232,6 +248,16 @@ async def _start_and_check(conn, spec: AppSpec, release: str) -> str:
             raise ReleaseFailed(f"smoke check `{' '.join(argv)[:120]}` exited {done.exit_status}",
                                 await _logs(conn, spec, release))
     return health.url
+
+
+async def _services_healthy(conn, spec: AppSpec, release: str) -> str:
+    from app.health import wait_services_healthy
+    ok, detail = await wait_services_healthy(conn, spec.project, spec.health_services,
+                                             spec.health_timeout_s)
+    if not ok:
+        raise ReleaseFailed(f"services not healthy within {spec.health_timeout_s:g} s ({detail})",
+                            await _logs(conn, spec, release))
+    return ""      # no URL: the gate was not HTTP
 
 
 async def _switch(conn, project: str, release: str) -> None:
@@ -340,7 +366,8 @@ async def _rolled_back(conn, spec: AppSpec, previous: str | None, failed: Releas
 def spec_for(spec: AppSpec, release: str) -> AppSpec:
     """The checks of `spec` applied to another release's files (already on the server)."""
     return AppSpec(spec.project, b"", b"", spec.health_path, spec.health_port,
-                   spec.health_timeout_s, spec.keep, spec.smoke)
+                   spec.health_timeout_s, spec.keep, spec.smoke,
+                   health_services=spec.health_services, health_over_ssh=spec.health_over_ssh)
 
 
 async def rollback(conn, spec: AppSpec, to: str | None = None, *, break_lock: bool = False) -> Outcome:

@@ -1,6 +1,8 @@
 """From deploy.toml and the stack's outputs to releases on every app host (sync entry points).
 
-Hosts are those of role all-in-one or app. Each is reached at its public IPv4
+Hosts are those of role all-in-one or app; on 3-tier (a db host beside the app
+hosts) the db host first gets the data services and the app hosts get rolling,
+load-balancer-gated releases (app/rolling.py, app/tiers.py, app/lb.py). Each is reached at its public IPv4
 and trusted only through its pinned host key (remote/hostkeys.py); root logs in
 with the private half of [ssh] public_key (the same path without .pub).
 """
@@ -87,6 +89,9 @@ def targets_from(config, outputs, roles: tuple[str, ...] = APP_ROLES) -> list[Ta
 class HostOutcome:
     target: Target
     outcome: Outcome
+    # What the load balancer gate had to say on the way (3-tier: health it could not confirm,
+    # a target put back); the phase's summary carries it.
+    notes: tuple[str, ...] = ()
 
 
 # A server created by this very deploy may still be booting: wait this long for SSH and cloud-init.
@@ -128,8 +133,62 @@ async def _deploy_when_booted(conn, spec: AppSpec, **options) -> Outcome:
     return await deploy(conn, spec, state=state, **options)
 
 
+def is_tiered(outputs) -> bool:
+    return bool(outputs.by_role("db")) and bool(outputs.by_role("app"))
+
+
+def tier_specs(config, outputs, acme=None) -> tuple[AppSpec, AppSpec]:
+    """(the db host's spec, the app hosts' spec) from the one app of deploy.toml."""
+    import dataclasses
+
+    from app import tiers
+    tiers.refuse_tls(config, "3-tier")
+    base = spec_from(config, acme)
+    (db,) = outputs.by_role("db")
+    t = config.tier
+    db_compose, app_compose = tiers.split(base.compose, t.db_services, db.private_ip)
+    # The db host builds nothing and runs no smoke commands (they test the app); its gate
+    # is its services' Compose healthchecks. The app's files go along only when a db
+    # service reads one (an init script): else new app code is no new release there.
+    files = base.files if tiers.db_reads_files(base.compose, t.db_services) else ()
+    db_spec = dataclasses.replace(base, compose=db_compose, source=None, smoke=(), files=files,
+                                  health_services=tuple(name for name, _ in t.db_services))
+    app_spec = dataclasses.replace(base, compose=app_compose, health_over_ssh=True,
+                                   env=tiers.app_env(base.env, t.db_host_env, db.private_ip))
+    return db_spec, app_spec
+
+
+def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "app deploy",
+                 acme=None, api=None) -> list[HostOutcome]:
+    """api: the pipeline's target (endpoint and token) for the load balancer; resolved
+    from the environment (without starting a sandbox) when not given."""
+    from app.lb import open_gate
+    from app.rolling import Member, roll
+    db_spec, app_spec = tier_specs(config, outputs, acme)
+    (db_target,) = targets_from(config, outputs, ("db",))
+    by_name = {h.name: h for h in outputs.hosts}
+    db = Member(db_target, by_name[db_target.name])
+    apps = [Member(t, by_name[t.name]) for t in targets_from(config, outputs, ("app",))]
+    gate = None
+    if outputs.load_balancer_ipv4:
+        if api is None:
+            from pipeline.target import resolve_target
+            api = resolve_target(start_sandbox=False)
+        gate = open_gate(api.endpoint, api.token, outputs)
+    done = run_sync(roll(db, db_spec, apps, app_spec, gate, group=config.tier.rolling_group,
+                         command=command, break_lock=break_lock, connect=connect,
+                         wait_s=BOOT_WAIT_S), what="app phase")
+    out = [HostOutcome(m.target, o) for m, o in done]
+    if gate is not None and gate.said and out:
+        out[-1] = HostOutcome(out[-1].target, out[-1].outcome, tuple(gate.said))
+    return out
+
+
 def deploy_all(config, outputs, *, break_lock: bool = False,
-               command: str = "app deploy", acme=None) -> list[HostOutcome]:
+               command: str = "app deploy", acme=None, api=None) -> list[HostOutcome]:
+    if is_tiered(outputs):
+        return deploy_tiers(config, outputs, break_lock=break_lock, command=command,
+                            acme=acme, api=api)
     spec = spec_from(config, acme)
     return _each(targets_from(config, outputs),
                  lambda conn: _deploy_when_booted(conn, spec, command=command, break_lock=break_lock),
@@ -137,14 +196,34 @@ def deploy_all(config, outputs, *, break_lock: bool = False,
 
 
 def rollback_all(config, outputs, to: str | None = None, *,
-                 break_lock: bool = False) -> list[HostOutcome]:
+                 break_lock: bool = False, api=None) -> list[HostOutcome]:
     a = config.app
     if a is None:
         raise ConfigError("no [app] section in deploy.toml")
     # Rollback needs the checks only, not the local files (they may have moved on).
+    # On 3-tier: the app servers (their health path over SSH, as their releases were gated).
+    tiered = is_tiered(outputs)
     spec = AppSpec(config.project, b"", b"", a.health_path, a.health_port, a.health_timeout_s,
-                   a.keep, a.smoke)
-    return _each(targets_from(config, outputs), lambda conn: rollback(conn, spec, to, break_lock=break_lock))
+                   a.keep, a.smoke, health_over_ssh=tiered)
+    if not (tiered and outputs.load_balancer_ipv4):
+        return _each(targets_from(config, outputs),
+                     lambda conn: rollback(conn, spec, to, break_lock=break_lock))
+    # 3-tier: one app server at a time out of the load balancer while it restarts.
+    import asyncio
+
+    from app.lb import open_gate
+    from pipeline.target import resolve_target
+    api = api or resolve_target(start_sandbox=False)
+    gate = open_gate(api.endpoint, api.token, outputs)
+    hosts = {h.name: h for h in outputs.hosts}
+
+    async def one(conn):
+        host = hosts[conn.target.name]
+        await asyncio.to_thread(gate.remove, [host])
+        done = await rollback(conn, spec, to, break_lock=break_lock)
+        await asyncio.to_thread(gate.add, [host])
+        return done
+    return _each(targets_from(config, outputs, ("app",)), one)
 
 
 def releases_all(config, outputs) -> list[tuple[Target, list[Release]]]:

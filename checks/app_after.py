@@ -25,7 +25,9 @@ def app_checks(after) -> list[Check]:
                 Check(SECTION, "Containers healthy", NOT_CHECKED, "no [app] in deploy.toml")]
     from app.service import targets_from
     try:
-        targets = targets_from(config, after.outputs)
+        # 3-tier: the db server runs the app's data services, so it is checked too (its
+        # 5432/6379 above all must not answer on its public address).
+        targets = targets_from(config, after.outputs, ("all-in-one", "app", "db"))
     except DeployError as exc:
         return [Check(SECTION, "Server reachable over SSH", FAIL, str(exc))]
     checks = []

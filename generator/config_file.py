@@ -34,7 +34,8 @@ from generator.config import (BACKENDS, LOCATIONS, MAX_CONFIG_BYTES, NAME_PATTER
 from generator.config_app import APP_FILE, GIT_REF, GIT_URL, HOST_KEY_LINE, PATH, AppConfig
 from generator.config_backup import DATA_FILE, DB_NAME, ON_CALENDAR, SERVICE, BackupConfig
 from generator.config_dns import (LABEL, NAMECHEAP_NS, PUBLIC_RESOLVERS, SERVER, DnsConfig)
-from generator.config_tier import CALLS_PER_APP_SERVER, MAX_APP_SERVERS, TierConfig
+from generator.config_tier import (CALLS_PER_APP_SERVER, DB_HOST_ENV, DB_SERVICES,
+                                   MAX_APP_SERVERS, TierConfig)
 from generator.config_tls import ACME_URL, EMAIL, IMAGE, UPSTREAM, TlsConfig
 from generator.inputs import (Wording, bad, bad_table, between, choice, pattern, read_toml, show,
                               show_key, show_path)
@@ -229,6 +230,40 @@ class DnsSection(Section):
 
 
 # [tier]: its values are generator.config_tier.TierConfig.
+# A Compose service name as Compose itself allows it (and remote/commands' safe names do).
+_SERVICE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _db_services(v: Any) -> tuple[tuple[str, int], ...]:
+    says = 'must be a table of Compose services and ports like {postgres = 5432, redis = 6379}'
+    if not isinstance(v, dict) or not 1 <= len(v) <= 20:
+        raise bad(f"{says} (got {show(v)})")
+    out = []
+    for name, port in v.items():
+        if not isinstance(name, str) or not _SERVICE.fullmatch(name):
+            raise bad(f"{show(name)} is not a Compose service name (lowercase letters, digits, "
+                      f"_ . -)")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise bad(f"{name}: the port must be a number between 1 and 65535 (got {show(port)})")
+        out.append((name, port))
+    if len({p for _, p in out}) != len(out):
+        raise bad(f"two services share a port (got {show(v)}): each is published on the db "
+                  f"server's private IP at its own port")
+    return tuple(out)
+
+
+def _env_keys(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or len(v) > 20:
+        raise bad(f'must be a list of .env keys like ["POSTGRES_HOST", "REDIS_HOST"] (got {show(v)})')
+    for key in v:
+        if not isinstance(key, str) or not _ENV_KEY.fullmatch(key):
+            raise bad(f"{show(key)} is not an environment variable name (letters, digits, _)")
+    if len(set(v)) != len(v):
+        raise bad(f"lists a key twice (got {show(v)})")
+    return tuple(v)
+
+
 class TierSection(Section):
     calls_per_app_server: Annotated[int, between(100, 100_000_000, "calls a month")] \
         = CALLS_PER_APP_SERVER
@@ -237,6 +272,11 @@ class TierSection(Section):
     # Path the load balancer's HTTP health check requests on every app server.
     health_path: Annotated[str, pattern(r"/[A-Za-z0-9._~/-]{0,200}",
                                         "a path like /health", 201)] = "/health"
+    # The app phase's split of the Compose file (app/tiers.py): service -> container port.
+    db_services: Annotated[tuple[tuple[str, int], ...], BeforeValidator(_db_services)] \
+        = DB_SERVICES
+    db_host_env: Annotated[tuple[str, ...], BeforeValidator(_env_keys)] = DB_HOST_ENV
+    rolling_group: Annotated[int, between(1, MAX_APP_SERVERS, "servers")] = 1
 
 
 # [app]: its values are generator.config_app.AppConfig.

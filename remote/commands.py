@@ -111,6 +111,14 @@ def inspect_state(container_ids: list[str]) -> list[str]:
     return ["docker", "inspect", "--format", fmt, "--", *container_ids]
 
 
+def inspect_services(container_ids: list[str]) -> list[str]:
+    """One line per container: its Compose service, state and health ("-" without a
+    healthcheck): the 3-tier db server's gate reads it."""
+    fmt = ('{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} '
+           '{{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}')
+    return ["docker", "inspect", "--format", fmt, "--", *container_ids]
+
+
 def switch_current(project: str, release: str) -> list[list[str]]:
     """Point `current` at a release atomically: a new link, then rename over the old one."""
     root = app_root(project)

@@ -197,6 +197,18 @@ class Connection:
         except (asyncssh.Error, OSError) as exc:
             raise RemoteError(f"{self.target.label}: upload of {path} failed: {_reason(exc)}") from None
 
+    @asynccontextmanager
+    async def forward(self, port: int) -> AsyncIterator[int]:
+        """A local port (on 127.0.0.1) tunnelled to the server's own 127.0.0.1:`port`: how the
+        3-tier health gate reaches an app server whose public port 80 only the load balancer
+        may reach (its firewall)."""
+        listener = await self._conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", port)
+        try:
+            yield listener.get_port()
+        finally:
+            listener.close()
+            await listener.wait_closed()
+
     async def close(self) -> None:
         self._conn.close()
         await self._conn.wait_closed()

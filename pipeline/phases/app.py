@@ -20,9 +20,10 @@ def run(ctx) -> PhaseResult:
         return PhaseResult("no [app] in deploy.toml", status="skipped")
     from app.service import deploy_all
     results = deploy_all(ctx.config, ctx.outputs, command="deploy",
-                         acme=getattr(ctx.target, "acme", None))
+                         acme=getattr(ctx.target, "acme", None), api=ctx.target)
     parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
              + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
+    parts += [note for r in results for note in r.notes]
     if ctx.config.backup is not None:
         # Backups follow the app: the agent reaches the databases through its Compose project.
         from ops.backup_service import each, install

@@ -38,6 +38,13 @@ def test_inspect():
         "--", "abc", "def"]
 
 
+def test_inspect_services_for_the_db_gate():
+    assert c.inspect_services(["abc"]) == [
+        "docker", "inspect", "--format",
+        '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} '
+        '{{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}', "--", "abc"]
+
+
 def test_switch_current_is_a_rename():
     assert c.switch_current(P, R) == [
         ["ln", "-sfn", f"releases/{R}", "/opt/autoscale-ai/.current.tmp"],

@@ -1,0 +1,219 @@
+"""app/tiers.py: the 3-tier split of the app's Compose file and .env, and [tier]'s new keys.
+
+The oracle for the Compose files is Compose itself (`docker-compose config`, the
+sandbox machines' 1.29): it must accept both files and report the published
+ports, depends_on and networks we say we wrote."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app import tiers
+from errors import ConfigError
+from generator.config import load_config
+from tests.conftest import BASE_TOML
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = (REPO / "examples" / "app" / "docker-compose.yml").read_bytes()
+DB = (("postgres", 5432), ("redis", 6379))
+
+
+def _compose_config(tmp_path: Path, data: bytes, name: str) -> dict:
+    path = tmp_path / name
+    path.write_bytes(data)
+    (tmp_path / ".env").write_text("REDIS_PASSWORD=x\n")
+    done = subprocess.run(["docker-compose", "--project-directory", str(tmp_path), "--file",
+                           str(path), "config"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_the_example_app_splits_into_a_db_part_on_the_private_ip_and_an_app_part(tmp_path):
+    db, app = tiers.split(EXAMPLE, DB, "10.0.1.3")
+    db_doc = _compose_config(tmp_path, db, "db.yaml")
+    assert sorted(db_doc["services"]) == ["postgres", "redis"]
+    published = {p for s in db_doc["services"].values() for p in s["ports"]}
+    assert published == {"10.0.1.3:5432:5432/tcp", "10.0.1.3:6379:6379/tcp"}
+    # A container only on an internal network gets no published port: not internal here.
+    assert not db_doc["networks"]["data"].get("internal")
+    assert "web" not in db_doc["networks"]          # nothing on the db server joins it
+
+    app_doc = _compose_config(tmp_path, app, "app.yaml")
+    assert sorted(app_doc["services"]) == ["ai", "backend"]
+    assert set(app_doc["services"]["backend"]["depends_on"]) == {"ai"}
+    assert not app_doc["networks"]["data"].get("internal")
+    assert app_doc["services"]["backend"]["ports"] == [{"published": 80, "target": 8000}]
+    # Healthchecks and everything else the user wrote are kept.
+    assert app_doc["services"]["backend"]["healthcheck"]["retries"] == 30
+    assert db_doc["services"]["postgres"]["healthcheck"]["retries"] == 30
+
+
+def test_existing_ports_of_a_db_service_are_replaced_never_kept_on_every_address():
+    compose = (b"services:\n  web: {image: x, depends_on: [pg]}\n"
+               b"  pg: {image: y, ports: ['5432:5432', '0.0.0.0:9187:9187']}\n")
+    db, app = tiers.split(compose, (("pg", 5432),), "10.0.1.3")
+    assert yaml.safe_load(db)["services"]["pg"]["ports"] == ["10.0.1.3:5432:5432"]
+    assert "depends_on" not in yaml.safe_load(app)["services"]["web"]
+
+
+def test_an_internal_network_no_app_service_needs_for_the_db_stays_internal():
+    compose = (b"services:\n  web: {image: x, networks: [front, jobs]}\n"
+               b"  worker: {image: x, networks: [jobs]}\n"
+               b"  pg: {image: y, networks: [back]}\n"
+               b"  api: {image: x, networks: [back, front]}\n"
+               b"networks:\n  front: {}\n  jobs: {internal: true}\n  back: {internal: true}\n")
+    _, app = tiers.split(compose, (("pg", 5432),), "10.0.1.3")
+    nets = yaml.safe_load(app)["networks"]
+    assert nets["jobs"] == {"internal": True}
+    assert nets["back"] == {}
+
+
+@pytest.mark.parametrize("ip, needle", [("94.130.1.2", "not private"),
+                                        ("not-an-ip", "not an address"),
+                                        ("10.0.1.3\n", "not an address")])
+def test_the_db_address_must_be_a_private_one(ip, needle):
+    with pytest.raises(ConfigError, match=needle):
+        tiers.split(EXAMPLE, DB, ip)
+
+
+@pytest.mark.parametrize("services, needle", [
+    ((("mysql", 3306),), "no service 'mysql'"),
+    ((("postgres", 5432), ("redis", 6379), ("ai", 8100), ("backend", 8000)), "nothing is left"),
+])
+def test_a_split_that_cannot_work_is_one_config_error(services, needle):
+    with pytest.raises(ConfigError, match=needle):
+        tiers.split(EXAMPLE, services, "10.0.1.3")
+
+
+def test_bad_compose_is_one_config_error():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        tiers.split(b"services: [\n", DB, "10.0.1.3")
+    with pytest.raises(ConfigError, match="no services"):
+        tiers.split(b"- a\n", DB, "10.0.1.3")
+
+
+def test_app_env_sets_the_db_keys_and_keeps_every_other_byte():
+    env = b"# c\nPOSTGRES_HOST=postgres\nSECRET='a=b'\nexport REDIS_HOST = redis\r\nX=1"
+    out = tiers.app_env(env, ("POSTGRES_HOST", "REDIS_HOST", "EXTRA_HOST"), "10.0.1.3")
+    assert out == (b"# c\nPOSTGRES_HOST=10.0.1.3\nSECRET='a=b'\nREDIS_HOST=10.0.1.3\nX=1\n"
+                   b"EXTRA_HOST=10.0.1.3\n")
+    assert tiers.app_env(b"A=1\n", (), "10.0.1.3") == b"A=1\n"
+    # A key that only starts like one of ours is left alone.
+    assert tiers.app_env(b"POSTGRES_HOSTNAME=x\n", ("POSTGRES_HOST",), "10.0.1.3") == \
+        b"POSTGRES_HOSTNAME=x\nPOSTGRES_HOST=10.0.1.3\n"
+
+
+# --- [tier] db_services, db_host_env, rolling_group -----------------------------------------
+
+def test_tier_defaults_and_values(make_config):
+    tier = load_config(make_config()).tier
+    assert tier.db_services == DB and tier.db_host_env == ("POSTGRES_HOST", "REDIS_HOST")
+    assert tier.rolling_group == 1
+    tier = load_config(make_config(BASE_TOML + '\n[tier]\ndb_services = {pg = 5433}\n'
+                                   'db_host_env = ["DATABASE_HOST"]\nrolling_group = 3\n')).tier
+    assert (tier.db_services, tier.db_host_env, tier.rolling_group) == \
+        ((("pg", 5433),), ("DATABASE_HOST",), 3)
+
+
+
+@pytest.mark.parametrize("section, needle", [
+    ("db_services = {postgres = 0}", "between 1 and 65535"),
+    ("db_services = {postgres = 70000}", "between 1 and 65535"),
+    ('db_services = {postgres = "5432"}', "between 1 and 65535"),
+    ("db_services = {postgres = true}", "between 1 and 65535"),
+    ("db_services = {}", "table of Compose services"),
+    ('db_services = ["postgres"]', "table of Compose services"),
+    ("db_services = {a = 1, b = 1}", "share a port"),
+    ('db_services = {"Postgres" = 1}', "not a Compose service name"),
+    ('db_services = {"pg\\n" = 1}', "not a Compose service name"),
+    ('db_services = {"-pg" = 1}', "not a Compose service name"),
+    ('db_services = {"p g" = 1}', "not a Compose service name"),
+    ('db_services = {"${X}" = 1}', "not a Compose service name"),
+    ('db_host_env = ["A\\nB"]', "not an environment variable name"),
+    ('db_host_env = ["A=B"]', "not an environment variable name"),
+    ('db_host_env = ["1A"]', "not an environment variable name"),
+    ('db_host_env = ["A B"]', "not an environment variable name"),
+    ('db_host_env = ["Ü"]', "not an environment variable name"),
+    ('db_host_env = ["A", "A"]', "twice"),
+    ('db_host_env = "POSTGRES_HOST"', "list of .env keys"),
+    ("db_host_env = [1]", "not an environment variable name"),
+    ("rolling_group = 0", "tier.rolling_group: must be between 1 and 50"),
+    ("rolling_group = 51", "tier.rolling_group: must be between 1 and 50"),
+    ('rolling_group = "2"', "tier.rolling_group"),
+])
+def test_bad_tier_app_keys_are_one_config_error(make_config, section, needle):
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.").replace("$", r"\$")
+                       .replace("{", r"\{").replace("}", r"\}").replace("[", r"\[")
+                       .replace("(", r"\(")) as caught:
+        load_config(make_config(BASE_TOML + f"\n[tier]\n{section}\n"))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("db_service, reads", [
+    ("{image: x, volumes: [/mnt/data/pg:/data, 'named:/x']}", False),
+    ("{image: x, env_file: .env}", False),
+    ("{image: x, env_file: [./.env]}", False),
+    ("{image: x, volumes: ['./init.sql:/docker-entrypoint-initdb.d/i.sql:ro']}", True),
+    ("{image: x, volumes: [{type: bind, source: ./conf, target: /c}]}", True),
+    ("{image: x, env_file: [.env, db.env]}", True),
+    ("{build: ./db}", True),
+])
+def test_the_db_server_gets_the_apps_files_only_when_a_db_service_reads_one(db_service, reads):
+    compose = f"services:\n  web: {{image: x}}\n  pg: {db_service}\n".encode()
+    assert tiers.db_reads_files(compose, (("pg", 5432),)) is reads
+
+
+def test_tier_specs_release_ids_follow_what_each_role_runs(make_config, tmp_path):
+    """The app servers' release changes with the app's code and the db's address; the db
+    server's with neither (the example's databases read no file of the app's)."""
+    import dataclasses
+    import os
+    import shutil
+
+    from app.service import spec_from, tier_specs
+    from runner.outputs import Host, StackOutputs
+    app = tmp_path / "app"
+    shutil.copytree(REPO / "examples" / "app", app, ignore=shutil.ignore_patterns("*.toml", ".env*"))
+    (app / ".env").write_text("POSTGRES_PASSWORD=pw\nPOSTGRES_HOST=postgres\n")
+    os.chmod(app / ".env", 0o600)
+    config = load_config(make_config(BASE_TOML + '\n[app]\ncompose = "app/docker-compose.yml"\n'
+                                     'env_file = "app/.env"\nfiles = ["backend/app.py"]\n'))
+
+    def outputs(db_ip):
+        return StackOutputs(hosts=(Host("a-1", "app", "198.18.0.3", private_ip="10.0.1.11", id=1),
+                                   Host("db", "db", "198.18.0.4", private_ip=db_ip, id=3)),
+                            volume_id=1, ssh_key_id=1)
+    db_spec, app_spec = tier_specs(config, outputs("10.0.1.3"))
+    single = spec_from(config)
+    assert len({db_spec.release, app_spec.release, single.release}) == 3
+    assert db_spec.files == () and db_spec.health_services == ("postgres", "redis")
+    assert app_spec.health_over_ssh and not single.health_over_ssh
+    assert b"POSTGRES_HOST=10.0.1.3\n" in app_spec.env and b"REDIS_HOST=10.0.1.3\n" in app_spec.env
+    assert db_spec.env == single.env == (app / ".env").read_bytes()
+
+    moved_db, moved_app = tier_specs(config, outputs("10.0.1.4"))
+    assert moved_app.release != app_spec.release and moved_db.release != db_spec.release
+    (app / "backend" / "app.py").write_text((app / "backend" / "app.py").read_text() + "# v2\n")
+    config2 = dataclasses.replace(config)
+    db2, app2 = tier_specs(config2, outputs("10.0.1.3"))
+    assert db2.release == db_spec.release and app2.release != app_spec.release
+
+
+def test_tls_on_3tier_is_refused_in_one_line(make_config):
+    from app.tiers import refuse_tls
+    cfg = load_config(make_config(BASE_TOML))
+    tls = dataclasses_replace_tls(cfg)
+    with pytest.raises(ConfigError, match=r"^\[tls\] is not built for 3-tier yet"):
+        refuse_tls(tls, "3-tier")
+    refuse_tls(tls, "ccx33")
+    refuse_tls(cfg, "3-tier")
+
+
+def dataclasses_replace_tls(cfg):
+    import dataclasses
+
+    from generator.config_tls import TlsConfig
+    return dataclasses.replace(cfg, tls=TlsConfig(email="ops@example.com"))
