@@ -42,10 +42,14 @@ def deploy_cmd(env, config_path, stacks_dir, break_lock):
     for r in deploy_all(config, _outputs(config, stacks_dir), break_lock=break_lock,
                         acme=_acme(config)):
         o = r.outcome
+        for note in r.notes:     # 3-tier: what the load balancer gate had to say
+            click.echo(note)
         if o.status == "unchanged":
             click.echo(f"{r.target.name}: release {o.release} already current (same compose and .env)")
             continue
-        click.echo(f"{r.target.name}: release {o.release} live at {o.url}"
+        # A 3-tier db server is gated on its Compose healthchecks: no URL to show.
+        click.echo(f"{r.target.name}: release {o.release} live"
+                   + (f" at {o.url}" if o.url else " (its services healthy)")
                    + (f" (was {o.previous})" if o.previous else ""))
         if o.pruned:
             click.echo(f"{r.target.name}: pruned {', '.join(o.pruned)}")

@@ -107,7 +107,10 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     _ok(sb.cli("generate", "--profile", "3-tier"))
     first = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=900))
     assert "[app] done" in first.stdout, first.stdout
-    assert "POSTGRES_PASSWORD" not in first.stdout + first.stderr
+    secrets = [line.split("=", 1)[1] for line in (home / ".env").read_text().splitlines()
+               if line.endswith(tuple("0123456789abcdef")) and "PASSWORD=" in line]
+    assert len(secrets) == 2
+    assert not any(v in first.stdout + first.stderr for v in secrets)
     out = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
     db = next(h for h in out["hosts"] if h["role"] == "db")
     app1, app2 = sorted((h for h in out["hosts"] if h["role"] == "app"), key=lambda h: h["name"])
@@ -221,6 +224,7 @@ def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_
     assert broken.returncode == 8, broken.stdout + broken.stderr
     assert app1["name"] in broken.stderr and "rolling release stopped" in broken.stderr
     assert f"not updated: {app2['name']}" in broken.stderr
+    assert not any(v in broken.stdout + broken.stderr for v in secrets)
     # The db server's .env changed too, so it got (and keeps) a release of its own first.
     now = {h["name"]: _current(h, home) for h in (db, app1, app2)}
     assert now[app1["name"]] == releases[app1["name"]]
