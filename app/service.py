@@ -137,8 +137,12 @@ def is_tiered(outputs) -> bool:
     return bool(outputs.by_role("db")) and bool(outputs.by_role("app"))
 
 
-def tier_specs(config, outputs, acme=None) -> tuple[AppSpec, AppSpec]:
-    """(the db host's spec, the app hosts' spec) from the one app of deploy.toml."""
+def tier_specs(config, outputs, acme=None, *, keep_old_app: bool = False) -> tuple[AppSpec, AppSpec]:
+    """(the db host's spec, the app hosts' spec) from the one app of deploy.toml.
+
+    keep_old_app: a switch from one server is under way (pipeline/tier_switch.py): the db
+    host keeps running the whole app, its databases also published on the private IP,
+    gated like the one server it was (its health path), until DNS left it."""
     import dataclasses
 
     from app import tiers
@@ -155,16 +159,19 @@ def tier_specs(config, outputs, acme=None) -> tuple[AppSpec, AppSpec]:
                                   health_services=tuple(name for name, _ in t.db_services))
     app_spec = dataclasses.replace(base, compose=app_compose, health_over_ssh=True,
                                    env=tiers.app_env(base.env, t.db_host_env, db.private_ip))
+    if keep_old_app:
+        db_spec = dataclasses.replace(
+            base, compose=tiers.transitional(base.compose, t.db_services, db.private_ip))
     return db_spec, app_spec
 
 
 def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "app deploy",
-                 acme=None, api=None) -> list[HostOutcome]:
+                 acme=None, api=None, keep_old_app: bool = False) -> list[HostOutcome]:
     """api: the pipeline's target (endpoint and token) for the load balancer; resolved
     from the environment (without starting a sandbox) when not given."""
     from app.lb import open_gate
     from app.rolling import Member, roll
-    db_spec, app_spec = tier_specs(config, outputs, acme)
+    db_spec, app_spec = tier_specs(config, outputs, acme, keep_old_app=keep_old_app)
     (db_target,) = targets_from(config, outputs, ("db",))
     by_name = {h.name: h for h in outputs.hosts}
     db = Member(db_target, by_name[db_target.name])
@@ -184,15 +191,30 @@ def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "a
     return out
 
 
-def deploy_all(config, outputs, *, break_lock: bool = False,
-               command: str = "app deploy", acme=None, api=None) -> list[HostOutcome]:
+def deploy_all(config, outputs, *, break_lock: bool = False, command: str = "app deploy",
+               acme=None, api=None, keep_old_app: bool = False) -> list[HostOutcome]:
     if is_tiered(outputs):
         return deploy_tiers(config, outputs, break_lock=break_lock, command=command,
-                            acme=acme, api=api)
+                            acme=acme, api=api, keep_old_app=keep_old_app)
     spec = spec_from(config, acme)
     return _each(targets_from(config, outputs),
                  lambda conn: _deploy_when_booted(conn, spec, command=command, break_lock=break_lock),
                  boot_wait=False)
+
+
+def retire_old_app(config, outputs) -> list[str]:
+    """The end of a switch from one server: the db host gets its db part, whose Compose
+    `up --remove-orphans` removes the old app's containers; the databases' definitions are
+    those it already runs (app/tiers.py _published), so they keep running."""
+    db_spec, _ = tier_specs(config, outputs)
+    (target,) = targets_from(config, outputs, ("db",))
+
+    async def main():
+        async with connect(target, wait_s=BOOT_WAIT_S) as conn:
+            return await _deploy_when_booted(conn, db_spec, command="switch")
+    outcome = run_sync(main(), what="stopping the old app")
+    return [f"{target.name}: the old app is stopped; release {outcome.release} runs the "
+            f"databases only"]
 
 
 def rollback_all(config, outputs, to: str | None = None, *,

@@ -18,6 +18,7 @@ import re
 
 from errors import ConfigError
 
+PUBLISH_NET = "hd-db-published"    # see _published
 _LINE_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
@@ -72,9 +73,30 @@ def _not_internal(doc: dict, names: set[str]) -> None:
                 declared[name] = {}
 
 
-def split(compose: bytes, db_services: tuple[tuple[str, int], ...],
-          db_private_ip: str) -> tuple[bytes, bytes]:
-    """(db server's Compose file, app servers' Compose file)."""
+def _published(doc: dict, service: dict, port: int, ip) -> dict:
+    """A db service published on the db server's private IP, the same in the db part and in
+    the switch's transitional file, so that going from one to the other restarts nothing.
+
+    Only on the private IP: never 0.0.0.0, and Docker's published ports bypass UFW, so the
+    host firewall would not stop a public one. Docker publishes no port of a container whose
+    networks are all internal (no gateway, no NAT): such a service also joins PUBLISH_NET, a
+    plain network of its own, and its internal networks stay internal (flipping one would
+    make Compose recreate it, and every container on it, on a server already running them).
+    """
+    svc = copy.deepcopy(service)
+    svc["ports"] = [f"{ip}:{port}:{port}"]
+    declared = doc.get("networks") if isinstance(doc.get("networks"), dict) else {}
+    nets = _networks_of(svc)
+    if all(isinstance(declared.get(n), dict) and declared[n].get("internal") for n in nets):
+        if isinstance(svc.get("networks"), dict):
+            svc["networks"][PUBLISH_NET] = None
+        else:
+            svc["networks"] = [*nets, PUBLISH_NET]
+        doc.setdefault("networks", {})[PUBLISH_NET] = {}
+    return svc
+
+
+def _private_ip(db_private_ip: str):
     try:
         ip = ipaddress.ip_address(db_private_ip)
     except ValueError:
@@ -83,6 +105,28 @@ def split(compose: bytes, db_services: tuple[tuple[str, int], ...],
         # Publishing the databases on a public address is exactly what the split must never do.
         raise ConfigError(f"the db server's address {ip} is not private: refusing to publish "
                           f"the databases on it")
+    return ip
+
+
+def transitional(compose: bytes, db_services: tuple[tuple[str, int], ...],
+                 db_private_ip: str) -> bytes:
+    """The one server's whole app with its db services published as the db part publishes
+    them: what the server runs during a switch to 3-tier, while the old app still serves
+    and the app servers already reach the databases (pipeline/tier_switch.py)."""
+    ip = _private_ip(db_private_ip)
+    doc = _load(compose)
+    for name, port in db_services:
+        if not isinstance(doc["services"].get(name), dict):
+            raise ConfigError(f"tier.db_services: no service {name!r} in the Compose file")
+        doc["services"][name] = _published(doc, doc["services"][name], port, ip)
+    return _dump(doc, "The app's Compose file during a switch to 3-tier (the old app, its "
+                      "databases also on the private IP), written by hetzner-deploy.")
+
+
+def split(compose: bytes, db_services: tuple[tuple[str, int], ...],
+          db_private_ip: str) -> tuple[bytes, bytes]:
+    """(db server's Compose file, app servers' Compose file)."""
+    ip = _private_ip(db_private_ip)
     doc = _load(compose)
     services = doc["services"]
     wanted = [name for name, _ in db_services]
@@ -99,20 +143,13 @@ def split(compose: bytes, db_services: tuple[tuple[str, int], ...],
     db_doc["services"] = {}
     db_nets: set[str] = set()
     for name, port in db_services:
-        svc = copy.deepcopy(services[name])
-        # Only on the private IP: never 0.0.0.0, and Docker's published ports bypass UFW,
-        # so the host firewall would not stop a public one.
-        svc["ports"] = [f"{ip}:{port}:{port}"]
+        svc = _published(db_doc, services[name], port, ip)
         deps = _without(svc.get("depends_on"), set(rest))
         svc.pop("depends_on", None)
         if deps:
             svc["depends_on"] = deps
         db_nets.update(_networks_of(svc))
         db_doc["services"][name] = svc
-    # Docker publishes no port of a container whose only network is internal (such a
-    # network has no gateway and no NAT), so the db services' networks cannot stay internal
-    # here; the db firewall and the private-IP binding keep them off the public side.
-    _not_internal(db_doc, db_nets)
     if isinstance(db_doc.get("networks"), dict):
         db_doc["networks"] = {k: v for k, v in db_doc["networks"].items() if k in db_nets}
         if not db_doc["networks"]:

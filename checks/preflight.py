@@ -201,6 +201,28 @@ def _read_state(target: Target, config: DeployConfig, workdir: Path | None,
     return (state or None), ("" if state else "state is empty")
 
 
+def _switch_checks(target: Target, config: DeployConfig, workdir: Path | None,
+                   stacks_dir: Path | None) -> list[Check]:
+    """A tier switch stopped halfway (pipeline/tier_switch.py): where it is, what finishes it."""
+    from pipeline.tier_switch import load
+    from runner.workspace import workspace_for
+    try:
+        kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
+        record = load(Path(workdir) if workdir else
+                      workspace_for(target.kind, config.environment, **kw).workdir)
+    except (DeployError, OSError) as exc:
+        return [Check("after", "Tier switch finished", WARN, getattr(exc, "message", str(exc)))]
+    if record is None:
+        return []
+    where = {"serving": "the app servers are added and the old app still serves on the db "
+                        "server (public 80/443 open)",
+             "retiring": "the old app is stopped; the db server's extra firewall is still "
+                         "to go"}[record.stage]
+    return [Check("after", "Tier switch finished", WARN,
+                  f"{record.source} -> {record.target} under way: {where}",
+                  f"hetzner-deploy switch --to {record.target}")]
+
+
 def _after_checks(client, outputs, state, profile, config, target) -> list[Check]:
     """Every phase's after-checks, gathered by the pipeline (phases not built yet: not checked)."""
     from pipeline.engine import AfterContext, gather_after_checks
@@ -241,6 +263,7 @@ def run_preflight(config: DeployConfig, profile: Profile, target: Target, *,
         with hetzner_api.api_errors(target.endpoint, hetzner_api.timeout_of(client)):
             if after:
                 checks += _after_checks(client, outputs, state, profile, config, target)
+                checks += _switch_checks(target, config, workdir, stacks_dir)
             else:
                 checks += _before_api_checks(client, target.endpoint, config, profile,
                                              state, extra)

@@ -49,8 +49,11 @@ def deploy(profile, env, config_path, as_json, auto_approve, allow_replace, acce
     if not as_json:
         click.echo(ctx.choice.line(), err=True)
     from generator.manifest import stack_profile
-    if stack_profile(ctx.stacks_dir / ctx.env) not in (None, ctx.profile.name):
-        # Another profile than the stack's: a tier switch when servers run (commands/switch.py).
+    from pipeline.tier_switch import load as switch_record
+    if stack_profile(ctx.stacks_dir / ctx.env) not in (None, ctx.profile.name) \
+            or switch_record(ctx.workdir) is not None:
+        # Another profile than the stack's, or a switch under way: a tier switch when
+        # servers run (commands/switch.py).
         from commands.switch import run_switch, switch_confirm
         from pipeline.switch import prepare
         preview = prepare(ctx)

@@ -17,12 +17,19 @@ from generator.profiles import PROFILE_NAMES
 
 def run_switch(ctx, preview, *, quiet: bool = False):
     """Show the preview, then run the pipeline; the stack goes back if the plan is refused."""
-    from errors import InterruptedRun
+    from errors import InterruptedRun, RefusedError
     from pipeline.deploy import run_context
     from pipeline.switch import (start_stopped_servers, stack_restored_on_refusal,
                                  wait_app_healthy, wait_hosts_back)
+    from pipeline import tier_switch
+    started = None
     if preview is not None:
         click.echo("\n".join(preview.lines()), err=quiet)
+        if tier_switch.load(ctx.workdir) is None and preview.target == "3-tier":
+            from generator.naming import base_name
+            started = tier_switch.begin(ctx.workdir, preview.current, preview.target)
+            tier_switch.carry_host_key(ctx.env, base_name(ctx.config))
+            tier_switch.refresh_terraform_env(ctx.session)
     for name in start_stopped_servers(ctx):
         click.echo(f"[switch] {name} was off (a switch stopped between power off and power "
                    f"on): powered on", err=quiet)
@@ -34,6 +41,10 @@ def run_switch(ctx, preview, *, quiet: bool = False):
     try:
         with stack_restored_on_refusal(ctx.stacks_dir / ctx.env, applied=lambda: ctx.applied):
             result = run_context(ctx, phases=PHASES[:split])
+    except RefusedError:
+        if started is not None and not ctx.applied:
+            tier_switch.clear(ctx.workdir)     # refused before any apply: no switch under way
+        raise
     except InterruptedRun as exc:
         # `deploy` converges too, but only a switch run powers on a server left off.
         exc.message += f"; to finish the switch, rerun `hetzner-deploy switch --to {ctx.profile.name}`"
@@ -45,10 +56,52 @@ def run_switch(ctx, preview, *, quiet: bool = False):
     if split < len(PHASES):
         later = run_context(ctx, phases=PHASES[split:])
         result = dataclasses.replace(later, lines=result.lines + later.lines)
+    record = tier_switch.load(ctx.workdir)
+    if record is not None and ctx.profile.name != record.target:
+        tier_switch.clear(ctx.workdir)         # given up before the stack changed tier
+    elif record is not None:
+        for line in finish_tier_switch(ctx):
+            click.echo(f"[switch] {line}", err=quiet)
+        return result
     if preview is not None and ctx.applied:
         for line in wait_app_healthy(ctx):
             click.echo(f"[switch] healthy: {line}", err=quiet)
     return result
+
+
+def finish_tier_switch(ctx) -> list[str]:
+    """One server -> 3-tier, after the app servers are healthy behind the load balancer and
+    DNS points at it: the old app on the db server goes, then the extra firewall."""
+    from pipeline import tier_switch
+    from pipeline.deploy import run_context
+    from pipeline.phases import PHASES
+    import datetime as dt
+    record = tier_switch.load(ctx.workdir)
+    lines = []
+    if record.stage == "serving":
+        now = dt.datetime.now(dt.timezone.utc)
+        if record.dns_at is None:
+            record = dataclasses.replace(record, dns_at=now.isoformat())
+            tier_switch.save(ctx.workdir, record)
+        ready = tier_switch.retire_from(record, ctx.config.dns.ttl)
+        if now < ready:
+            lb = ctx.outputs.load_balancer_ipv4 if ctx.outputs else "the load balancer"
+            return [f"the names point at {lb}; the old app keeps serving on the db server "
+                    f"until {ready:%Y-%m-%d %H:%M:%S} UTC, when resolvers can no longer hold "
+                    f"its address ([dns] ttl {ctx.config.dns.ttl} s): then rerun "
+                    f"`hetzner-deploy switch --to {record.target}` to stop it and finish"]
+        if ctx.config.app is not None:
+            from app.service import retire_old_app
+            lines += retire_old_app(ctx.config, ctx.outputs)
+        tier_switch.save(ctx.workdir, dataclasses.replace(record, stage="retiring"))
+    tier_switch.refresh_terraform_env(ctx.session)
+    infra = [p for p in PHASES if p.name in ("infra", "outputs")]
+    done = run_context(ctx, phases=infra)
+    lines += [f"{line.phase}: {line.detail}" for line in done.lines]
+    tier_switch.clear(ctx.workdir)
+    lines.append(f"{record.source} -> {record.target} finished: the old app is stopped and the "
+                 "db server's public 80/443 closed")
+    return lines
 
 
 def switch_confirm(preview):

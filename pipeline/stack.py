@@ -35,8 +35,8 @@ from runner.worklock import workdir_lock
 DEFAULT_LOCK_TIMEOUT = os.environ.get("HETZNER_DEPLOY_LOCK_TIMEOUT", "60s")
 
 
-@dataclass(frozen=True)
-class Session:
+@dataclass
+class Session:      # not frozen: refresh_host_keys adds the masks of keys pinned later
     ws: Workspace
     tf: Terraform
     target_kind: str
@@ -78,17 +78,35 @@ def open_session(target, env_name: str, *, stacks_dir: Path | None = None,
     kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
     ws = workspace_for(target.kind, env_name, sandbox_dir=sandbox_dir, **kw)
     refuse_committed_for_local_endpoint(ws, target.endpoint)
-    from remote.hostkeys import all_for as all_host_keys, terraform_env as host_key_env
+    from remote.hostkeys import terraform_env as host_key_env
     # The pinned host keys reach terraform only through its environment (remote/hostkeys.py).
-    env = terraform_env(extra={**dict(target.terraform_env), **host_key_env(env_name)})
+    from pipeline.tier_switch import terraform_vars as switch_vars
+    # So are a tier switch's stage variables (pipeline/tier_switch.py): a `plan` during a
+    # switch sees what the switch itself applies.
+    env = terraform_env(extra={**dict(target.terraform_env), **host_key_env(env_name),
+                               **switch_vars(ws.workdir)})
     tf = Terraform(ws.workdir, env, lock_timeout=lock_timeout)
     _check_version(tf, ws)
     # Backend credentials can surface in terraform's errors; mask them with the token.
     # The host keys' private lines too: terraform marks them sensitive, this is the second belt.
-    key_lines = [ln for k in all_host_keys(env_name).values()
-                 for ln in k.private_openssh.splitlines() if len(ln) >= 20 and "-----" not in ln]
     return Session(ws, tf, target.kind,
-                   tuple(v for v in (target.token, *backend_secrets(env), *key_lines) if v))
+                   tuple(v for v in (target.token, *backend_secrets(env),
+                                     *_host_key_lines(env_name)) if v))
+
+
+def _host_key_lines(env_name: str) -> list[str]:
+    from remote.hostkeys import all_for
+    return [ln for k in all_for(env_name).values()
+            for ln in k.private_openssh.splitlines() if len(ln) >= 20 and "-----" not in ln]
+
+
+def refresh_host_keys(s: Session) -> None:
+    """Keys pinned since the session opened (the generate phase pins a new server's key,
+    a switch carries one to a new name) reach terraform's environment and the masks: else
+    a new server would boot with a key nobody pinned, and the app phase would refuse it."""
+    from remote.hostkeys import terraform_env as host_key_env
+    s.tf.env.update(host_key_env(s.ws.env_name))
+    s.secrets = tuple(dict.fromkeys((*s.secrets, *_host_key_lines(s.ws.env_name))))
 
 
 def _check_version(tf: Terraform, ws: Workspace) -> None:
@@ -182,6 +200,7 @@ def make_plan(s: Session, config=None, *, destroy: bool = False,
     starts every provider once more; see runner.plan.
     """
     synced = tuple(sync_copy(s.ws))
+    refresh_host_keys(s)
     init = ensure_init(s)
     forget_plan(s.ws)
     current = load_state(s.ws, s.tf)

@@ -18,11 +18,11 @@ from the stack's manifest: after an interrupted switch the stack already says
 the new profile while the server may still be the old type, and a rerun must
 show and finish the switch rather than call it done.
 
-Only ccx33 <-> ccx43 is built: an in-place rescale of the all-in-one server
-(keep_disk, so both ways work). To or from 3-tier needs the volume moved to
-the db role (`moved` blocks and an attachment change), app servers and the
-load balancer added, DNS moved to the load balancer and the old app stopped
-only once it is healthy: that is refused with one line saying so.
+ccx33 <-> ccx43 is an in-place rescale of the all-in-one server (keep_disk,
+so both ways work). One server -> 3-tier keeps the server as the db server
+(`moved` blocks: the volume and its attachment never change) and runs in
+stages that a rerun resumes (pipeline/tier_switch.py). 3-tier -> one server
+is refused with one line saying why.
 """
 from __future__ import annotations
 
@@ -126,16 +126,27 @@ def running_servers(ctx) -> dict[str, str]:
 
 
 def refuse_unsupported(current: str, target: str) -> None:
-    if current in SINGLE_SERVER and target in SINGLE_SERVER:
+    if current in SINGLE_SERVER and target in (*SINGLE_SERVER, "3-tier"):
         return
     raise RefusedError(
-        f"switching {current} -> {target} is not built yet: only ccx33 <-> ccx43 (an in-place "
-        "rescale) is; moving to or from 3-tier needs the volume carried to the db server "
-        "(moved blocks, an attachment change), app servers and the load balancer added and "
-        "DNS moved to it, none of which this tool does yet (nothing was changed)")
+        f"switching {current} -> {target} is not built yet: ccx33 <-> ccx43 (an in-place "
+        "rescale) and one server -> 3-tier are; from 3-tier back to one server, Terraform "
+        "would delete the subnet before the db server leaves it (the API refuses), and the "
+        "app would have to come back to the db server before DNS leaves the load balancer "
+        "(nothing was changed)")
 
 
 def _data_path(current: str, target: str, server: str, volume: str) -> str:
+    if target == "3-tier":
+        return (f"{server} becomes the db server {server}-db (Terraform `moved` blocks: "
+                f"renamed, joined to the private network, given the db firewall, all in "
+                f"place); the volume {volume} stays attached to it and is never detached, "
+                f"deleted or copied; PostgreSQL and Redis keep their files on it and are "
+                f"published on its private IP only (they and the old app restart once for "
+                f"that, a few seconds); the old app keeps serving on {server}'s "
+                f"address (an extra firewall keeps 80/443 open) until the app servers are "
+                f"healthy behind the load balancer and DNS points at it, and only then is it "
+                f"stopped and the extra firewall removed")
     direction = "up" if SINGLE_SERVER.index(target) > SINGLE_SERVER.index(current) else "down"
     return (f"the volume {volume} stays attached to {server}; the server is powered off, "
             f"rescaled {direction} to {target} with keep_disk (CPU and RAM change, its disk "
@@ -185,6 +196,7 @@ def stack_diff(config, target_name: str, stack_dir: Path) -> tuple[FileDiff, ...
 
 
 def prepare(ctx) -> SwitchPreview | None:
+    from generator.naming import base_name
     """The switch this run makes, or None when it is no switch (nothing deployed yet,
     or the servers already run the wanted profile). Refuses what is not built."""
     current, target = deployed_profile(ctx), ctx.profile.name
@@ -192,7 +204,6 @@ def prepare(ctx) -> SwitchPreview | None:
         return None
     refuse_unsupported(current, target)
     from errors import DeployError
-    from generator.naming import base_name
     from generator.sizing import recommend
     config = ctx.config
     stack_dir = ctx.stacks_dir / ctx.env
@@ -204,7 +215,10 @@ def prepare(ctx) -> SwitchPreview | None:
         from pricing.table import load_price_table
         table = load_price_table(config.pricing_table)   # [pricing] table, else the shipped one
         before = estimate(current, config, table, existing=running)
-        after = estimate(target, config, table, existing=running)
+        # One server -> 3-tier: the same server runs on as the db server (renamed), at its price.
+        renamed = ({f"{base_name(config)}-db": t for t in running.values()}
+                   if target == "3-tier" and current in SINGLE_SERVER else running)
+        after = estimate(target, config, table, existing=renamed)
     except DeployError as exc:   # a price table without these types: say so, go on
         error = exc.message if hasattr(exc, "message") else str(exc)
     name = base_name(config)

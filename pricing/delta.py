@@ -26,15 +26,21 @@ def _profile_of(values: object) -> str | None:
     return None
 
 
-def running_servers(show_json: dict) -> dict[str, str]:
-    """Server name -> server type of every server the plan's `before` has."""
+def running_servers(show_json: dict, side: str = "before") -> dict[str, str]:
+    """Server name -> server type of every server the plan's `before` has. With
+    side="after", each is named as the plan's `after` names it: a server renamed in
+    place (the one server becoming the 3-tier db server) is still the running one."""
     running = {}
     for rc in show_json.get("resource_changes") or []:
         if rc.get("type") != "hcloud_server" or rc.get("mode") == "data":
             continue
-        before = (rc.get("change") or {}).get("before")
+        change = rc.get("change") or {}
+        before, after = change.get("before"), change.get("after")
         if isinstance(before, dict) and before.get("name") and before.get("server_type"):
-            running[str(before["name"])] = str(before["server_type"])
+            name = before["name"]
+            if side == "after" and isinstance(after, dict) and after.get("name"):
+                name = after["name"]
+            running[str(name)] = str(before["server_type"])
     return running
 
 
@@ -73,14 +79,14 @@ def cost_delta(show_json: dict, config, *, destroy: bool = False) -> CostDelta |
         from pricing.table import load_price_table
         # [pricing] table when set (the same table `cost` and `switch` read), else the shipped one.
         table = load_price_table(getattr(config, "pricing_table", None))
-        running = running_servers(show_json)
+        running, renamed = running_servers(show_json), running_servers(show_json, "after")
         # Before: what runs today, each server at the price it keeps. After: the
         # same names with the same type keep it; new and rescaled ones pay today's.
         # Each side is priced with the app servers it really has, not [tier]'s figure.
         before_est = (estimate(before, config, table, existing=running,
                                app_servers=_app_servers(show_json, "before")).total_monthly_eur
                       if before else None)
-        after_est = (estimate(after, config, table, existing=running,
+        after_est = (estimate(after, config, table, existing=renamed,
                               app_servers=_app_servers(show_json, "after")).total_monthly_eur
                      if after and not destroy else None)
     except (DeployError, ImportError) as exc:

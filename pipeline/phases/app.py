@@ -19,8 +19,10 @@ def run(ctx) -> PhaseResult:
     if ctx.config.app is None:
         return PhaseResult("no [app] in deploy.toml", status="skipped")
     from app.service import deploy_all
+    from pipeline.tier_switch import keeps_old_app
     results = deploy_all(ctx.config, ctx.outputs, command="deploy",
-                         acme=getattr(ctx.target, "acme", None), api=ctx.target)
+                         acme=getattr(ctx.target, "acme", None), api=ctx.target,
+                         keep_old_app=keeps_old_app(ctx.workdir))
     parts = [f"{r.target.name} {r.outcome.status} {r.outcome.release}"
              + (f" at {r.outcome.url}" if r.outcome.url else "") for r in results]
     parts += [note for r in results for note in r.notes]

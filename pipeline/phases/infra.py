@@ -17,8 +17,11 @@ name = "infra"
 
 
 def key(ctx) -> str:
+    from pipeline.tier_switch import terraform_vars
+    # A tier switch's stage changes what terraform is asked for without changing the stack.
+    stage = sorted(terraform_vars(ctx.session.ws.workdir).items())
     return key_of(name, stack_hash(ctx.session.ws.stack_dir), ctx.fingerprint,
-                  ctx.state_identity())
+                  ctx.state_identity(), *([stage] if stage else []))
 
 
 def _review(ctx, summary) -> str | None:

@@ -92,8 +92,9 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-# A Unix socket's path holds at most 107 bytes (sun_path); HAProxy refuses a longer one.
-SOCKET_PATH_MAX = 100
+# A Unix socket's path holds at most 107 bytes (sun_path), and HAProxy binds a temporary
+# "<path>.<pid>.tmp" first: a 99-byte path was refused. 80 leaves room for any pid.
+SOCKET_PATH_MAX = 80
 
 
 def stats_socket_for(base: Path) -> Path:
@@ -138,11 +139,14 @@ class LoadBalancerHost:
         tmp = self.cfg.with_suffix(".tmp")
         tmp.write_text(text)
         # HAProxy itself is the judge of the file before it replaces a working one.
-        checked = run(["haproxy", "-c", "-q", "-f", str(tmp)], check=False)
+        checked = run(["haproxy", "-c", "-f", str(tmp)], check=False)   # no -q: it hides why
         if checked.returncode != 0:
             tmp.unlink(missing_ok=True)
+            said = (checked.stderr + checked.stdout).splitlines()
+            why = next((ln for ln in said if "ALERT" in ln and "parsing" in ln),
+                       next((ln for ln in said if "ALERT" in ln), "no reason given"))
             raise SandboxError(f"load balancer {self.spec.lid}: haproxy refused its config: "
-                               f"{(checked.stderr or checked.stdout).strip().splitlines()[-1:]}")
+                               f"{why.strip()[:300]}")
         os.replace(tmp, self.cfg)
 
     def start(self) -> None:

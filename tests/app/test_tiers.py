@@ -37,8 +37,12 @@ def test_the_example_app_splits_into_a_db_part_on_the_private_ip_and_an_app_part
     assert sorted(db_doc["services"]) == ["postgres", "redis"]
     published = {p for s in db_doc["services"].values() for p in s["ports"]}
     assert published == {"10.0.1.3:5432:5432/tcp", "10.0.1.3:6379:6379/tcp"}
-    # A container only on an internal network gets no published port: not internal here.
-    assert not db_doc["networks"]["data"].get("internal")
+    # A container only on internal networks gets no published port: the db services also
+    # join a plain network of their own; `data` stays internal (flipping it would make
+    # Compose recreate it on a server that already runs it: a switch from one server).
+    assert db_doc["networks"]["data"].get("internal") is True
+    assert set(db_doc["services"]["postgres"]["networks"]) == {"data", tiers.PUBLISH_NET}
+    assert not db_doc["networks"][tiers.PUBLISH_NET].get("internal")
     assert "web" not in db_doc["networks"]          # nothing on the db server joins it
 
     app_doc = _compose_config(tmp_path, app, "app.yaml")
@@ -217,3 +221,22 @@ def dataclasses_replace_tls(cfg):
 
     from generator.config_tls import TlsConfig
     return dataclasses.replace(cfg, tls=TlsConfig(email="ops@example.com"))
+
+
+def test_the_switch_file_is_the_whole_app_with_the_db_part_s_very_services(tmp_path):
+    """During a switch the one server runs the old app and its databases published as the
+    db part will publish them: identical service definitions, so stopping the old app later
+    (the db part with --remove-orphans) restarts no database."""
+    db, _ = tiers.split(EXAMPLE, DB, "10.0.1.3")
+    during = _compose_config(tmp_path, tiers.transitional(EXAMPLE, DB, "10.0.1.3"), "during.yaml")
+    original = _compose_config(tmp_path, EXAMPLE, "original.yaml")
+    db_doc = _compose_config(tmp_path, db, "db.yaml")
+    assert sorted(during["services"]) == sorted(original["services"])
+    for name in ("backend", "ai"):
+        assert during["services"][name] == original["services"][name]
+    for name in ("postgres", "redis"):
+        assert during["services"][name] == db_doc["services"][name]
+    assert during["networks"] == {**original["networks"],
+                                  tiers.PUBLISH_NET: db_doc["networks"][tiers.PUBLISH_NET]}
+    with pytest.raises(ConfigError, match="not private"):
+        tiers.transitional(EXAMPLE, DB, "95.216.10.20")

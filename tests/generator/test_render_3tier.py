@@ -117,8 +117,18 @@ def test_firewalls_open_nothing_to_the_world_but_through_the_load_balancer(confi
     assert app["22"] == db["22"] == "${var.ssh_allow_cidrs}"
     assert app["80"] == app["443"] == "${local.web_from_lb}"
     assert db["5432"] == db["6379"] == ["${var.subnet_ip_range}"]
+    # The world reaches port 80/443 only through db_web, which exists only while a switch
+    # from one server runs (count on var.db_serves_web, false unless TF_VAR sets it).
     text = render_stack(config, get_profile("3-tier"))["main.tf"].decode()
-    assert "0.0.0.0/0" not in text and "::/0" not in text
+    outside = text.split('resource "hcloud_firewall" "db_web"')
+    assert len(outside) == 2 and "0.0.0.0/0" not in outside[0]
+    assert "0.0.0.0/0" not in outside[1].split("\nresource ", 1)[1]
+    web = _resources(doc, "hcloud_firewall")["db_web"]
+    assert web["count"] == "${var.db_serves_web ? 1 : 0}"
+    assert sorted(_rules(doc, "db_web")) == ["443", "80"]
+    variables = hcl2.loads(render_stack(config, get_profile("3-tier"))["variables.tf"].decode())
+    (var,) = [v["db_serves_web"] for v in variables["variable"] if "db_serves_web" in v]
+    assert var["default"] is False
 
 
 def test_app_count_follows_the_sizing_and_can_be_pinned(config):

@@ -122,3 +122,23 @@ def test_the_plan_delta_reads_the_configured_price_table(make_config, tmp_path):
     assert own_delta.before_eur == shipped_delta.before_eur
     # 24.01 more for the server, and its backups (20 %) follow: 4.802.
     assert own_delta.after_eur - shipped_delta.after_eur == Decimal("28.812")
+
+
+def test_the_one_server_renamed_into_the_db_server_keeps_its_price(make_config):
+    """ccx33 -> 3-tier: the server is moved and renamed (-db) in place, not new: it keeps
+    the price it runs at; the app servers are new and pay today's."""
+    from pricing.estimate import estimate
+    config = load_config(make_config())
+    before = {"name": "autoscale-ai-production", "server_type": "ccx33",
+              "labels": {"profile": "ccx33"}}
+    after = {"name": "autoscale-ai-production-db", "server_type": "ccx33",
+             "labels": {"profile": "3-tier", "role": "db"}}
+    apps = [_server(f"app-{i}", "ccx23", "app", ["create"], exists=False) for i in (1, 2)]
+    delta = cost_delta({"resource_changes": [_change("hcloud_server", ["update"], before, after),
+                                             *apps]}, config)
+    kept = estimate("3-tier", config, existing={"autoscale-ai-production-db": "ccx33"},
+                    app_servers=2).total_monthly_eur
+    as_new = estimate("3-tier", config, existing={}, app_servers=2).total_monthly_eur
+    assert delta.after_eur == kept and kept < as_new
+    assert delta.before_eur == estimate("ccx33", config, existing={
+        "autoscale-ai-production": "ccx33"}).total_monthly_eur

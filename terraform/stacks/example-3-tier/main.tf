@@ -123,6 +123,39 @@ resource "hcloud_firewall" "db" {
   }
 }
 
+# Only during a switch from one server (var.db_serves_web): the server that
+# becomes the db server still runs the old app, and DNS still points at it
+# until the load balancer is healthy. `switch` removes this firewall when the
+# old app is stopped; a firewall more on a server adds to what it allows.
+resource "hcloud_firewall" "db_web" {
+  count = var.db_serves_web ? 1 : 0
+
+  name   = "${local.name}-db-web-firewall"
+  labels = local.labels
+
+  rule {
+    description = "HTTP to the old app until the switch ends"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "80"
+    source_ips  = ["0.0.0.0/0", "::/0"]
+  }
+
+  rule {
+    description = "HTTPS to the old app until the switch ends"
+    direction   = "in"
+    protocol    = "tcp"
+    port        = "443"
+    source_ips  = ["0.0.0.0/0", "::/0"]
+  }
+
+  lifecycle {
+    # Its removal must come after the db server's firewall_ids drop it; without this,
+    # Terraform deletes it first and the server's update then finds no firewall.
+    create_before_destroy = true
+  }
+}
+
 # Spread groups per role: no two app servers of a group share a physical host
 # (one group per 10 app servers, Hetzner's cap). The database's group holds one
 # server today; it costs nothing and is ready for a replica.
@@ -206,7 +239,7 @@ resource "hcloud_server" "db" {
   keep_disk          = true
   ssh_keys           = [hcloud_ssh_key.main.id]
   placement_group_id = hcloud_placement_group.db.id
-  firewall_ids       = [hcloud_firewall.db.id]
+  firewall_ids       = concat([hcloud_firewall.db.id], hcloud_firewall.db_web[*].id)
   labels             = merge(local.labels, { profile = var.profile, role = "db" })
 
   user_data = templatefile("${path.module}/user-data.yaml", {

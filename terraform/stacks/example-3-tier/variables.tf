@@ -107,6 +107,12 @@ variable "health_path" {
   }
 }
 
+variable "db_serves_web" {
+  description = "True only while `hetzner-deploy switch` moves a one-server stack to 3-tier (it sets TF_VAR_db_serves_web): the old app on the db server keeps its public HTTP and HTTPS until DNS points at the load balancer. Never set it in a file."
+  type        = bool
+  default     = false
+}
+
 variable "ssh_public_key" {
   description = "Public key allowed to log in as root."
   type        = string

@@ -1,0 +1,124 @@
+"""A switch from one server to 3-tier, in stages a rerun resumes.
+
+The one server becomes the db server (the `moved` blocks in main_3tier.tf.j2:
+same id, same volume, same attachment) while it still runs the old app and DNS
+still points at it. So the switch goes:
+
+1. `serving`: the infra phase applies the 3-tier stack with
+   TF_VAR_db_serves_web=true (an extra firewall keeps the old app's 80/443 open),
+   the app phase gives the db server its data services published on the private
+   IP *beside* the old app (Compose without --remove-orphans), then the app
+   servers in rolling groups behind the load balancer; the DNS phase points the
+   names at the load balancer.
+2. `retiring`: once resolvers can no longer hold the old address (the names
+   moved to the load balancer at least [dns] ttl ago; until then the switch
+   says when, and a rerun finishes it), the old app's containers on the db server go (the db
+   part of the Compose file with --remove-orphans: the data services are the
+   same, so they are not restarted), and the infra phase runs again without the
+   variable: the extra firewall goes.
+3. done: the record is removed.
+
+The record is a small JSON file in the work directory (0600); whatever stops a
+switch (a refusal, SIGINT, kill -9), `switch` or `deploy` reads it and goes on
+from its stage. Terraform gets the variable from the environment, as it gets the
+host keys, so the committed stack never changes between stages; a `plan` during
+a switch shows the same as the switch's own.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FILE = Path(".work") / "tier-switch.json"
+SINGLE_SERVER = ("ccx33", "ccx43")
+STAGES = ("serving", "retiring")
+
+
+@dataclass(frozen=True)
+class Record:
+    source: str          # the profile switched from (ccx33, ccx43)
+    target: str          # 3-tier
+    stage: str           # serving | retiring
+    dns_at: str | None = None   # when the names were first seen at the load balancer (UTC)
+
+
+def _path(workdir: Path) -> Path:
+    return Path(workdir) / FILE
+
+
+def load(workdir: Path) -> Record | None:
+    try:
+        doc = json.loads(_path(workdir).read_text())
+        record = Record(str(doc["source"]), str(doc["target"]), str(doc["stage"]),
+                        doc.get("dns_at"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        from errors import ConfigError
+        raise ConfigError(f"{_path(workdir)} is not a switch record: remove it only if no "
+                         "switch to 3-tier is under way") from None
+    return record if record.stage in STAGES else None
+
+
+def save(workdir: Path, record: Record) -> None:
+    path = _path(workdir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(asdict(record), fh, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def clear(workdir: Path) -> None:
+    _path(workdir).unlink(missing_ok=True)
+
+
+def begin(workdir: Path, source: str, target: str) -> Record | None:
+    """The record of a switch one server -> 3-tier (kept if one is already under way)."""
+    if source not in SINGLE_SERVER or target != "3-tier":
+        return load(workdir)
+    record = load(workdir) or Record(source, target, "serving")
+    save(workdir, record)
+    return record
+
+
+def terraform_vars(workdir: Path) -> dict[str, str]:
+    """What the switch's stage adds to terraform's environment."""
+    record = load(workdir)
+    return {"TF_VAR_db_serves_web": "true"} if record and record.stage == "serving" else {}
+
+
+def keeps_old_app(workdir: Path) -> bool:
+    record = load(workdir)
+    return bool(record and record.stage == "serving")
+
+
+def carry_host_key(env_name: str, server: str) -> bool:
+    """The server keeps its SSH host key when it is renamed `<server>-db` (its user data,
+    which holds the key, is never applied again): its pinned key moves with the name."""
+    from remote import hostkeys
+    old = hostkeys.load(env_name, server)
+    if old is None:
+        return False
+    hostkeys.pin(env_name, f"{server}-db", old.private_openssh, old.public)
+    return True
+
+
+def refresh_terraform_env(session) -> None:
+    """After a stage change: the session's terraform sees the stage's variables only."""
+    for key in ("TF_VAR_db_serves_web",):
+        session.tf.env.pop(key, None)
+    session.tf.env.update(terraform_vars(session.ws.workdir))
+
+
+def retire_from(record: Record, ttl_s: int):
+    """When the old app may stop: [dns] ttl after the names moved (None: not yet known)."""
+    import datetime as dt
+    if record.dns_at is None:
+        return None
+    return dt.datetime.fromisoformat(record.dns_at) + dt.timedelta(seconds=ttl_s)
