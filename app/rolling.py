@@ -4,7 +4,8 @@ Order and gates (issue 12 item 3):
 1. The db server gets its part of the Compose project (app/tiers.py) and is gated on
    its services' own Compose healthchecks; a failure rolls it back (releases.deploy) and
    stops here, before any app server is touched.
-2. The app servers, [tier] rolling_group at a time. A group whose servers all report
+2. The app servers: first those with no release yet (they serve nothing), FRESH_BATCH
+   at once, then the serving ones [tier] rolling_group at a time. A group whose servers all report
    the release already current (the probe, one round trip each) is left alone: no load
    balancer call, so a redeploy with nothing changed stays a no-op. Otherwise the
    group's serving servers leave the load balancer (app/lb.py), get the release
@@ -32,8 +33,28 @@ class Member:
     host: object        # runner.outputs.Host (its id is the load balancer target's server)
 
 
+# Servers with no release yet serve nothing, so nothing is protected by rolling them one
+# group at a time: they go first, this many at once (the first deploy of 20 app servers
+# would otherwise take 20 rounds), and add capacity before serving ones leave.
+FRESH_BATCH = 10
+
+
 def groups(members: list, size: int) -> list[list]:
     return [members[i:i + size] for i in range(0, len(members), max(1, size))]
+
+
+async def _fresh(apps: list, spec: AppSpec, connect, wait_s: float) -> set[str]:
+    """The app servers with no current release (one probe each, all at once)."""
+    async def one(m):
+        async with connect(m.target, wait_s=wait_s) as conn:
+            return m.target.name, (await probe(conn, spec.project)).current is None
+    return {name for name, fresh in await asyncio.gather(*(one(m) for m in apps)) if fresh}
+
+
+def order(apps: list, fresh: set[str], group: int) -> list[list]:
+    """The rollout's groups: the fresh servers in batches, then the serving ones in groups."""
+    new = [m for m in apps if m.target.name in fresh]
+    return groups(new, FRESH_BATCH) + groups([m for m in apps if m not in new], group)
 
 
 async def _ready(conn, spec: AppSpec):
@@ -62,12 +83,13 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
         results.append((db, await _deploy_when_booted(conn, db_spec, command=command,
                                                       break_lock=break_lock)))
     updated: list[tuple[Member, Outcome]] = []
-    chunks = groups(apps, group)
+    fresh = await _fresh(apps, app_spec, connect, wait_s) if len(apps) > group else set()
+    chunks = order(apps, fresh, group)
     for number, chunk in enumerate(chunks):
         async with AsyncExitStack() as stack:
             conns = [await stack.enter_async_context(connect(m.target, wait_s=wait_s))
                      for m in chunk]
-            ready = [await _ready(conn, app_spec) for conn in conns]
+            ready = await asyncio.gather(*(_ready(conn, app_spec) for conn in conns))
             todo = []
             for m, conn, (spec, state) in zip(chunk, conns, ready):
                 if state.unchanged_for(spec):

@@ -112,12 +112,13 @@ def test_db_first_then_one_app_server_at_a_time_out_of_and_back_into_the_lb(monk
     r = APP_SPEC.release
     assert world.log == [
         ("deploy", "db", DB_SPEC.release),
+        # A fresh server serves nothing yet: first (capacity before serving ones leave),
+        # not taken out; put in (it is) and waited for.
+        ("deploy", "app-3", r), ("lb-in", ("app-3",)),
         ("lb-out", ("app-1",)), ("deploy", "app-1", r), ("lb-in", ("app-1",)),
-        ("lb-out", ("app-2",)), ("deploy", "app-2", r), ("lb-in", ("app-2",)),
-        # A fresh server serves nothing yet: not taken out; put in (it is) and waited for.
-        ("deploy", "app-3", r), ("lb-in", ("app-3",))]
+        ("lb-out", ("app-2",)), ("deploy", "app-2", r), ("lb-in", ("app-2",))]
     assert [(m.target.name, o.status) for m, o in done] == [
-        ("db", "deployed"), ("app-1", "deployed"), ("app-2", "deployed"), ("app-3", "deployed")]
+        ("db", "deployed"), ("app-3", "deployed"), ("app-1", "deployed"), ("app-2", "deployed")]
 
     # The same release again: nothing is deployed, and the load balancer is only read
     # (a target an interrupted run left out would be put back).
@@ -311,3 +312,17 @@ def test_an_interrupted_group_stops_at_once_without_rolling_back(monkeypatch):
                                  break_lock=False, connect=connect, wait_s=0))
     # app-1 stays out of the load balancer: the next deploy puts it back (ensure_in / add).
     assert world.log[-2:] == [("lb-out", ("app-1",)), ("deploy", "app-1")]
+
+
+def test_fresh_servers_go_together_in_batches_before_the_serving_ones_roll(monkeypatch):
+    """A first deploy of many app servers is not N rounds: servers with no release serve
+    nothing, so they are deployed FRESH_BATCH at a time; serving ones still roll by group."""
+    names = [f"app-{i}" for i in range(1, 14)]
+    world = World({"db": None, **{n: None for n in names}, "app-14": "old"})
+    world.shas = {}
+    apps = [member(n, i) for i, n in enumerate([*names, "app-14"], start=1)]
+    run(world, monkeypatch, apps)
+    ins = [e for e in world.log if e[0] in ("lb-out", "lb-in")]
+    assert ins == [("lb-in", tuple(names[:10])), ("lb-in", tuple(names[10:])),
+                   ("lb-out", ("app-14",)), ("lb-in", ("app-14",))]
+    assert all(world.current[n] == APP_SPEC.release for n in [*names, "app-14"])
