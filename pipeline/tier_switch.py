@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FILE = Path(".work") / "tier-switch.json"
-SINGLE_SERVER = ("ccx33", "ccx43")
+DB_SERVES_WEB = "TF_VAR_db_serves_web"
 STAGES = ("serving", "retiring")
 
 
@@ -80,6 +80,7 @@ def clear(workdir: Path) -> None:
 
 def begin(workdir: Path, source: str, target: str) -> Record | None:
     """The record of a switch one server -> 3-tier (kept if one is already under way)."""
+    from pipeline.switch import SINGLE_SERVER
     if source not in SINGLE_SERVER or target != "3-tier":
         return load(workdir)
     record = load(workdir) or Record(source, target, "serving")
@@ -90,7 +91,7 @@ def begin(workdir: Path, source: str, target: str) -> Record | None:
 def terraform_vars(workdir: Path) -> dict[str, str]:
     """What the switch's stage adds to terraform's environment."""
     record = load(workdir)
-    return {"TF_VAR_db_serves_web": "true"} if record and record.stage == "serving" else {}
+    return {DB_SERVES_WEB: "true"} if record and record.stage == "serving" else {}
 
 
 def keeps_old_app(workdir: Path) -> bool:
@@ -111,8 +112,7 @@ def carry_host_key(env_name: str, server: str) -> bool:
 
 def refresh_terraform_env(session) -> None:
     """After a stage change: the session's terraform sees the stage's variables only."""
-    for key in ("TF_VAR_db_serves_web",):
-        session.tf.env.pop(key, None)
+    session.tf.env.pop(DB_SERVES_WEB, None)
     session.tf.env.update(terraform_vars(session.ws.workdir))
 
 

@@ -82,6 +82,14 @@ def stop(sb: Sandbox) -> None:
     manager.down(sb.directory)
 
 
+def age_recorded_time(path: Path, field: str, seconds: int) -> None:
+    """Time passing, as a step's progress file sees it: its recorded UTC time moved back."""
+    import datetime as dt
+    doc = json.loads(path.read_text())
+    doc[field] = (dt.datetime.fromisoformat(doc[field]) - dt.timedelta(seconds=seconds)).isoformat()
+    path.write_text(json.dumps(doc))
+
+
 def ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     """A CLI run that must have succeeded; its output in the failure message otherwise."""
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"

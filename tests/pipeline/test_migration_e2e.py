@@ -11,7 +11,6 @@ registrar's own listing, the sandbox's authoritative DNS server, the app's
 answers on each machine."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import textwrap
@@ -110,14 +109,6 @@ def _old_host(sb) -> str:
     return ip
 
 
-def _age_progress(sb, field: str, seconds: int) -> None:
-    """Time passing, as the migration sees it: the step's recorded time moved back."""
-    path = sb.workdir() / ".work" / "migration" / "migration.json"
-    doc = json.loads(path.read_text())
-    doc[field] = (dt.datetime.fromisoformat(doc[field]) - dt.timedelta(seconds=seconds)).isoformat()
-    path.write_text(json.dumps(doc))
-
-
 def test_migrate_off_the_old_host_then_roll_the_dns_back(mig_sb):
     sb, tmp_path = mig_sb
     where = ["--config", str(sb.config), "--stacks-dir", str(sb.stacks)]
@@ -161,7 +152,8 @@ def test_migrate_off_the_old_host_then_roll_the_dns_back(mig_sb):
     assert http(old_ip, "POST", "/notes", "four")[0] == 201
     early = sb.cli("migrate", "cutover", "--yes-i-mean", "production", *where, env=urls)
     assert early.returncode == 7 and "too early" in early.stderr
-    _age_progress(sb, "ttl_lowered_at", 1801)
+    sandbox_env.age_recorded_time(
+        sb.workdir() / ".work" / "migration" / "migration.json", "ttl_lowered_at", 1801)
     cut = _ok(sb.cli("migrate", "cutover", "--yes-i-mean", "production", *where, env=urls,
                      timeout=900))
     outputs.append(cut)

@@ -9,7 +9,6 @@ asks the address it gets: no request fails. Oracles: the API (hcloud client),
 the DNS server, the app's own answers through the load balancer."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import textwrap
@@ -69,14 +68,6 @@ class Client(threading.Thread):
             time.sleep(0.05)
 
 
-def _age_dns(sb, seconds: int) -> None:
-    path = sb.workdir() / ".work" / "tier-switch.json"
-    doc = json.loads(path.read_text())
-    doc["dns_at"] = (dt.datetime.fromisoformat(doc["dns_at"])
-                     - dt.timedelta(seconds=seconds)).isoformat()
-    path.write_text(json.dumps(doc))
-
-
 def test_one_server_to_3_tier_keeps_every_row_and_key_and_never_stops_serving(switch_sb):
     sb = switch_sb
     _ok(sb.cli("generate", "--profile", "ccx33"))
@@ -109,7 +100,8 @@ def test_one_server_to_3_tier_keeps_every_row_and_key_and_never_stops_serving(sw
         assert http(lb, "POST", "/notes", "four")[0] == 201
         assert http(old_ip, "GET", "/health")[0] == 200          # the old app still serves
 
-        _age_dns(sb, 301)
+        sandbox_env.age_recorded_time(sb.workdir() / ".work" / "tier-switch.json",
+                                      "dns_at", 301)
         second = _ok(sb.cli("switch", "--to", "3-tier", "--config", str(sb.config),
                             "--stacks-dir", str(sb.stacks), timeout=900))
         assert "ccx33 -> 3-tier finished" in second.stdout
