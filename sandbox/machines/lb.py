@@ -193,13 +193,7 @@ class LoadBalancerHost:
                 os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
-        for nid in [n for n, v in self.joined.items() if private.get(n) != v]:
-            self.hostnet.remove_private(self.spec.lid, nid)
-            del self.joined[nid]
-        for nid, (ip_range, ips) in private.items():
-            if nid not in self.joined:
-                self.hostnet.add_private(self.spec.lid, nid, ip_range, list(ips))
-                self.joined[nid] = (ip_range, ips)
+        self.hostnet.sync_private(self.spec.lid, self.joined, private)
 
     def set_routes(self, ips: set[str]) -> None:
         """A /32 per public target over the bridge (the namespace has no

@@ -129,13 +129,7 @@ class Machine:
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
         """Join and leave Hetzner private networks, live (as Hetzner hot-plugs them)."""
-        for nid in [n for n, v in self.joined.items() if private.get(n) != v]:
-            self.hostnet.remove_private(self.spec.sid, nid)
-            del self.joined[nid]
-        for nid, (ip_range, ips) in private.items():
-            if nid not in self.joined:
-                self.hostnet.add_private(self.spec.sid, nid, ip_range, list(ips))
-                self.joined[nid] = (ip_range, ips)
+        self.hostnet.sync_private(self.spec.sid, self.joined, private)
         self.spec.private = dict(private)
 
     def set_lb_routes(self, ips: set[str]) -> None:

@@ -134,6 +134,17 @@ class HostNet:
         run([*inside, "route", "add", ip_range, "dev", inside_name])
         run(["ip", "link", "set", host_end, "master", bridge, "up"])
 
+    def sync_private(self, owner: int, joined: dict, private: dict) -> None:
+        """Join and leave private networks live (as Hetzner hot-plugs them): `joined` (network
+        -> (range, ips) in place for this server or load balancer) is brought to `private`."""
+        for nid in [n for n, v in joined.items() if private.get(n) != v]:
+            self.remove_private(owner, nid)
+            del joined[nid]
+        for nid, (ip_range, ips) in private.items():
+            if nid not in joined:
+                self.add_private(owner, nid, ip_range, list(ips))
+                joined[nid] = (ip_range, ips)
+
     def remove_private(self, sid: int, nid: int) -> None:
         _, _, inside_name = self.private_veth(sid, nid)
         run(["ip", "-n", self.netns(sid), "link", "del", inside_name], check=False)
