@@ -122,6 +122,22 @@ def interrupts_as_keyboard_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _before_wanted(phase, phases, wanted) -> bool:
+    names = [p.name for p in phases]
+    return any(names.index(phase.name) < names.index(w) for w in wanted)
+
+
+def _quietly(phase, ctx) -> None:
+    """A phase whose result the later ones read (outputs), left out by --only/--from:
+    restored from its record, or run when none matches (it only reads)."""
+    key = phase.key(ctx)
+    recorded = None if key is None else ctx.checkpoint.done(phase.name, key)
+    if recorded is not None:
+        phase.restore(ctx, recorded)
+    else:
+        phase.run(ctx)
+
+
 def run_phases(phases: Sequence[Phase], ctx, selection: Selection = Selection()) -> list[PhaseLine]:
     """Run the selected phases in order; returns the one-line reports."""
     names = [p.name for p in phases]
@@ -141,6 +157,8 @@ def run_phases(phases: Sequence[Phase], ctx, selection: Selection = Selection())
     with interrupts_as_keyboard_interrupt():
         for phase in phases:
             if phase.name not in wanted:
+                if getattr(phase, "read_only_input", False) and _before_wanted(phase, phases, wanted):
+                    _quietly(phase, ctx)
                 continue
             current = phase.name
             started = time.monotonic()

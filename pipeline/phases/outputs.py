@@ -6,6 +6,9 @@ from pipeline.engine import PhaseResult
 from runner.outputs import StackOutputs
 
 name = "outputs"
+# The later phases read ctx.outputs: `deploy --only app|dns|tls` restores them (or reads
+# them again; nothing is changed) instead of running without (pipeline/engine.py).
+read_only_input = True
 
 
 def key(ctx) -> str:

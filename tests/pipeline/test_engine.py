@@ -92,6 +92,23 @@ def test_from_and_only_select_phases(world):
     assert build.runs == 2 and ship.runs == 2
 
 
+def test_a_read_only_input_phase_left_out_by_only_is_restored_or_read_again(world):
+    """`deploy --only tls` needs the outputs: the outputs phase is restored from its
+    record, or run when none matches (it only reads); it reports nothing."""
+    inputs, (build, ship), new = world
+    build.read_only_input = True
+    ctx = new()
+    assert statuses(run_phases([build, ship], ctx, Selection(only="ship"))) == [("ship", "done")]
+    assert build.runs == 1 and ctx.handed["build"] == 1          # nothing recorded: it ran
+    run_phases([build, ship], new())                             # records build (ship skipped)
+    ctx = new()
+    assert statuses(run_phases([build, ship], ctx, Selection(only="ship"))) == [("ship", "skipped")]
+    assert build.runs == 2 and ctx.handed["build"] == 2          # restored, not run again
+    # After the selected phase, nothing is pulled in.
+    assert statuses(run_phases([ship, build], new(), Selection(only="ship"))) == [("ship", "skipped")]
+    assert build.runs == 2
+
+
 def test_unknown_or_conflicting_selections_are_config_errors(world):
     _, phases, new = world
     with pytest.raises(ConfigError, match="--only: unknown phase 'deploy'; phases: build, ship"):
