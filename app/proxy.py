@@ -25,6 +25,15 @@ PROXY_SERVICE = "proxy"
 CADDYFILE = "proxy/Caddyfile"            # release files, beside the Compose file
 ACME_CA = "proxy/acme-ca.pem"
 CERT_DIR = "/mnt/data/caddy"
+# 3-tier (app/certs.py): hetzner-deploy is the ACME client and every app server's
+# Caddy serves the one certificate from SHARED_CERTS and the HTTP-01 answers from
+# SHARED_ACME; in the container they are read-only.
+SHARED_CERTS, SHARED_ACME = f"{CERT_DIR}/certs", f"{CERT_DIR}/acme"
+CERTS_IN_PROXY, ACME_IN_PROXY = "/etc/caddy/certs", "/srv/acme"
+# Caddy's admin endpoint on a Unix socket in a root-only folder shared with the host:
+# the tool reaches it over SSH (remote/ssh.py unix_exchange), nothing else can.
+SHARED_ADMIN, ADMIN_IN_PROXY = f"{CERT_DIR}/admin", "/run/caddy-admin"
+ADMIN_SOCKET = f"{SHARED_ADMIN}/admin.sock"
 HOSTNAME = r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
 HEALTH = r"/[A-Za-z0-9._~/-]{0,200}"
 
@@ -42,10 +51,13 @@ def names_for(config) -> tuple[str, ...]:
 
 
 def caddyfile(tls, names: tuple[str, ...], directory: str, *, ca_root: bool,
-              health_path: str) -> bytes:
+              health_path: str, shared: bool = False) -> bytes:
+    """shared: the 3-tier variant (see shared_caddyfile)."""
     health = health_path.split("?", 1)[0]
     if not re.fullmatch(HEALTH, health):
         raise ConfigError(f"app.health_path: {health!r} cannot be served by the proxy")
+    if shared:
+        return shared_caddyfile(tls, names, health)
     lines = ["# Written by hetzner-deploy from [tls] in deploy.toml; part of the release.", "{"]
     if tls.email:
         lines.append(f"\temail {tls.email}")
@@ -53,15 +65,47 @@ def caddyfile(tls, names: tuple[str, ...], directory: str, *, ca_root: bool,
     if ca_root:
         lines.append(f"\tacme_ca_root /etc/caddy/{ACME_CA.rsplit('/', 1)[1]}")
     lines += ["\tadmin off", "}", "",
-              f"{', '.join(names)} {{", f"\treverse_proxy {tls.upstream}", "}", "",
-              "# By address, over plain HTTP, only the health path answers: the release's health",
-              "# gate runs before DNS points the names here, so before any certificate exists.",
-              ":80 {", f"\thandle {health} {{", f"\t\treverse_proxy {tls.upstream}", "\t}",
-              "\trespond 404", "}", ""]
-    return "\n".join(lines).encode()
+              f"{', '.join(names)} {{", f"\treverse_proxy {tls.upstream}", "}", ""]
+    return "\n".join(lines + _health_site(tls, health)).encode()
 
 
-def with_proxy(compose: bytes, tls, image: str, *, ca_root: bool) -> bytes:
+def _health_site(tls, health: str) -> list[str]:
+    return ["# By address, over plain HTTP, only the health path answers: the release's health",
+            "# gate runs before DNS points the names here, so before any certificate exists.",
+            ":80 {", f"\thandle {health} {{", f"\t\treverse_proxy {tls.upstream}", "\t}",
+            "\trespond 404", "}", ""]
+
+
+def shared_caddyfile(tls, names: tuple[str, ...], health: str) -> bytes:
+    """3-tier: Caddy on each app server serves the certificate hetzner-deploy put in
+    SHARED_CERTS, and gets none itself. An HTTP-01 challenge reaches whichever app
+    server the load balancer picks, so a Caddy that asked for its own certificate
+    would fail most of its challenges; the tool puts each answer on every server
+    instead (app/certs.py). The admin endpoint is a Unix socket only root reaches,
+    for a reload when the certificate changes: a reload keeps connections, a
+    restart would drop them."""
+    joined = ", ".join(names)
+    lines = ["# Written by hetzner-deploy from [tls] in deploy.toml (3-tier: the certificate",
+             "# comes from hetzner-deploy, see app/certs.py); part of the release.", "{",
+             "\tauto_https disable_certs", f"\tadmin unix/{ADMIN_IN_PROXY}/admin.sock", "}", "",
+             ", ".join(f"http://{n}" for n in names) + " {",
+             "\thandle /.well-known/acme-challenge/* {", f"\t\troot * {ACME_IN_PROXY}",
+             "\t\tfile_server", "\t}", "\thandle {", "\t\tredir https://{host}{uri} 308", "\t}",
+             "}", "", f"{joined} {{", "\ttls {", f"\t\tload {CERTS_IN_PROXY}", "\t}",
+             f"\treverse_proxy {tls.upstream}", "}", ""]
+    return "\n".join(lines + _health_site(tls, health)).encode()
+
+
+def reload_request(caddyfile: bytes) -> bytes:
+    """The admin API request that makes Caddy load `caddyfile` again, certificates included,
+    even when it is the config it runs (must-revalidate). HTTP/1.0 with an empty Host: on a
+    Unix socket Caddy accepts no other Host."""
+    head = ("POST /load HTTP/1.0\r\nHost: \r\nContent-Type: text/caddyfile\r\n"
+            f"Cache-Control: must-revalidate\r\nContent-Length: {len(caddyfile)}\r\n\r\n")
+    return head.encode() + caddyfile
+
+
+def with_proxy(compose: bytes, tls, image: str, *, ca_root: bool, shared: bool = False) -> bytes:
     """The app's Compose file with the proxy added and the upstream's published ports removed."""
     import yaml
     try:
@@ -81,8 +125,11 @@ def with_proxy(compose: bytes, tls, image: str, *, ca_root: bool) -> bytes:
     networks = upstream.get("networks")
     volumes = [f"./{CADDYFILE}:/etc/caddy/Caddyfile:ro", f"{CERT_DIR}/data:/data",
                f"{CERT_DIR}/config:/config"]
-    if ca_root:
+    if ca_root and not shared:
         volumes.append(f"./{ACME_CA}:/etc/caddy/{ACME_CA.rsplit('/', 1)[1]}:ro")
+    if shared:
+        volumes += [f"{SHARED_CERTS}:{CERTS_IN_PROXY}:ro", f"{SHARED_ACME}:{ACME_IN_PROXY}:ro",
+                    f"{SHARED_ADMIN}:{ADMIN_IN_PROXY}"]
     proxy = {"image": image,
              "command": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
              # Where Caddy keeps certificates and its ACME account: the data volume. The

@@ -19,14 +19,15 @@ from remote.ssh import Target, connect, run_sync
 APP_ROLES = ("all-in-one", "app")
 
 
-def spec_from(config, acme=None) -> AppSpec:
-    """acme: the sandbox's pebble (pipeline.target.Target.acme) when the target is the sandbox."""
+def spec_from(config, acme=None, *, shared_certs: bool = False) -> AppSpec:
+    """acme: the sandbox's pebble (pipeline.target.Target.acme) when the target is the sandbox.
+    shared_certs: 3-tier app servers, whose proxy serves the certificate of app/certs.py."""
     if config.app is None:
         raise ConfigError("no [app] section in deploy.toml: add compose and env_file (see README)")
     a = config.app
     compose, files = a.compose_bytes(), a.files_bytes()
     if config.tls is not None:
-        compose, files = _with_tls(config, compose, files, acme)
+        compose, files = _with_tls(config, compose, files, acme, shared_certs)
     source = None
     if a.image_source == "build":
         from app.releases import Source
@@ -35,7 +36,7 @@ def spec_from(config, acme=None) -> AppSpec:
                    a.health_timeout_s, a.keep, a.smoke, files, source)
 
 
-def _with_tls(config, compose: bytes, files, acme):
+def _with_tls(config, compose: bytes, files, acme, shared: bool):
     """[tls]: the proxy joins the release (app/proxy.py); on the sandbox, Caddy's ACME directory
     is pebble, trusted through pebble's listener CA, and its image is the sandbox's own."""
     from pathlib import Path
@@ -45,16 +46,17 @@ def _with_tls(config, compose: bytes, files, acme):
     directory, image, ca = tls.directory, tls.image, None
     if acme:
         directory, image = acme["directory"], "sandbox/caddy"
-        ca = Path(acme["ca_file"]).read_bytes()
+        ca = None if shared else Path(acme["ca_file"]).read_bytes()
     names = proxy.names_for(config)
     taken = {name for name, _ in files}
     if proxy.CADDYFILE in taken or proxy.ACME_CA in taken:
         raise ConfigError(f"app.files: {proxy.CADDYFILE} and {proxy.ACME_CA} are the TLS proxy's")
     extra = [(proxy.CADDYFILE, proxy.caddyfile(tls, names, directory, ca_root=ca is not None,
-                                               health_path=config.app.health_path))]
+                                               health_path=config.app.health_path,
+                                               shared=shared))]
     if ca is not None:
         extra.append((proxy.ACME_CA, ca))
-    return (proxy.with_proxy(compose, tls, image, ca_root=ca is not None),
+    return (proxy.with_proxy(compose, tls, image, ca_root=ca is not None, shared=shared),
             tuple(files) + tuple(extra))
 
 
@@ -146,8 +148,7 @@ def tier_specs(config, outputs, acme=None, *, keep_old_app: bool = False) -> tup
     import dataclasses
 
     from app import tiers
-    tiers.refuse_tls(config, "3-tier")
-    base = spec_from(config, acme)
+    base = spec_from(config, acme, shared_certs=True)
     (db,) = outputs.by_role("db")
     t = config.tier
     db_compose, app_compose = tiers.split(base.compose, t.db_services, db.private_ip)
@@ -160,8 +161,10 @@ def tier_specs(config, outputs, acme=None, *, keep_old_app: bool = False) -> tup
     app_spec = dataclasses.replace(base, compose=app_compose, health_over_ssh=True,
                                    env=tiers.app_env(base.env, t.db_host_env, db.private_ip))
     if keep_old_app:
+        # The old app keeps its own proxy, which renews its certificates itself.
+        old = spec_from(config, acme)
         db_spec = dataclasses.replace(
-            base, compose=tiers.transitional(base.compose, t.db_services, db.private_ip))
+            old, compose=tiers.transitional(old.compose, t.db_services, db.private_ip))
     return db_spec, app_spec
 
 
@@ -176,6 +179,12 @@ def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "a
     by_name = {h.name: h for h in outputs.hosts}
     db = Member(db_target, by_name[db_target.name])
     apps = [Member(t, by_name[t.name]) for t in targets_from(config, outputs, ("app",))]
+    said = []
+    if config.tls is not None:
+        # A server new to the load balancer (a scale-out) gets the certificate the others
+        # serve before it joins; the first one is ordered by the tls phase, after DNS.
+        from app.certs import ensure
+        said.append("tls: " + ensure(config, outputs, acme, issue=False))
     gate = None
     if outputs.load_balancer_ipv4:
         if api is None:
@@ -186,8 +195,9 @@ def deploy_tiers(config, outputs, *, break_lock: bool = False, command: str = "a
                          command=command, break_lock=break_lock, connect=connect,
                          wait_s=BOOT_WAIT_S), what="app phase")
     out = [HostOutcome(m.target, o) for m, o in done]
-    if gate is not None and gate.said and out:
-        out[-1] = HostOutcome(out[-1].target, out[-1].outcome, tuple(gate.said))
+    said += gate.said if gate is not None else []
+    if said and out:
+        out[-1] = HostOutcome(out[-1].target, out[-1].outcome, tuple(said))
     return out
 
 

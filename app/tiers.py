@@ -225,8 +225,3 @@ def app_env(env: bytes, keys: tuple[str, ...], db_private_ip: str) -> bytes:
         text += b"\n".join(added) + b"\n"
     return text
 
-
-def refuse_tls(config, profile_name: str) -> None:
-    if config.tls is not None and profile_name == "3-tier":
-        raise ConfigError("[tls] is not built for 3-tier yet: remove [tls] or deploy a "
-                          "single-server profile")

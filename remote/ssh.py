@@ -209,6 +209,27 @@ class Connection:
             listener.close()
             await listener.wait_closed()
 
+    async def unix_exchange(self, path: str, request: bytes, *,
+                            timeout: float = COMMAND_TIMEOUT) -> bytes:
+        """Send `request` to the server's Unix socket at `path` over the SSH connection
+        (a direct-streamlocal channel) and read until it closes: how the tool talks to
+        the 3-tier TLS proxy's admin socket without any client program on the server."""
+        async def exchange() -> bytes:
+            reader, writer = await self._conn.open_unix_connection(path)
+            try:
+                writer.write(request)
+                writer.write_eof()
+                return await reader.read()
+            finally:
+                writer.close()
+        try:
+            return await asyncio.wait_for(exchange(), timeout)
+        except asyncio.TimeoutError:
+            raise RemoteError(f"{self.target.label}: {path} did not answer within "
+                              f"{timeout:g} s") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise RemoteError(f"{self.target.label}: {path}: {_reason(exc)}") from None
+
     async def close(self) -> None:
         self._conn.close()
         await self._conn.wait_closed()

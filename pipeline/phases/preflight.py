@@ -20,9 +20,7 @@ def key(ctx) -> str:
 
 
 def run(ctx) -> PhaseResult:
-    from app.tiers import refuse_tls
     from checks.preflight import run_preflight
-    refuse_tls(ctx.config, ctx.profile.name)     # before anything is created
     report = run_preflight(ctx.config, ctx.profile, ctx.target,
                            workdir=ctx.session.ws.workdir, stacks_dir=ctx.stacks_dir)
     if not report.ready:

@@ -36,6 +36,8 @@ def _inputs(config, outputs):
 def key(ctx) -> str | None:
     if ctx.config.tls is None or ctx.config.app is None:
         return None
+    if _tiered(ctx.outputs):
+        return None       # runs on every deploy: the tool renews 3-tier certificates (app/certs.py)
     names, address = _inputs(ctx.config, ctx.outputs)
     return key_of(name, ctx.fingerprint, names, address, repr(ctx.config.tls),
                   ctx.config.app.health_path)
@@ -67,8 +69,18 @@ def run(ctx) -> PhaseResult:
     if _pending_migration(ctx):
         return PhaseResult("a migration is in progress: the names still point at the old host",
                            status="skipped")
-    return PhaseResult(wait_https(config, ctx.outputs, ctx.target, ctx.progress.note),
+    held = ""
+    if _tiered(ctx.outputs):
+        from app.certs import ensure
+        held = "; " + ensure(config, ctx.outputs, getattr(ctx.target, "acme", None), issue=True,
+                             note=ctx.progress.note)
+    return PhaseResult(wait_https(config, ctx.outputs, ctx.target, ctx.progress.note) + held,
                        record_key=key(ctx))
+
+
+def _tiered(outputs) -> bool:
+    from app.service import is_tiered
+    return outputs is not None and is_tiered(outputs)
 
 
 def wait_https(config, outputs, target, note=lambda line: None) -> str:
@@ -89,7 +101,7 @@ def wait_https(config, outputs, target, note=lambda line: None) -> str:
         if progress != said:
             note(progress + ", waiting for the proxy's certificates")
             said = progress
-        if not restarted and not all(r.handshake_ok for r in results):
+        if not restarted and not all(r.handshake_ok for r in results) and not _tiered(outputs):
             from app.service import restart_proxy_all
             restart_proxy_all(config, outputs)
             restarted = True

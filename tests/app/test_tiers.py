@@ -206,22 +206,73 @@ def test_tier_specs_release_ids_follow_what_each_role_runs(make_config, tmp_path
     assert db2.release == db_spec.release and app2.release != app_spec.release
 
 
-def test_tls_on_3tier_is_refused_in_one_line(make_config):
-    from app.tiers import refuse_tls
-    cfg = load_config(make_config(BASE_TOML))
-    tls = dataclasses_replace_tls(cfg)
-    with pytest.raises(ConfigError, match=r"^\[tls\] is not built for 3-tier yet"):
-        refuse_tls(tls, "3-tier")
-    refuse_tls(tls, "ccx33")
-    refuse_tls(cfg, "3-tier")
+def test_tls_on_3tier_the_app_servers_serve_the_tools_certificate(make_config, tmp_path):
+    """[tls] on 3-tier: the proxy goes with the app servers' part, in its shared-certificate
+    form (app/certs.py orders the certificate); the db server runs no proxy; during a switch
+    the old app on the db server keeps the proxy that renews its own certificates."""
+    import os
+    import shutil
+
+    from app import proxy
+    from app.service import tier_specs
+    from runner.outputs import Host, StackOutputs
+    app = tmp_path / "app"
+    shutil.copytree(REPO / "examples" / "app", app, ignore=shutil.ignore_patterns("*.toml", ".env*"))
+    (app / ".env").write_text("POSTGRES_PASSWORD=pw\n")
+    os.chmod(app / ".env", 0o600)
+    config = load_config(make_config(BASE_TOML + '\n[app]\ncompose = "app/docker-compose.yml"\n'
+                                     'env_file = "app/.env"\nfiles = ["backend/app.py"]\n'
+                                     '\n[tls]\nemail = "ops@example.com"\n'))
+    outputs = StackOutputs(hosts=(Host("a-1", "app", "198.18.0.3", private_ip="10.0.1.11", id=1),
+                                  Host("db", "db", "198.18.0.4", private_ip="10.0.1.3", id=3)),
+                           volume_id=1, ssh_key_id=1)
+    acme = {"directory": "https://198.18.0.1:14000/dir", "ca_file": str(tmp_path / "ca.pem")}
+    (tmp_path / "ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    db_spec, app_spec = tier_specs(config, outputs, acme)
+    app_doc, db_doc = yaml.safe_load(app_spec.compose), yaml.safe_load(db_spec.compose)
+    assert proxy.PROXY_SERVICE not in db_doc["services"]
+    volumes = app_doc["services"][proxy.PROXY_SERVICE]["volumes"]
+    assert "/mnt/data/caddy/certs:/etc/caddy/certs:ro" in volumes
+    assert "/mnt/data/caddy/acme:/srv/acme:ro" in volumes
+    assert "/mnt/data/caddy/admin:/run/caddy-admin" in volumes
+    files = dict(app_spec.files)
+    assert proxy.ACME_CA not in files          # the proxy talks to no ACME server
+    caddyfile = files[proxy.CADDYFILE].decode()
+    assert "\tauto_https disable_certs\n\tadmin unix//run/caddy-admin/admin.sock\n" in caddyfile
+    assert "acme_ca" not in caddyfile and "\t\tload /etc/caddy/certs\n" in caddyfile
+    assert proxy.CADDYFILE not in dict(db_spec.files)
+
+    old, _ = tier_specs(config, outputs, acme, keep_old_app=True)
+    old_doc = yaml.safe_load(old.compose)
+    assert "/mnt/data/caddy/certs:/etc/caddy/certs:ro" not in old_doc["services"]["proxy"]["volumes"]
+    assert "\tacme_ca https://198.18.0.1:14000/dir\n" in dict(old.files)[proxy.CADDYFILE].decode()
 
 
-def dataclasses_replace_tls(cfg):
-    import dataclasses
+def test_the_shared_caddyfile_is_one_caddy_accepts(tmp_path):
+    """Caddy itself (Debian's, the sandbox image's binary) adapts the 3-tier Caddyfile: the
+    challenge folder is served before the redirect, the certificates come from the folder
+    only, the admin endpoint is the socket."""
+    import json
+    import shutil
 
+    from app import proxy
     from generator.config_tls import TlsConfig
-    return dataclasses.replace(cfg, tls=TlsConfig(email="ops@example.com"))
-
+    caddy = shutil.which("caddy")
+    assert caddy, "Debian's caddy is installed by .ci/run (the sandbox's proxy image uses it)"
+    names = ("app.example.com", "api.app.example.com")
+    path = tmp_path / "Caddyfile"
+    path.write_bytes(proxy.caddyfile(TlsConfig(), names, "unused", ca_root=False,
+                                     health_path="/health", shared=True))
+    done = subprocess.run([caddy, "adapt", "--config", str(path), "--adapter", "caddyfile"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["admin"]["listen"] == "unix//run/caddy-admin/admin.sock"
+    assert doc["apps"]["tls"]["certificates"]["load_folders"] == ["/etc/caddy/certs"]
+    servers = doc["apps"]["http"]["servers"]
+    assert all(s["automatic_https"] == {"disable_certificates": True} for s in servers.values())
+    text = json.dumps(servers)
+    assert text.index('"root": "/srv/acme"') < text.index('"status_code": 308')
 
 def test_the_switch_file_is_the_whole_app_with_the_db_part_s_very_services(tmp_path):
     """During a switch the one server runs the old app and its databases published as the

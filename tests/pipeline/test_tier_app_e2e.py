@@ -96,14 +96,6 @@ def _current(host, home) -> str:
 
 def test_3tier_split_rolling_release_noop_and_a_broken_release_rolled_back(tier_sb):
     sb, home, toml = tier_sb
-    # [tls] is refused on 3-tier in one line, before anything is created.
-    sb.config.write_text(toml + '\n[tls]\nemail = "ops@app.example.com"\n')
-    refused = sb.cli("deploy", "--profile", "3-tier")
-    assert refused.returncode != 0 and "[infra]" not in refused.stdout
-    assert refused.stderr.strip().splitlines()[-1].endswith("[tls] is not built for 3-tier "
-                                                            "yet: remove [tls] or deploy a "
-                                                            "single-server profile")
-    sb.config.write_text(toml)
     _ok(sb.cli("generate", "--profile", "3-tier"))
     first = _ok(sb.cli("deploy", "--profile", "3-tier", timeout=900))
     assert "[app] done" in first.stdout, first.stdout

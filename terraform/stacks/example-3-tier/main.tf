@@ -325,7 +325,10 @@ resource "hcloud_load_balancer_target" "app" {
 }
 
 # TCP passthrough on both ports (TLS ends on the app servers, see the top).
-# The health check asks the app's health path over plain HTTP on port 80.
+# The health check asks the app's health path over plain HTTP on port 80, with a
+# Host of its own that no [dns] name can be (.invalid is reserved, RFC 2606): the
+# app servers' TLS proxy answers it from its by-address site (app/proxy.py), and
+# it never depends on what the load balancer sends when no domain is set.
 resource "hcloud_load_balancer_service" "web" {
   for_each = toset(["80", "443"])
 
@@ -342,6 +345,7 @@ resource "hcloud_load_balancer_service" "web" {
     retries  = 3
 
     http {
+      domain       = "health-check.invalid"
       path         = var.health_path
       status_codes = ["2??", "3??"]
     }
