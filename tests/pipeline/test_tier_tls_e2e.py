@@ -126,3 +126,35 @@ def test_3tier_names_on_https_with_one_certificate_on_every_app_server(tier_tls_
     digest = hashlib.sha256(_on(apps[0], home, "cat /mnt/data/caddy/certs/site.pem").stdout.encode())
     assert digest.hexdigest() == hashlib.sha256(
         _on(apps[1], home, "cat /mnt/data/caddy/certs/site.pem").stdout.encode()).hexdigest()
+
+
+def test_one_server_with_https_switches_to_3tier_and_stays_on_https(tier_tls_sb):
+    """ccx33 with [tls] -> 3-tier: while the switch runs, the old app on the db server keeps
+    its own proxy and certificate (resolvers that still hold its address keep HTTPS); once
+    DNS is at the load balancer the tool orders the 3-tier certificate; the finished switch
+    leaves no proxy on the db server."""
+    sb, info, home = tier_tls_sb
+    _ok(sb.cli("generate", "--profile", "ccx33"))
+    _ok(sb.cli("deploy", "--profile", "ccx33", timeout=600))
+    root = issued_root(info.acme["management"], info.acme["ca_file"])
+    old_ip = json.loads(_ok(sb.cli("outputs", "--json")).stdout)["hosts"][0]["ipv4"]
+    assert all(check_name(old_ip, n, root, "/health").ok for n in NAMES)
+
+    first = _ok(sb.cli("switch", "--to", "3-tier", "--config", str(sb.config),
+                       "--stacks-dir", str(sb.stacks), timeout=900))
+    assert "[tls] done: 2 name(s) on HTTPS" in first.stdout and "certificate ordered" in first.stdout
+    out = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    lb = out["load_balancer_ipv4"]
+    for name in NAMES:
+        assert check_name(lb, name, root, "/health").ok
+        assert check_name(old_ip, name, root, "/health").ok      # the old app, its own certificate
+
+    sandbox_env.age_recorded_time(sb.workdir() / ".work" / "tier-switch.json", "dns_at", 301)
+    second = _ok(sb.cli("switch", "--to", "3-tier", "--config", str(sb.config),
+                        "--stacks-dir", str(sb.stacks), timeout=900))
+    assert "ccx33 -> 3-tier finished" in second.stdout, second.stdout
+    for name in NAMES:
+        assert check_name(lb, name, root, "/health").ok
+    db = next(h for h in out["hosts"] if h["role"] == "db")
+    running = _on(db, home, "docker ps --format '{{.Names}}'")
+    assert running.exit_status == 0 and "proxy" not in running.stdout, running.stdout
