@@ -14,13 +14,21 @@ from pipeline import switch
 from tests.conftest import TEST_PRICE_TABLE
 
 
-@pytest.mark.parametrize("current,target", [("3-tier", "ccx33"), ("3-tier", "ccx43")])
-def test_switches_from_3_tier_are_refused_naming_why(current, target):
-    with pytest.raises(RefusedError) as refused:
-        switch.refuse_unsupported(current, target)
-    message = str(refused.value)
-    assert f"switching {current} -> {target} is not built yet" in message
-    assert "subnet" in message and "load balancer" in message and "\n" not in message
+@pytest.mark.parametrize("target", ["ccx33", "ccx43"])
+def test_3_tier_to_one_server_is_a_switch_that_keeps_the_db_server(target):
+    switch.refuse_unsupported("3-tier", target)
+    path = switch._data_path("3-tier", target, "x", "x-data", "ccx33")
+    assert "the volume x-data stays on the db server x-db, which becomes the single server x" \
+        in path
+    # ccx33 is the db server's type: no rescale; ccx43 is one, with its stop said.
+    assert ("rescaled in place from ccx33 to ccx43" in path) == (target == "ccx43")
+    assert ("kept as ccx33, not rescaled" in path) == (target == "ccx33")
+
+
+def test_a_switch_to_an_unknown_profile_is_refused_in_one_line():
+    with pytest.raises(RefusedError, match=r"switching 3-tier -> cx22 is not built") as refused:
+        switch.refuse_unsupported("3-tier", "cx22")
+    assert "\n" not in str(refused.value)
 
 
 @pytest.mark.parametrize("current", ["ccx33", "ccx43"])
