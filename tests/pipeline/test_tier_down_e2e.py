@@ -1,0 +1,70 @@
+"""`switch --to ccx33` from 3-tier, end to end on the sandbox, as a user runs it.
+
+The db server becomes the single server again: the same server id, the same
+volume and attachment; the load balancer, the app servers and the network go;
+the next plan is empty. Oracles: the API read with the hcloud client, the
+sandbox's authoritative DNS server, Terraform's own plan."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.pipeline import sandbox_env
+from tests.pipeline.test_dns_phase_e2e import _ask
+
+pytestmark = pytest.mark.e2e
+
+_ok = sandbox_env.ok
+RECORD = ("work", "production", ".work", "tier-switch.json")
+
+
+def _switch(sb, to="ccx33", *extra):
+    return sb.cli("switch", "--to", to, "--stacks-dir", str(sb.stacks), "--config",
+                  str(sb.config), *extra, timeout=900)
+
+
+def _verify(sb) -> list[dict]:
+    done = sb.cli("verify", "--after", "--json", "--config", str(sb.config), "--stacks-dir",
+                  str(sb.stacks))
+    return json.loads(done.stdout)["checks"]
+
+
+def test_3_tier_back_to_one_server_keeps_the_db_server_and_its_volume(sb):
+    _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    api = sb.client()
+    db = next(s for s in api.servers.get_all() if s.name.endswith("-db"))
+    (volume,) = api.volumes.get_all()
+    lb = api.load_balancers.get_all()[0].public_net.ipv4.ip
+    assert _ask(sb, "app.example.com", "A") == [lb]
+
+    first = _ok(_switch(sb))
+    assert "switch 3-tier -> ccx33" in first.stdout
+    assert "stays on the db server" in first.stdout and "kept as ccx33" in first.stdout
+    assert "rerun `hetzner-deploy switch --to ccx33`" in first.stdout
+    assert _ask(sb, "app.example.com", "A") == [db.public_net.ipv4.ip]
+    assert len(api.servers.get_all()) == 3 and len(api.load_balancers.get_all()) == 1
+    web = [f for f in api.firewalls.get_all() if f.name.endswith("db-web-firewall")]
+    assert len(web) == 1
+    (row,) = [c for c in _verify(sb) if c["name"] == "Tier switch finished"]
+    assert row["status"] == "warn"
+    assert "3-tier -> ccx33 under way: the names point at the db server" in row["detail"]
+    # A rerun before the TTL is over changes nothing and says when.
+    again = _ok(_switch(sb))
+    assert "keep serving until" in again.stdout and len(api.servers.get_all()) == 3
+
+    sandbox_env.age_recorded_time(sb.directory.joinpath(*RECORD), "dns_at", 3601)
+    second = _ok(_switch(sb))
+    assert "left the private network" in second.stdout
+    assert "3-tier -> ccx33 finished" in second.stdout
+    (server,) = api.servers.get_all()
+    assert server.id == db.id and not server.name.endswith("-db")
+    assert server.server_type.name == "ccx33" and server.labels["profile"] == "ccx33"
+    assert server.private_net == [] and "role" not in server.labels
+    assert api.volumes.get_by_id(volume.id).server.id == db.id
+    assert api.load_balancers.get_all() == [] and api.networks.get_all() == []
+    assert [f.name for f in api.firewalls.get_all()] == [f"{server.name}-firewall"]
+    assert _ask(sb, "app.example.com", "A") == [server.public_net.ipv4.ip]
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+    assert not sb.directory.joinpath(*RECORD).exists()
+    assert [c for c in _verify(sb) if c["name"] == "Tier switch finished"] == []
