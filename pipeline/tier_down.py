@@ -82,7 +82,7 @@ def serve_from_db(ctx, record: Record, now=None) -> Step:
     result = None
     if record.dns_at is None:
         three = context_for(ctx, THREE_TIER)
-        result = run_context(three, phases=_phases(SERVING_PHASES))
+        result = _run_restoring(three, SERVING_PHASES)
         (db,) = three.outputs.by_role("db")
         if ctx.config.app is not None:
             lines.append(_healthy(ctx.config, db))
@@ -107,11 +107,9 @@ def serve_from_db(ctx, record: Record, now=None) -> Step:
 
 def detach_db(ctx, record: Record) -> Step:
     """Stage `detaching`: the db server leaves the private network, nothing else changes."""
-    from pipeline.deploy import run_context
     record = dataclasses.replace(record, stage="detaching")
     tier_switch.save(ctx.workdir, record)
-    three = context_for(ctx, THREE_TIER)
-    result = run_context(three, phases=_phases(DETACH_PHASES))
+    result = _run_restoring(context_for(ctx, THREE_TIER), DETACH_PHASES)
     tier_switch.save(ctx.workdir, dataclasses.replace(record, stage="single"))
     (db,) = result.outputs.by_role("db") if result.outputs else (None,)
     name = db.name if db else "the db server"
@@ -141,6 +139,15 @@ def where(record: Record) -> str:
         return "the db server is leaving the private network"
     return ("the db server is out of the private network and serves alone; the single-server "
             "stack is still to be applied (the load balancer, app servers and network go)")
+
+
+def _run_restoring(ctx, names):
+    """A stage's run; refused before it applied anything (the review), the stack files are
+    put back as they were (a changed deploy.toml may have re-rendered them)."""
+    from pipeline.deploy import run_context
+    from pipeline.switch import stack_restored_on_refusal
+    with stack_restored_on_refusal(ctx.stacks_dir / ctx.env, applied=lambda: ctx.applied):
+        return run_context(ctx, phases=_phases(names))
 
 
 def _healthy(config, db) -> str:

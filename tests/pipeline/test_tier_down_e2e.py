@@ -68,3 +68,26 @@ def test_3_tier_back_to_one_server_keeps_the_db_server_and_its_volume(sb):
     assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
     assert not sb.directory.joinpath(*RECORD).exists()
     assert [c for c in _verify(sb) if c["name"] == "Tier switch finished"] == []
+
+
+def test_a_switch_down_whose_plan_replaces_the_db_server_is_refused(sb):
+    """The data-loss review judges the switch's plans like any other: another image would
+    replace the db server (and its local disk), so the switch stops before anything."""
+    _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    state = sb.workdir() / "terraform.tfstate"
+    serial = json.loads(state.read_text())["serial"]
+    stack = {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir() if p.is_file()}
+    sb.config.write_text(sb.config.read_text().replace('image = "ubuntu-22.04"',
+                                                       'image = "ubuntu-24.04"'))
+    for extra in ((), ("--allow-replace",)):
+        refused = _switch(sb, "ccx33", *extra)
+        assert refused.returncode == 7, refused.stdout + refused.stderr
+        errors = [ln for ln in refused.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "refusing a plan that can lose the data" in errors[0]
+        assert "hcloud_server.db would be" in errors[0] and "--accept-data-loss" in errors[0]
+        assert "Traceback" not in refused.stderr
+        assert json.loads(state.read_text())["serial"] == serial
+        assert {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir()
+                if p.is_file()} == stack
+        assert not sb.directory.joinpath(*RECORD).exists()
+    assert len(sb.client().servers.get_all()) == 3
