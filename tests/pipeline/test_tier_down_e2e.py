@@ -7,6 +7,7 @@ sandbox's authoritative DNS server, Terraform's own plan."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -91,3 +92,75 @@ def test_a_switch_down_whose_plan_replaces_the_db_server_is_refused(sb):
                 if p.is_file()} == stack
         assert not sb.directory.joinpath(*RECORD).exists()
     assert len(sb.client().servers.get_all()) == 3
+
+
+# --- with machines: the app, its data and a user all the while ------------------------------
+
+from tests.examples.appkit import http  # noqa: E402
+from tests.pipeline.test_tier_switch_e2e import PG, REDIS, Client, switch_sb  # noqa: E402,F401
+
+
+def test_3_tier_to_ccx33_keeps_every_row_and_key_and_a_user_fails_only_in_the_db_restart(switch_sb):
+    sb = switch_sb
+    _ok(sb.cli("generate", "--profile", "3-tier"))
+    _ok(sb.cli("deploy", "--profile", "3-tier", timeout=900))
+    before = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    lb, volume_id = before["load_balancer_ipv4"], before["volume_id"]
+    db = next(h for h in before["hosts"] if h["role"] == "db")
+    for note in ("one", "two", "three"):
+        assert http(lb, "POST", "/notes", note)[0] == 201
+    assert _ask(sb, "app.example.com", "A") == [lb]
+
+    client = Client(sb)
+    client.start()
+    try:
+        first = _ok(_switch(sb))
+        assert "stays on the db server" in first.stdout
+        assert _ask(sb, "app.example.com", "A") == [db["ipv4"]]
+        # The whole app on the db server, over its public address: every row and key.
+        assert http(db["ipv4"], "GET", "/notes/count") == (200, {"rows": 3, "written": 3,
+                                                                 "last": "three"})
+        assert http(lb, "GET", "/health")[0] == 200          # the load balancer still serves
+        sandbox_env.age_recorded_time(sb.directory.joinpath(*RECORD), "dns_at", 301)
+        start = len(client.log)
+        second = _ok(_switch(sb))
+        end = len(client.log)
+        assert "3-tier -> ccx33 finished" in second.stdout
+        time.sleep(1)       # a few more requests after the end
+    finally:
+        client.stop.set()
+        client.join(30)
+    after = json.loads(_ok(sb.cli("outputs", "--json")).stdout)
+    (host,) = after["hosts"]
+    assert host["id"] == db["id"] and after["volume_id"] == volume_id
+    assert host["ipv4"] == db["ipv4"] and after.get("load_balancer_ipv4") in (None, "")
+    api = sb.client()
+    assert api.volumes.get_by_id(volume_id).server.id == db["id"]
+    assert len(api.servers.get_all()) == 1 and api.load_balancers.get_all() == []
+    assert api.networks.get_all() == []
+    # The user: the load balancer until DNS moved, then the db server, never a failure.
+    # The user: the load balancer until DNS moved, then the db server. Never a failure
+    # through the whole first run (the app comes to the db server, DNS moves) nor after
+    # the end. The one window of failures is in the last stage: PostgreSQL and Redis lose
+    # their private-network ports, and a container's ports cannot change while it runs,
+    # so they restart once (and the backend, which depends on them, with them).
+    assert [a for a, _, _ in client.log if a not in (lb, db["ipv4"])] == []
+    moved = next(i for i, (a, _, _) in enumerate(client.log) if a == db["ipv4"])
+    assert all(a == db["ipv4"] for a, _, _ in client.log[moved:])
+    assert [d for _, good, d in client.log[:start] if not good] == []
+    assert [d for _, good, d in client.log[end:] if not good] == []
+    failed = [i for i, (_, good, _) in enumerate(client.log) if not good]
+    print(f"requests: {len(client.log)}; failed: {len(failed)}, all during the last stage "
+          f"({end - start} requests)")
+    assert all(start <= i < end and client.log[i][0] == db["ipv4"] for i in failed)
+    windows = [i for i in failed if i - 1 not in failed]
+    print(f"failure windows start at {windows}; first kinds: "
+          f"{sorted({client.log[i][2][:60] for i in failed})[:6]}")
+    assert sum(1 for _, good, _ in client.log[moved:] if good) > 20
+    assert http(db["ipv4"], "GET", "/notes/count") == (200, {"rows": 3, "written": 3,
+                                                             "last": "three"})
+    assert http(db["ipv4"], "POST", "/notes", "four")[0] == 201
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
+    assert not sb.directory.joinpath(*RECORD).exists()
+    for done in (first, second):
+        assert PG not in done.stdout + done.stderr and REDIS not in done.stdout + done.stderr
