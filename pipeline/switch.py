@@ -127,6 +127,20 @@ def running_servers(ctx) -> dict[str, str]:
             for s in state.of_type("hcloud_server") if s.attributes.get("name")}
 
 
+def running_after(current: str, target: str, name: str,
+                  running: dict[str, str]) -> dict[str, str]:
+    """What still runs after the switch, by its new name (server name -> type), so that the
+    estimate prices it at its running row unless its type changes (a rescale pays the
+    current row). One server -> 3-tier: it runs on as `<name>-db`; 3-tier -> one server:
+    the db server runs on as `<name>`, the app servers are gone."""
+    if target == "3-tier" and current in SINGLE_SERVER:
+        return {f"{name}-db": t for t in running.values()}
+    if current == "3-tier" and target in SINGLE_SERVER:
+        db = running.get(f"{name}-db")
+        return {name: db} if db else {}
+    return running
+
+
 def refuse_unsupported(current: str, target: str) -> None:
     if current in SINGLE_SERVER and target in (*SINGLE_SERVER, "3-tier"):
         return
@@ -229,12 +243,8 @@ def prepare(ctx) -> SwitchPreview | None:
         table = load_price_table(config.pricing_table)   # [pricing] table, else the shipped one
         before = estimate(current, config, table, existing=running)
         # One server -> 3-tier: the same server runs on as the db server (renamed), at its price.
-        renamed = ({f"{base_name(config)}-db": t for t in running.values()}
-                   if target == "3-tier" and current in SINGLE_SERVER else running)
-        if current == "3-tier":     # the db server runs on as the one server, at its price
-            db = running.get(f"{base_name(config)}-db")
-            renamed = {base_name(config): db} if db else {}
-        after = estimate(target, config, table, existing=renamed)
+        after = estimate(target, config, table,
+                         existing=running_after(current, target, base_name(config), running))
     except DeployError as exc:   # a price table without these types: say so, go on
         error = exc.message if hasattr(exc, "message") else str(exc)
     name = base_name(config)

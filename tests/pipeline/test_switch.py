@@ -132,6 +132,26 @@ def test_the_preview_prices_the_running_server_at_its_row_and_the_rescaled_one_a
         < text.index("data path: the volume stays attached")
 
 
+@pytest.mark.parametrize("target,price", [("ccx33", 40.00), ("ccx43", 200.00)])
+def test_the_way_down_prices_the_db_server_as_running_unless_rescaled(tmp_path, make_config,
+                                                                      target, price):
+    from pricing.estimate import estimate
+    from pricing.table import load_price_table
+    (tmp_path / "prices.toml").write_text(TABLE)
+    config = load_config(make_config())
+    table = load_price_table(tmp_path / "prices.toml")
+    name = "autoscale-ai-production"
+    running = {f"{name}-db": "ccx33", f"{name}-app-1": "cpx21", f"{name}-app-2": "cpx21"}
+    after = switch.running_after("3-tier", target, name, running)
+    assert after == {name: "ccx33"}           # the app servers go, the db server stays
+    est = estimate(target, config, table, dt.date(2026, 11, 28), existing=after)
+    (server,) = [item for item in est.items if item.basis and item.name.startswith("server")]
+    assert server.unit_eur == price
+    # ccx33 keeps the running server's (January) row; ccx43 is a rescale: the June row.
+    assert ("keeps its price" in server.name) == (target == "ccx33")
+    assert switch.running_after("ccx33", "3-tier", name, {name: "ccx33"}) == {f"{name}-db": "ccx33"}
+
+
 def test_a_preview_without_prices_says_why():
     from generator.sizing import recommend
     preview = switch.SwitchPreview("ccx43", "ccx33", recommend(3000), (), None, None,
