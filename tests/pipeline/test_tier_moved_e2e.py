@@ -3,10 +3,9 @@ the generated `moved` blocks turn the one server into the db server and back, in
 with the same server id, the same volume and the same attachment. Oracle: the API read
 with the hcloud client (not our outputs), and Terraform's own plan.
 
-`switch --to 3-tier` itself is refused until the app side exists (the old app must keep
-serving until the load balancer is healthy and DNS points at it); this is its base. The
-way back is planned here (the same server again, the volume untouched) but not applied:
-see the note at the end."""
+This is the base of `switch` both ways (test_tier_switch_e2e.py, test_tier_down_e2e.py).
+The way back is planned here (the same server again, the volume untouched) but not applied
+in one go: see the note at the end."""
 from __future__ import annotations
 
 import json
