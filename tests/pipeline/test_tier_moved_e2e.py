@@ -50,5 +50,6 @@ def test_one_server_becomes_the_db_server_and_back_without_touching_the_volume(s
     assert not any(a.startswith("hcloud_volume") for a in back)
     # Applying that in one go is not possible yet: Terraform orders the subnet's deletion
     # before the server's detach (its update), and the API refuses to delete a subnet that
-    # still has a server ("subnet still has attached resources"). The way down needs a
-    # first apply of the server alone; `switch` will own that.
+    # still has a server ("subnet still has attached resources"). So `switch --to ccx33`
+    # first applies the 3-tier stack with TF_VAR_db_private_network=false
+    # (pipeline/tier_down.py, tests/pipeline/test_tier_down_e2e.py).
