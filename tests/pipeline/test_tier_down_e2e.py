@@ -204,3 +204,21 @@ def test_3_tier_to_ccx33_keeps_every_row_and_key_and_a_user_fails_only_in_the_db
     assert not sb.directory.joinpath(*RECORD).exists()
     for done in (first, second):
         assert PG not in done.stdout + done.stderr and REDIS not in done.stdout + done.stderr
+
+
+def test_3_tier_to_ccx43_rescales_the_db_server_in_place(sb):
+    _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
+    api = sb.client()
+    db = next(s for s in api.servers.get_all() if s.name.endswith("-db"))
+    (volume,) = api.volumes.get_all()
+    first = _ok(_switch(sb, "ccx43"))
+    assert "rescaled in place from ccx33 to ccx43" in first.stdout
+    assert "after: 1 x server ccx43 (rescaled: " in first.stdout     # the current price row
+    sandbox_env.age_recorded_time(sb.directory.joinpath(*RECORD), "dns_at", 3601)
+    _ok(_switch(sb, "ccx43"))
+    (server,) = api.servers.get_all()
+    assert server.id == db.id and server.server_type.name == "ccx43"
+    assert server.primary_disk_size == db.primary_disk_size          # keep_disk
+    assert server.status == "running"
+    assert api.volumes.get_by_id(volume.id).server.id == db.id
+    assert json.loads(_ok(sb.cli("plan", "--json")).stdout)["has_changes"] is False
