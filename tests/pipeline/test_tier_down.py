@@ -58,3 +58,22 @@ def test_verify_after_says_where_a_switch_down_is(tmp_path, make_config):
     assert "leaving the private network" in said[2]
     assert "single-server stack is still to be applied" in said[3]
     assert len(set(said)) == 4
+
+
+def test_another_switch_while_one_down_is_under_way_is_refused_in_one_line(tmp_path):
+    import types
+
+    import pytest
+
+    from commands.switch import run_down_switch
+    from errors import RefusedError
+    record = ts.Record("3-tier", "ccx33", "serving", "2026-11-29T01:00:00+00:00")
+    ts.save(tmp_path, record)
+    for wanted, said in (("ccx43", "a switch 3-tier -> ccx33 is under way: finish it with "
+                                   "`hetzner-deploy switch --to ccx33` first"),
+                         ("3-tier", "going back to 3-tier halfway is not built")):
+        ctx = types.SimpleNamespace(profile=types.SimpleNamespace(name=wanted), workdir=tmp_path)
+        with pytest.raises(RefusedError) as refused:
+            run_down_switch(ctx, None, record)
+        assert said in str(refused.value) and "\n" not in str(refused.value)
+    assert ts.load(tmp_path) == record              # nothing changed
