@@ -190,7 +190,8 @@ def switch_confirm(preview):
 @accept_data_loss_option
 @stacks_dir_option
 def switch(to, env, config_path, auto_approve, allow_replace, accept_data_loss, stacks_dir):
-    """Switch the deployed stack to another profile (ccx33 <-> ccx43 in place)."""
+    """Switch the deployed stack to another profile (ccx33 <-> ccx43 in place; one server
+    <-> 3-tier in stages: rerun it to go on, `verify --after` says where it is)."""
     from commands import terraform as tf_commands
     from commands.terraform import output_lines, target_banner
     from errors import RefusedError
