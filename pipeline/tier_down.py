@@ -127,6 +127,22 @@ def single_context(ctx, record: Record):
     return context_for(ctx, record.target, allow_replace=True)
 
 
+def dns_outputs(config, target, outputs, stacks_dir=None):
+    """The outputs the names should point at now: during a switch down, once they moved
+    (dns_at), the db server's (verify --after asks the nameservers for those)."""
+    from errors import DeployError
+    from runner.workspace import workspace_for
+    if outputs is None or target is None or not outputs.by_role("db"):
+        return outputs
+    kw = {"stacks_dir": stacks_dir} if stacks_dir else {}
+    try:
+        record = tier_switch.load(workspace_for(target.kind, config.environment, **kw).workdir)
+    except (DeployError, OSError):     # no readable record: the stack's own target
+        return outputs
+    moved = record is not None and record.down and record.dns_at is not None
+    return single_view(outputs) if moved else outputs
+
+
 def where(record: Record) -> str:
     """What `verify --after` says about a switch down under way."""
     if record.stage == "serving" and record.dns_at is None:

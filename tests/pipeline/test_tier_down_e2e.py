@@ -51,6 +51,8 @@ def test_3_tier_back_to_one_server_keeps_the_db_server_and_its_volume(sb):
     (row,) = [c for c in _verify(sb) if c["name"] == "Tier switch finished"]
     assert row["status"] == "warn"
     assert "3-tier -> ccx33 under way: the names point at the db server" in row["detail"]
+    (dns,) = [c for c in _verify(sb) if c["name"] == "DNS points at the server"]
+    assert dns["status"] == "ok", dns          # at the db server, as the switch wants now
     # A rerun before the TTL is over changes nothing and says when.
     again = _ok(_switch(sb))
     assert "keep serving until" in again.stdout and len(api.servers.get_all()) == 3
