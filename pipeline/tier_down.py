@@ -91,8 +91,13 @@ def serve_from_db(ctx, record: Record, now=None) -> Step:
         lines += [f"{line.phase}: {line.status} {line.detail}" for line in dns.lines]
         record = dataclasses.replace(record, dns_at=(now or _now()).isoformat())
         tier_switch.save(ctx.workdir, record)
-        lines.append(f"the names point at the db server {db.name} ({db.ipv4}), which serves "
-                     f"the whole app")
+        if any(line.status == "skipped" and "not managed" in line.detail for line in dns.lines):
+            # No registrar access: the records are the user's; the TTL counts from now.
+            lines.append(f"point the names at the db server {db.name} ({db.ipv4}) now: it "
+                         f"serves the whole app")
+        else:
+            lines.append(f"the names point at the db server {db.name} ({db.ipv4}), which "
+                         f"serves the whole app")
     ready = ready_at(record, ctx.config.dns.ttl)
     if (now or _now()) < ready:
         lines.append(f"the load balancer and the app servers keep serving until "
