@@ -101,8 +101,11 @@ def run_down_switch(ctx, preview, record, *, quiet: bool = False):
             try:
                 step = tier_down.serve_from_db(ctx, record)
             except RefusedError:
-                if fresh and tier_switch.load(ctx.workdir).dns_at is None:
-                    tier_switch.clear(ctx.workdir)     # refused before the names moved
+                now = tier_switch.load(ctx.workdir)
+                if fresh and now is not None and now.dns_at is None:
+                    # Refused before the names moved: a plain deploy converges (the 3-tier
+                    # stack without the switch's firewall, the db part on the db server).
+                    tier_switch.clear(ctx.workdir)
                 raise
             for line in step.lines:
                 say(line)
