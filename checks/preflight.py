@@ -214,10 +214,14 @@ def _switch_checks(target: Target, config: DeployConfig, workdir: Path | None,
         return [Check("after", "Tier switch finished", WARN, getattr(exc, "message", str(exc)))]
     if record is None:
         return []
-    where = {"serving": "the app servers are added and the old app still serves on the db "
-                        "server (public 80/443 open)",
-             "retiring": "the old app is stopped; the db server's extra firewall is still "
-                         "to go"}[record.stage]
+    if record.down:      # 3-tier -> one server (pipeline/tier_down.py)
+        from pipeline.tier_down import where as down_where
+        where = down_where(record)
+    else:
+        where = {"serving": "the app servers are added and the old app still serves on the "
+                            "db server (public 80/443 open)",
+                 "retiring": "the old app is stopped; the db server's extra firewall is still "
+                             "to go"}.get(record.stage, record.stage)
     return [Check("after", "Tier switch finished", WARN,
                   f"{record.source} -> {record.target} under way: {where}",
                   f"hetzner-deploy switch --to {record.target}")]

@@ -23,6 +23,10 @@ def run_switch(ctx, preview, *, quiet: bool = False):
                                  wait_app_healthy, wait_hosts_back)
     from pipeline import tier_switch
     started = None
+    record = tier_switch.load(ctx.workdir)
+    if (record is not None and record.down) or \
+            (preview is not None and preview.current == tier_switch.THREE_TIER):
+        return run_down_switch(ctx, preview, record, quiet=quiet)
     if preview is not None:
         click.echo("\n".join(preview.lines()), err=quiet)
         if tier_switch.load(ctx.workdir) is None and preview.target == "3-tier":
@@ -66,6 +70,71 @@ def run_switch(ctx, preview, *, quiet: bool = False):
     if preview is not None and ctx.applied:
         for line in wait_app_healthy(ctx):
             click.echo(f"[switch] healthy: {line}", err=quiet)
+    return result
+
+
+def run_down_switch(ctx, preview, record, *, quiet: bool = False):
+    """3-tier -> one server, stage by stage (pipeline/tier_down.py); a rerun goes on from
+    the recorded stage. Returns the last pipeline run's result."""
+    from errors import InterruptedRun, RefusedError
+    from pipeline import tier_down, tier_switch
+    from pipeline.phases import PHASES
+    from pipeline.switch import stack_restored_on_refusal, wait_app_healthy, wait_hosts_back
+    wanted = ctx.profile.name
+    if record is not None and wanted not in (record.target, record.source):
+        raise RefusedError(f"a switch {record.source} -> {record.target} is under way: finish "
+                           f"it with `hetzner-deploy switch --to {record.target}` first")
+    if record is not None and wanted == record.source:
+        raise RefusedError(f"a switch {record.source} -> {record.target} is under way "
+                           f"({tier_down.where(record)}): going back to {record.source} "
+                           f"halfway is not built; finish it with `hetzner-deploy switch "
+                           f"--to {record.target}`, then switch again")
+    if preview is not None:
+        click.echo("\n".join(preview.lines()), err=quiet)
+    say = lambda line: click.echo(f"[switch] {line}", err=quiet)   # noqa: E731
+    fresh = record is None
+    if fresh:
+        record = tier_switch.begin(ctx.workdir, preview.current, preview.target)
+    hint = f"; to finish the switch, rerun `hetzner-deploy switch --to {record.target}`"
+    try:
+        if record.stage == "serving":
+            try:
+                step = tier_down.serve_from_db(ctx, record)
+            except RefusedError:
+                now = tier_switch.load(ctx.workdir)
+                if fresh and now is not None and now.dns_at is None:
+                    # Refused before the names moved: a plain deploy converges (the 3-tier
+                    # stack without the switch's firewall, the db part on the db server).
+                    tier_switch.clear(ctx.workdir)
+                raise
+            for line in step.lines:
+                say(line)
+            if step.waiting_until is not None:
+                return step.result
+            record = tier_switch.load(ctx.workdir)
+        if record.stage in ("serving", "detaching"):
+            for line in tier_down.detach_db(ctx, record).lines:
+                say(line)
+            record = tier_switch.load(ctx.workdir)
+        single = tier_down.single_context(ctx, record)
+        split = [p.name for p in PHASES].index("outputs") + 1
+        with stack_restored_on_refusal(single.stacks_dir / single.env,
+                                       applied=lambda: single.applied):
+            result = tier_down.run_context_phases(single, PHASES[:split])
+        if single.applied:
+            for name in wait_hosts_back(single):
+                say(f"{name} is back (SSH and Docker answer)")
+        later = tier_down.run_context_phases(single, PHASES[split:])
+        result = dataclasses.replace(later, lines=result.lines + later.lines)
+        for line in wait_app_healthy(single):
+            say(f"healthy: {line}")
+    except InterruptedRun as exc:
+        exc.message += hint
+        exc.args = (exc.message,)
+        raise
+    tier_switch.clear(ctx.workdir)
+    say(f"{record.source} -> {record.target} finished: the db server is the single server "
+        f"(same id, same volume); the load balancer, app servers and network are gone")
     return result
 
 
@@ -124,7 +193,8 @@ def switch_confirm(preview):
 @accept_data_loss_option
 @stacks_dir_option
 def switch(to, env, config_path, auto_approve, allow_replace, accept_data_loss, stacks_dir):
-    """Switch the deployed stack to another profile (ccx33 <-> ccx43 in place)."""
+    """Switch the deployed stack to another profile (ccx33 <-> ccx43 in place; one server
+    <-> 3-tier in stages: rerun it to go on, `verify --after` says where it is)."""
     from commands import terraform as tf_commands
     from commands.terraform import output_lines, target_banner
     from errors import RefusedError
@@ -150,8 +220,14 @@ def switch(to, env, config_path, auto_approve, allow_replace, accept_data_loss, 
                    f"undone", err=True)
     ctx.confirm = switch_confirm(preview) if interactive else None
     result = run_switch(ctx, preview)
-    click.echo(f"switched {result.env} to {result.profile} ({result.target_kind}):"
-               if preview is not None else f"{result.env} runs {result.profile} "
-               f"({result.target_kind}):")
+    from pipeline.tier_switch import load as switch_record
+    under_way = switch_record(ctx.workdir)
+    if under_way is not None:    # waiting for DNS: the lines above say until when
+        click.echo(f"{result.env}: switch {under_way.source} -> {under_way.target} under way "
+                   f"({result.target_kind}), running now:")
+    else:
+        click.echo(f"switched {result.env} to {result.profile} ({result.target_kind}):"
+                   if preview is not None else f"{result.env} runs {result.profile} "
+                   f"({result.target_kind}):")
     if result.outputs:
         click.echo("\n".join(f"  {line}" for line in output_lines(result.outputs)))

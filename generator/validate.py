@@ -88,6 +88,16 @@ def _check_body(where: str, body: dict, block: dict) -> list[str]:
                 for item in items:
                     if isinstance(item, dict):
                         problems += _check_body(f"{where}.{key}", item, spec["nested_type"])
+        elif key == "dynamic" and _is_block(value):
+            # dynamic "network" { for_each ... content { ... } }: content is checked as the block.
+            for item in value:
+                for name, spec in item.items():
+                    if name not in block_types:
+                        problems.append(f"{where}: unknown block {name!r} in dynamic")
+                        continue
+                    for content in spec.get("content") or []:
+                        problems += _check_body(f"{where}.{name}", content,
+                                                block_types[name]["block"])
         elif key in block_types:
             nested = block_types[key]
             items = value if _is_block(value) else []

@@ -22,7 +22,9 @@ ccx33 <-> ccx43 is an in-place rescale of the all-in-one server (keep_disk,
 so both ways work). One server -> 3-tier keeps the server as the db server
 (`moved` blocks: the volume and its attachment never change) and runs in
 stages that a rerun resumes (pipeline/tier_switch.py). 3-tier -> one server
-is refused with one line saying why.
+is the mirror (pipeline/tier_down.py): the db server becomes the single server
+again (`moved` blocks db -> main), the whole app on it and DNS at it before the
+load balancer and the app servers go.
 """
 from __future__ import annotations
 
@@ -125,18 +127,43 @@ def running_servers(ctx) -> dict[str, str]:
             for s in state.of_type("hcloud_server") if s.attributes.get("name")}
 
 
+def running_after(current: str, target: str, name: str,
+                  running: dict[str, str]) -> dict[str, str]:
+    """What still runs after the switch, by its new name (server name -> type), so that the
+    estimate prices it at its running row unless its type changes (a rescale pays the
+    current row). One server -> 3-tier: it runs on as `<name>-db`; 3-tier -> one server:
+    the db server runs on as `<name>`, the app servers are gone."""
+    if target == "3-tier" and current in SINGLE_SERVER:
+        return {f"{name}-db": t for t in running.values()}
+    if current == "3-tier" and target in SINGLE_SERVER:
+        db = running.get(f"{name}-db")
+        return {name: db} if db else {}
+    return running
+
+
 def refuse_unsupported(current: str, target: str) -> None:
     if current in SINGLE_SERVER and target in (*SINGLE_SERVER, "3-tier"):
         return
+    if current == "3-tier" and target in SINGLE_SERVER:
+        return
     raise RefusedError(
-        f"switching {current} -> {target} is not built yet: ccx33 <-> ccx43 (an in-place "
-        "rescale) and one server -> 3-tier are; from 3-tier back to one server, Terraform "
-        "would delete the subnet before the db server leaves it (the API refuses), and the "
-        "app would have to come back to the db server before DNS leaves the load balancer "
-        "(nothing was changed)")
+        f"switching {current} -> {target} is not built: ccx33 <-> ccx43 (an in-place "
+        "rescale), one server -> 3-tier and 3-tier -> one server are (nothing was changed)")
 
 
-def _data_path(current: str, target: str, server: str, volume: str) -> str:
+def _data_path(current: str, target: str, server: str, volume: str,
+               db_type: str = "") -> str:
+    if current == "3-tier":
+        rescale = (f"rescaled in place from {db_type} to {target} (keep_disk: the server is "
+                   f"off for the rescale, so the app and its databases stop for it)"
+                   if db_type and db_type != target else f"kept as {target}, not rescaled")
+        return (f"the volume {volume} stays on the db server {server}-db, which becomes the "
+                f"single server {server} (Terraform `moved` blocks: the same server id, the "
+                f"volume and its attachment never change; {rescale}); first the db server runs "
+                f"the whole app beside its databases (not restarted) and the names move to "
+                f"its public address; [dns] ttl later it leaves the private network, then the "
+                f"load balancer, the app servers and the network are deleted and the "
+                f"databases restart once without their private-network ports")
     if target == "3-tier":
         return (f"{server} becomes the db server {server}-db (Terraform `moved` blocks: "
                 f"renamed, joined to the private network, given the db firewall, all in "
@@ -216,15 +243,15 @@ def prepare(ctx) -> SwitchPreview | None:
         table = load_price_table(config.pricing_table)   # [pricing] table, else the shipped one
         before = estimate(current, config, table, existing=running)
         # One server -> 3-tier: the same server runs on as the db server (renamed), at its price.
-        renamed = ({f"{base_name(config)}-db": t for t in running.values()}
-                   if target == "3-tier" and current in SINGLE_SERVER else running)
-        after = estimate(target, config, table, existing=renamed)
+        after = estimate(target, config, table,
+                         existing=running_after(current, target, base_name(config), running))
     except DeployError as exc:   # a price table without these types: say so, go on
         error = exc.message if hasattr(exc, "message") else str(exc)
     name = base_name(config)
     return SwitchPreview(current, target, recommend(config.calls_per_month, config.thresholds),
                          stack_diff(config, target, stack_dir), before, after, error,
-                         _data_path(current, target, name, f"{name}-data"))
+                         _data_path(current, target, name, f"{name}-data",
+                                    running.get(f"{name}-db", "")))
 
 
 @contextmanager

@@ -18,6 +18,21 @@ still points at it. So the switch goes:
    variable: the extra firewall goes.
 3. done: the record is removed.
 
+3-tier -> one server (pipeline/tier_down.py runs it) is the mirror, and uses the
+same record with source "3-tier":
+
+1. `serving`: the 3-tier stack again with TF_VAR_db_serves_web=true, the db
+   server runs the whole app (the transitional Compose file: its databases stay
+   as they are, still published for the app servers), answers its health path
+   on its public address, and the names move to it; dns_at is recorded.
+2. `detaching`: [dns] ttl after that, the 3-tier stack once more with
+   TF_VAR_db_private_network=false too: the db server leaves the private network
+   on its own (in the single stack's apply Terraform deletes the subnet before
+   it updates the server, and the API refuses that while the server is attached).
+3. `single`: the single-server stack (the `moved` blocks db -> main: same id,
+   same volume, same attachment; rescaled in place if the type differs), the app
+   without the private publication, and the record removed.
+
 The record is a small JSON file in the work directory (0600); whatever stops a
 switch (a refusal, SIGINT, kill -9), `switch` or `deploy` reads it and goes on
 from its stage. Terraform gets the variable from the environment, as it gets the
@@ -33,15 +48,21 @@ from pathlib import Path
 
 FILE = Path(".work") / "tier-switch.json"
 DB_SERVES_WEB = "TF_VAR_db_serves_web"
-STAGES = ("serving", "retiring")
+DB_PRIVATE_NETWORK = "TF_VAR_db_private_network"
+STAGES = ("serving", "retiring", "detaching", "single")
+THREE_TIER = "3-tier"
 
 
 @dataclass(frozen=True)
 class Record:
-    source: str          # the profile switched from (ccx33, ccx43)
-    target: str          # 3-tier
-    stage: str           # serving | retiring
-    dns_at: str | None = None   # when the names were first seen at the load balancer (UTC)
+    source: str          # the profile switched from (ccx33, ccx43; 3-tier on the way down)
+    target: str          # 3-tier (ccx33, ccx43 on the way down)
+    stage: str           # up: serving | retiring; down: serving | detaching | single
+    dns_at: str | None = None   # when the names were first seen at their new address (UTC)
+
+    @property
+    def down(self) -> bool:
+        return self.source == THREE_TIER
 
 
 def _path(workdir: Path) -> Path:
@@ -79,9 +100,11 @@ def clear(workdir: Path) -> None:
 
 
 def begin(workdir: Path, source: str, target: str) -> Record | None:
-    """The record of a switch one server -> 3-tier (kept if one is already under way)."""
+    """The record of a switch one server <-> 3-tier (kept if one is already under way)."""
     from pipeline.switch import SINGLE_SERVER
-    if source not in SINGLE_SERVER or target != "3-tier":
+    up = source in SINGLE_SERVER and target == THREE_TIER
+    down = source == THREE_TIER and target in SINGLE_SERVER
+    if not (up or down):
         return load(workdir)
     record = load(workdir) or Record(source, target, "serving")
     save(workdir, record)
@@ -91,7 +114,13 @@ def begin(workdir: Path, source: str, target: str) -> Record | None:
 def terraform_vars(workdir: Path) -> dict[str, str]:
     """What the switch's stage adds to terraform's environment."""
     record = load(workdir)
-    return {DB_SERVES_WEB: "true"} if record and record.stage == "serving" else {}
+    if record is None:
+        return {}
+    if record.stage == "serving":
+        return {DB_SERVES_WEB: "true"}
+    if record.stage == "detaching":
+        return {DB_SERVES_WEB: "true", DB_PRIVATE_NETWORK: "false"}
+    return {}
 
 
 def keeps_old_app(workdir: Path) -> bool:
@@ -110,9 +139,20 @@ def carry_host_key(env_name: str, server: str) -> bool:
     return True
 
 
+def carry_host_key_back(env_name: str, server: str) -> bool:
+    """The way down: `<server>-db` becomes `<server>` again, with the same host key."""
+    from remote import hostkeys
+    db = hostkeys.load(env_name, f"{server}-db")
+    if db is None:
+        return False
+    hostkeys.pin(env_name, server, db.private_openssh, db.public)
+    return True
+
+
 def refresh_terraform_env(session) -> None:
     """After a stage change: the session's terraform sees the stage's variables only."""
     session.tf.env.pop(DB_SERVES_WEB, None)
+    session.tf.env.pop(DB_PRIVATE_NETWORK, None)
     session.tf.env.update(terraform_vars(session.ws.workdir))
 
 

@@ -115,7 +115,8 @@ def after_checks(after) -> list:
     if after.config is None or after.outputs is None:
         return [Check("after", title, NOT_CHECKED, "no outputs yet")]
     try:
-        want = dns_target(after.config, after.outputs)
+        from pipeline.tier_down import dns_outputs   # a switch down moved the names on purpose
+        want = dns_target(after.config, dns_outputs(after.config, after.target, after.outputs))
         servers = nameservers_for(after.config, after.target)
     except DeployError as exc:
         return [Check("after", title, NOT_CHECKED, exc.message)]

@@ -99,7 +99,13 @@ def test_load_balancer_network_and_health_check(config):
     assert subnet["network_zone"] == "${var.network_zone}"
     for name, server in _resources(doc, "hcloud_server").items():
         assert server["depends_on"] == ["${hcloud_network_subnet.main}"], name
-        assert server["network"][0]["network_id"] == "${hcloud_network.main.id}"
+        # The db server's attachment is dynamic: off only while a switch back to one server
+        # detaches it before the subnet goes (var.db_private_network, true unless TF_VAR says).
+        network = (server["network"][0] if name == "app" else
+                   server["dynamic"][0]["network"]["content"][0])
+        assert network["network_id"] == "${hcloud_network.main.id}"
+    db_net = _resources(doc, "hcloud_server")["db"]["dynamic"][0]["network"]
+    assert db_net["for_each"].startswith("${var.db_private_network ? ")
     pgs = _resources(doc, "hcloud_placement_group")
     assert sorted(pgs) == ["app", "db"] and all(p["type"] == "spread" for p in pgs.values())
     attachment = _resources(doc, "hcloud_volume_attachment")["data"]

@@ -14,13 +14,21 @@ from pipeline import switch
 from tests.conftest import TEST_PRICE_TABLE
 
 
-@pytest.mark.parametrize("current,target", [("3-tier", "ccx33"), ("3-tier", "ccx43")])
-def test_switches_from_3_tier_are_refused_naming_why(current, target):
-    with pytest.raises(RefusedError) as refused:
-        switch.refuse_unsupported(current, target)
-    message = str(refused.value)
-    assert f"switching {current} -> {target} is not built yet" in message
-    assert "subnet" in message and "load balancer" in message and "\n" not in message
+@pytest.mark.parametrize("target", ["ccx33", "ccx43"])
+def test_3_tier_to_one_server_is_a_switch_that_keeps_the_db_server(target):
+    switch.refuse_unsupported("3-tier", target)
+    path = switch._data_path("3-tier", target, "x", "x-data", "ccx33")
+    assert "the volume x-data stays on the db server x-db, which becomes the single server x" \
+        in path
+    # ccx33 is the db server's type: no rescale; ccx43 is one, with its stop said.
+    assert ("rescaled in place from ccx33 to ccx43" in path) == (target == "ccx43")
+    assert ("kept as ccx33, not rescaled" in path) == (target == "ccx33")
+
+
+def test_a_switch_to_an_unknown_profile_is_refused_in_one_line():
+    with pytest.raises(RefusedError, match=r"switching 3-tier -> cx22 is not built") as refused:
+        switch.refuse_unsupported("3-tier", "cx22")
+    assert "\n" not in str(refused.value)
 
 
 @pytest.mark.parametrize("current", ["ccx33", "ccx43"])
@@ -122,6 +130,26 @@ def test_the_preview_prices_the_running_server_at_its_row_and_the_rescaled_one_a
     assert "recommendation: ccx33" in text and "ccx43 is not the recommended profile" in text
     assert text.index("recommendation") < text.index("stack diff") < text.index("cost:") \
         < text.index("data path: the volume stays attached")
+
+
+@pytest.mark.parametrize("target,price", [("ccx33", 40.00), ("ccx43", 200.00)])
+def test_the_way_down_prices_the_db_server_as_running_unless_rescaled(tmp_path, make_config,
+                                                                      target, price):
+    from pricing.estimate import estimate
+    from pricing.table import load_price_table
+    (tmp_path / "prices.toml").write_text(TABLE)
+    config = load_config(make_config())
+    table = load_price_table(tmp_path / "prices.toml")
+    name = "autoscale-ai-production"
+    running = {f"{name}-db": "ccx33", f"{name}-app-1": "cpx21", f"{name}-app-2": "cpx21"}
+    after = switch.running_after("3-tier", target, name, running)
+    assert after == {name: "ccx33"}           # the app servers go, the db server stays
+    est = estimate(target, config, table, dt.date(2026, 11, 28), existing=after)
+    (server,) = [item for item in est.items if item.basis and item.name.startswith("server")]
+    assert server.unit_eur == price
+    # ccx33 keeps the running server's (January) row; ccx43 is a rescale: the June row.
+    assert ("keeps its price" in server.name) == (target == "ccx33")
+    assert switch.running_after("ccx33", "3-tier", name, {name: "ccx33"}) == {f"{name}-db": "ccx33"}
 
 
 def test_a_preview_without_prices_says_why():

@@ -1,5 +1,5 @@
 """`switch --to` on the sandbox (emulator + stand-in provider, real terraform):
-ccx33 -> ccx43 -> ccx33 in place, the preview before it, the refusal from 3-tier,
+ccx33 -> ccx43 -> ccx33 in place, the preview before it,
 `deploy --profile` taking the same path, and a switch stopped by SIGINT mid-apply
 that a rerun finishes."""
 from __future__ import annotations
@@ -95,23 +95,6 @@ def test_switch_ccx33_to_ccx43_and_back_in_place(sb):
                        "--config", str(sb.config)))
     assert "production already runs ccx33" in again.stderr
     assert "switch ccx33" not in again.stdout
-
-
-def test_switch_from_3_tier_is_refused_in_one_line_and_changes_nothing(sb):
-    _ok(sb.cli("deploy", "--profile", "3-tier"))
-    stack = {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir() if p.is_file()}
-    serial = json.loads((sb.workdir() / "terraform.tfstate").read_text())["serial"]
-    for argv in (("switch", "--to", "ccx33", "--stacks-dir", str(sb.stacks), "--config", str(sb.config)),
-                 ("deploy", "--profile", "ccx33")):
-        refused = sb.cli(*argv)
-        assert refused.returncode == 7, refused.stdout + refused.stderr
-        errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1 and "switching 3-tier -> ccx33 is not built yet" in errors[0]
-        assert "Traceback" not in refused.stderr
-        assert {p.name: p.read_bytes() for p in (sb.stacks / "production").iterdir()
-                if p.is_file()} == stack
-        assert json.loads((sb.workdir() / "terraform.tfstate").read_text())["serial"] == serial
-        assert not (sb.workdir() / ".work" / "tier-switch.json").exists()
 
 
 def test_switch_with_nothing_deployed_is_refused(sb):

@@ -3,10 +3,9 @@ the generated `moved` blocks turn the one server into the db server and back, in
 with the same server id, the same volume and the same attachment. Oracle: the API read
 with the hcloud client (not our outputs), and Terraform's own plan.
 
-`switch --to 3-tier` itself is refused until the app side exists (the old app must keep
-serving until the load balancer is healthy and DNS points at it); this is its base. The
-way back is planned here (the same server again, the volume untouched) but not applied:
-see the note at the end."""
+This is the base of `switch` both ways (test_tier_switch_e2e.py, test_tier_down_e2e.py).
+The way back is planned here (the same server again, the volume untouched) but not applied
+in one go: see the note at the end."""
 from __future__ import annotations
 
 import json
@@ -51,5 +50,6 @@ def test_one_server_becomes_the_db_server_and_back_without_touching_the_volume(s
     assert not any(a.startswith("hcloud_volume") for a in back)
     # Applying that in one go is not possible yet: Terraform orders the subnet's deletion
     # before the server's detach (its update), and the API refuses to delete a subnet that
-    # still has a server ("subnet still has attached resources"). The way down needs a
-    # first apply of the server alone; `switch` will own that.
+    # still has a server ("subnet still has attached resources"). So `switch --to ccx33`
+    # first applies the 3-tier stack with TF_VAR_db_private_network=false
+    # (pipeline/tier_down.py, tests/pipeline/test_tier_down_e2e.py).

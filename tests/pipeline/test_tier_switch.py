@@ -27,10 +27,39 @@ def test_a_switch_to_3_tier_is_recorded_privately_and_opens_the_db_web_firewall(
     assert ts.load(tmp_path) is None
 
 
-def test_only_one_server_to_3_tier_is_a_staged_switch(tmp_path):
+def test_only_one_server_to_3_tier_and_back_are_staged_switches(tmp_path):
     assert ts.begin(tmp_path, "ccx33", "ccx43") is None
-    assert ts.begin(tmp_path, "3-tier", "ccx33") is None
+    assert ts.begin(tmp_path, "ccx43", "ccx33") is None
     assert not (tmp_path / ".work" / "tier-switch.json").exists()
+
+
+def test_the_way_down_opens_the_db_web_firewall_then_detaches_then_drops_both(tmp_path):
+    record = ts.begin(tmp_path, "3-tier", "ccx43")
+    assert record == ts.Record("3-tier", "ccx43", "serving") and record.down
+    assert ts.terraform_vars(tmp_path) == {"TF_VAR_db_serves_web": "true"}
+    assert ts.keeps_old_app(tmp_path)            # the db server runs the whole app
+    ts.save(tmp_path, ts.Record("3-tier", "ccx43", "detaching", "2026-11-29T01:00:00+00:00"))
+    assert ts.terraform_vars(tmp_path) == {"TF_VAR_db_serves_web": "true",
+                                           "TF_VAR_db_private_network": "false"}
+    assert not ts.keeps_old_app(tmp_path)
+    ts.save(tmp_path, ts.Record("3-tier", "ccx43", "single", "2026-11-29T01:00:00+00:00"))
+    assert ts.terraform_vars(tmp_path) == {}
+    assert ts.begin(tmp_path, "3-tier", "ccx43").stage == "single"   # a rerun keeps it
+
+
+def test_the_session_forgets_the_variables_of_stages_past(tmp_path):
+    class Session:
+        class tf:
+            env = {"TF_VAR_db_serves_web": "true", "TF_VAR_db_private_network": "false",
+                   "HCLOUD_ENDPOINT": "http://127.0.0.1:1/v1"}
+
+        class ws:
+            workdir = tmp_path
+    ts.refresh_terraform_env(Session)
+    assert Session.tf.env == {"HCLOUD_ENDPOINT": "http://127.0.0.1:1/v1"}
+    ts.save(tmp_path, ts.Record("3-tier", "ccx33", "detaching", "2026-11-29T01:00:00+00:00"))
+    ts.refresh_terraform_env(Session)
+    assert Session.tf.env["TF_VAR_db_private_network"] == "false"
 
 
 def test_the_old_app_stops_only_a_ttl_after_the_names_moved():
@@ -68,3 +97,14 @@ def test_verify_after_names_a_switch_under_way(tmp_path, make_config):
     (row,) = _switch_checks(target, config, tmp_path, None)
     assert row.status == "warn" and "ccx33 -> 3-tier under way" in row.detail
     assert row.action == "hetzner-deploy switch --to 3-tier"
+
+
+def test_the_host_key_goes_back_with_the_db_server_to_its_old_name(tmp_path, monkeypatch):
+    from remote import hostkeys
+    monkeypatch.setenv("HETZNER_DEPLOY_KEYS_DIR", str(tmp_path / "keys"))
+    assert ts.carry_host_key_back("production", "autoscale-ai-production") is False
+    db, _ = hostkeys.ensure("production", "autoscale-ai-production-db")
+    hostkeys.ensure("production", "autoscale-ai-production")     # a generate made one
+    assert ts.carry_host_key_back("production", "autoscale-ai-production") is True
+    back = hostkeys.load("production", "autoscale-ai-production")
+    assert (back.public, back.private_openssh) == (db.public, db.private_openssh)

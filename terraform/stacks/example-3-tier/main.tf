@@ -253,9 +253,16 @@ resource "hcloud_server" "db" {
     ipv6_enabled = true
   }
 
-  network {
-    network_id = hcloud_network.main.id
-    ip         = local.db_private_ip
+  # Off only while `switch` moves 3-tier back to one server (var.db_private_network):
+  # the db server leaves the network in an apply of its own, because in the single
+  # stack's apply Terraform deletes the subnet before it updates the server, and the
+  # API refuses to delete a subnet a server is still attached to.
+  dynamic "network" {
+    for_each = var.db_private_network ? [local.db_private_ip] : []
+    content {
+      network_id = hcloud_network.main.id
+      ip         = network.value
+    }
   }
 
   depends_on = [hcloud_network_subnet.main]

@@ -107,6 +107,12 @@ variable "health_path" {
   }
 }
 
+variable "db_private_network" {
+  description = "False only while `hetzner-deploy switch` moves a 3-tier stack back to one server (it sets TF_VAR_db_private_network=false): the db server leaves the private network before the subnet is deleted. Never set it in a file."
+  type        = bool
+  default     = true
+}
+
 variable "db_serves_web" {
   description = "True only while `hetzner-deploy switch` moves a one-server stack to 3-tier (it sets TF_VAR_db_serves_web): the old app on the db server keeps its public HTTP and HTTPS until DNS points at the load balancer. Never set it in a file."
   type        = bool
