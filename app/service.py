@@ -298,4 +298,7 @@ def restart_proxy_all(config, outputs) -> list[HostOutcome]:
             raise RemoteError(f"{conn.target.label}: no current release to restart the proxy of")
         await conn.run(c.compose(config.project, release, "restart", PROXY_SERVICE), timeout=120)
         return release
-    return _each(targets_from(config, outputs), restart, boot_wait=False)
+    # The db server alone serves the app while a switch down is under way
+    # (pipeline/tier_down.single_view): then its proxy is the one.
+    roles = APP_ROLES if any(h.role in APP_ROLES for h in outputs.hosts) else ("db",)
+    return _each(targets_from(config, outputs, roles), restart, boot_wait=False)

@@ -87,7 +87,9 @@ def serve_from_db(ctx, record: Record, now=None) -> Step:
         if ctx.config.app is not None:
             lines.append(_healthy(ctx.config, db))
         three.outputs = single_view(three.outputs)
-        dns = run_context(three, phases=_phases(("dns",)))
+        # With [tls], the db server's own proxy gets its certificate once the names point at
+        # it (HTTP-01): the tls phase waits for that, restarting the proxy out of its back-off.
+        dns = run_context(three, phases=_phases(("dns", "tls")))
         lines += [f"{line.phase}: {line.status} {line.detail}" for line in dns.lines]
         record = dataclasses.replace(record, dns_at=(now or _now()).isoformat())
         tier_switch.save(ctx.workdir, record)

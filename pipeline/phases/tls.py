@@ -6,7 +6,7 @@ expected root verifies (pebble's root on the sandbox, the system store on
 Hetzner), then checks the health path over HTTPS and the HTTP->HTTPS redirect
 (checks/https.py). Caddy backs off after the tries it made before DNS pointed
 here, so when a name has no certificate yet the proxy is restarted once, and
-it tries again at once. The checkpoint key is the names, the address and
+it tries again at once. The checkpoint key is the names, the address, the hosts and
 [tls]: an unchanged deploy does not dial again; `verify --after` does.
 """
 from __future__ import annotations
@@ -39,8 +39,11 @@ def key(ctx) -> str | None:
     if _tiered(ctx.outputs):
         return None       # runs on every deploy: the tool renews 3-tier certificates (app/certs.py)
     names, address = _inputs(ctx.config, ctx.outputs)
+    # The hosts too: the same address can front another proxy (a switch down serves from
+    # the db server, whose proxy has yet to get its certificate).
+    hosts = tuple((h.role, h.name, h.id) for h in ctx.outputs.hosts)
     return key_of(name, ctx.fingerprint, names, address, repr(ctx.config.tls),
-                  ctx.config.app.health_path)
+                  ctx.config.app.health_path, hosts)
 
 
 def expected_root(target) -> bytes | None:

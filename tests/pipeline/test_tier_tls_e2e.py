@@ -128,8 +128,8 @@ def test_3tier_names_on_https_with_one_certificate_on_every_app_server(tier_tls_
         _on(apps[1], home, "cat /mnt/data/caddy/certs/site.pem").stdout.encode()).hexdigest()
 
 
-def test_one_server_with_https_switches_to_3tier_and_stays_on_https(tier_tls_sb):
-    """ccx33 with [tls] -> 3-tier: while the switch runs, the old app on the db server keeps
+def test_one_server_with_https_switches_to_3tier_and_back_and_stays_on_https(tier_tls_sb):
+    """ccx33 with [tls] -> 3-tier and back: while the switch runs, the old app on the db server keeps
     its own proxy and certificate (resolvers that still hold its address keep HTTPS); once
     DNS is at the load balancer the tool orders the 3-tier certificate; the finished switch
     leaves no proxy on the db server."""
@@ -158,3 +158,18 @@ def test_one_server_with_https_switches_to_3tier_and_stays_on_https(tier_tls_sb)
     db = next(h for h in out["hosts"] if h["role"] == "db")
     running = _on(db, home, "docker ps --format '{{.Names}}'")
     assert running.exit_status == 0 and "proxy" not in running.stdout, running.stdout
+
+    # And back down to one server: the db server's own proxy gets its certificate once the
+    # names point at it; after the last stage it still serves it.
+    down = _ok(sb.cli("switch", "--to", "ccx33", "--config", str(sb.config),
+                      "--stacks-dir", str(sb.stacks), timeout=900))
+    assert "tls: done" in down.stdout, down.stdout
+    for name in NAMES:
+        assert check_name(old_ip, name, root, "/health").ok
+    sandbox_env.age_recorded_time(sb.workdir() / ".work" / "tier-switch.json", "dns_at", 301)
+    _ok(sb.cli("switch", "--to", "ccx33", "--config", str(sb.config),
+               "--stacks-dir", str(sb.stacks), timeout=900))
+    assert not (sb.workdir() / ".work" / "tier-switch.json").exists()
+    for name in NAMES:
+        assert check_name(old_ip, name, root, "/health").ok
+    assert json.loads(_ok(sb.cli("outputs", "--json")).stdout)["load_balancer_ipv4"] is None
