@@ -138,28 +138,7 @@ def test_a_switch_stopped_by_sigint_mid_apply_is_finished_by_a_rerun(sb):
     disk = sb.client().servers.get_by_id(server_id).primary_disk_size
     # Slow the server's actions so the signal lands while terraform modifies it.
     sb.fault(count=4, latency_ms=1500, path_prefix=f"/servers/{server_id}/actions")
-    proc = sb.popen("switch", "--to", "ccx43")
-    lines: list[str] = []
-    modifying = threading.Event()
-
-    def read():
-        for line in proc.stdout:
-            lines.append(line)
-            if "hcloud_server.main: Modifying" in line:
-                modifying.set()
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    assert modifying.wait(120), "the apply never started:\n" + "".join(lines)
-    tree = descendants(proc.pid)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=180)
-    reader.join(10)
-    stderr = proc.stderr.read()
-    assert proc.returncode == 130, "".join(lines) + stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "interrupted" in errors[0] and "Traceback" not in stderr
-    assert "to finish the switch, rerun `hetzner-deploy switch --to ccx43`" in errors[0]
-    assert_all_gone(tree)
+    interrupt_switch_mid_apply(sb, "ccx43", wait_s=120)
     sb.clear_faults()
     # The stack already says ccx43 (the apply had started): it is not rolled back.
     assert _manifest_profile(sb) == "ccx43"
@@ -182,6 +161,24 @@ def _watch(proc, marker: str):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     return lines, seen, reader
+
+
+def interrupt_switch_mid_apply(sb, to: str, *, wait_s: float) -> None:
+    """`switch --to TO` stopped by SIGINT once terraform modifies the server: it exits 130
+    with one error line naming the rerun, and leaves no process behind."""
+    proc = sb.popen("switch", "--to", to)
+    lines, modifying, reader = _watch(proc, "hcloud_server.main: Modifying")
+    assert modifying.wait(wait_s), "the apply never started:\n" + "".join(lines)
+    tree = descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=180)
+    reader.join(10)
+    stderr = proc.stderr.read()
+    assert proc.returncode == 130, "".join(lines) + stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "interrupted" in errors[0] and "Traceback" not in stderr
+    assert f"to finish the switch, rerun `hetzner-deploy switch --to {to}`" in errors[0]
+    assert_all_gone(tree)
 
 
 def test_a_switch_killed_while_the_server_is_off_is_finished_by_a_rerun(sb):

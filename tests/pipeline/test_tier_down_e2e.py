@@ -7,7 +7,6 @@ sandbox's authoritative DNS server, Terraform's own plan."""
 from __future__ import annotations
 
 import json
-import signal
 import time
 
 import pytest
@@ -99,8 +98,7 @@ def test_a_switch_down_whose_plan_replaces_the_db_server_is_refused(sb):
 
 
 def test_a_switch_down_stopped_by_sigint_in_its_last_apply_is_finished_by_a_rerun(sb):
-    from tests.pipeline.test_interrupt_e2e import assert_all_gone, descendants
-    from tests.pipeline.test_switch_e2e import _watch
+    from tests.pipeline.test_switch_e2e import interrupt_switch_mid_apply
     _ok(sb.cli("deploy", "--profile", "3-tier", timeout=600))
     api = sb.client()
     db = next(s for s in api.servers.get_all() if s.name.endswith("-db"))
@@ -109,19 +107,7 @@ def test_a_switch_down_stopped_by_sigint_in_its_last_apply_is_finished_by_a_reru
     sandbox_env.age_recorded_time(sb.directory.joinpath(*RECORD), "dns_at", 3601)
     # Slow the db server's update so the signal lands while terraform renames it.
     sb.fault(count=4, latency_ms=1500, path_prefix=f"/servers/{db.id}")
-    proc = sb.popen("switch", "--to", "ccx33")
-    lines, modifying, reader = _watch(proc, "hcloud_server.main: Modifying")
-    assert modifying.wait(240), "the last apply never started:\n" + "".join(lines)
-    tree = descendants(proc.pid)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=180)
-    reader.join(10)
-    stderr = proc.stderr.read()
-    assert proc.returncode == 130, "".join(lines) + stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "interrupted" in errors[0] and "Traceback" not in stderr
-    assert "to finish the switch, rerun `hetzner-deploy switch --to ccx33`" in errors[0]
-    assert_all_gone(tree)
+    interrupt_switch_mid_apply(sb, "ccx33", wait_s=240)
     sb.clear_faults()
     record = json.loads(sb.directory.joinpath(*RECORD).read_text())
     assert record["stage"] == "single"

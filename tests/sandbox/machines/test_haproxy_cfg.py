@@ -155,3 +155,42 @@ def test_a_deep_sandbox_folder_gets_a_short_stats_socket(tmp_path):
     assert len(str(short)) <= SOCKET_PATH_MAX and short.name == "stats.sock"
     assert short == stats_socket_for(deep)                           # stable per folder
     assert short != stats_socket_for(tmp_path / ("d" * 60) / ("e" * 60) / "lb-2")
+
+
+def test_the_servers_a_config_names_are_those_haproxy_then_reports():
+    """What the reload check compares (lb.LoadBalancerHost._reload): the config's servers,
+    and the servers a worker started on it reports (real haproxy as the oracle)."""
+    import tempfile
+    from sandbox.machines.haproxy_cfg import server_names, server_names_in_state
+    folder = Path(tempfile.mkdtemp(prefix="hx-"))
+    try:
+        lb = {"id": 8, "algorithm": {"type": "round_robin"}, "services": [
+            {"protocol": "tcp", "listen_port": port, "destination_port": 80,
+             "health_check": {"protocol": "tcp", "port": 80, "interval": 600, "timeout": 10,
+                              "retries": 3}} for port in (_free_port(), _free_port())]}
+        sock, cfg = folder / "s.sock", folder / "h.cfg"
+        config = render(lb, ["127.0.0.1"], [Target("s5", "127.0.0.5"), Target("ip0", "127.0.0.6")],
+                        sock, scale=1.0)
+        cfg.write_text(config)
+        (folder / "servers.state").write_text("1\n")
+        import socket
+        import time
+        proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(sock))
+                s.sendall(b"show servers state\n")
+                text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+        finally:
+            proc.kill()
+            proc.wait()
+        names = {(f"svc_{svc['listen_port']}", n) for svc in lb["services"] for n in ("s5", "ip0")}
+        assert server_names(config) == names == server_names_in_state(text)
+        assert server_names_in_state("1\n# be_id be_name srv_id srv_name\n") == set()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
