@@ -24,6 +24,7 @@ from pathlib import Path
 from errors import SandboxError
 from runner.process import run
 
+from . import haproxy_cfg
 from .net import HostNet
 
 START_TIMEOUT = 10.0
@@ -189,7 +190,7 @@ class LoadBalancerHost:
                 # up, unchecked: a dead target would get requests until its checks fail.
                 state = self._ask(b"show servers state\n")
                 if state is not None:
-                    self.server_state.write_text(state)
+                    self.server_state.write_text(haproxy_cfg.new_servers_down(state, spec.config))
                 os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
