@@ -50,6 +50,11 @@ def _donor_images(donor: Path, images: Path) -> dict[str, str] | None:
         return None
 
 
+def has_images(donor: Path, images: Path) -> bool:
+    """Whether `donor` has imported every tarball in `images` (since it last changed)."""
+    return _donor_images(donor, images) is not None
+
+
 def _link_tree(src: Path, dst: Path) -> None:
     """`src` recreated at `dst`: directories with their mode and owner, files as hard links."""
     shutil.copytree(src, dst, copy_function=os.link, symlinks=True)
