@@ -175,7 +175,14 @@ def one(n: int) -> dict:
         info = manager.up(base / "sandbox", machines=True)
         try:
             started, started_utc = time.perf_counter(), time.time()
-            report = json.loads(_cli(base, config, "deploy", "--profile", "3-tier", "--json"))
+            try:
+                report = json.loads(_cli(base, config, "deploy", "--profile", "3-tier", "--json"))
+            except SystemExit:
+                # What the machines said, before the sandbox (and its log) goes.
+                log = (base / "sandbox" / "emulator.log").read_text(errors="replace")
+                print("\n".join(line for line in log.splitlines() if line.startswith("machines:")),
+                      file=sys.stderr)
+                raise
             deployed = time.perf_counter() - started
             lb_ip = report["outputs"]["load_balancer_ipv4"]
             while not _all_healthy(info, lb_ip):
