@@ -293,6 +293,8 @@ class Controller:
                 machine.stop()
             finally:
                 self.machines.pop(sid, None)   # only once it is really gone
+                self.launched.pop(sid, None)
+                self.pending.pop(sid, None)
             _say(f"server {sid} machine stopped in {time.monotonic() - t0:.2f}s")
 
     def _forget(self, existing: set[int], volume_ids: set[int]) -> None:
