@@ -161,6 +161,23 @@ def render(lb: dict, binds: list[str], targets: list[Target], stats_socket: Path
 _SERVER_LINE = re.compile(r"\s+server (\S+) ([0-9.]+):([0-9]+) ")
 
 
+def server_names(config: str) -> set[tuple[str, str]]:
+    """(listen section, server name) of every server line in `config`."""
+    out, backend = set(), None
+    for line in config.split("\n"):
+        if line.startswith("listen "):
+            backend = line.split()[1]
+        elif backend and (found := _SERVER_LINE.match(line)):
+            out.add((backend, found[1]))
+    return out
+
+
+def server_names_in_state(state: str) -> set[tuple[str, str]]:
+    """(backend, server name) of every server `show servers state` reports."""
+    return {(f[1], f[3]) for f in (line.split() for line in state.splitlines())
+            if len(f) > 4 and f[0].isdigit() and f[2].isdigit()}
+
+
 def new_servers_down(state: str, config: str) -> str:
     """`state` (haproxy's `show servers state`) with a DOWN, unchecked line added for every
     server in `config` that it does not name, so a reload starts a target the load balancer

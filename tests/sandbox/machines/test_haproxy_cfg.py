@@ -219,3 +219,43 @@ def test_a_target_new_to_a_reload_starts_down_until_checked():
             ["s1", "s2"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_servers_a_config_names_are_those_haproxy_then_reports():
+    """What the reload check compares (lb.LoadBalancerHost._reload): the config's servers,
+    and the servers a worker started on it reports (real haproxy as the oracle)."""
+    import socket
+    import tempfile
+    import time
+    from sandbox.machines.haproxy_cfg import server_names, server_names_in_state
+    folder = Path(tempfile.mkdtemp(prefix="hx-"))
+    try:
+        lb = {"id": 8, "algorithm": {"type": "round_robin"}, "services": [
+            {"protocol": "tcp", "listen_port": port, "destination_port": 80,
+             "health_check": {"protocol": "tcp", "port": 80, "interval": 600, "timeout": 10,
+                              "retries": 3}} for port in (_free_port(), _free_port())]}
+        sock, cfg = folder / "s.sock", folder / "h.cfg"
+        config = render(lb, ["127.0.0.1"], [Target("s5", "127.0.0.5"), Target("ip0", "127.0.0.6")],
+                        sock, scale=1.0)
+        cfg.write_text(config)
+        (folder / "servers.state").write_text("1\n")
+        proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(sock))
+                s.sendall(b"show servers state\n")
+                text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+        finally:
+            proc.kill()
+            proc.wait()
+        names = {(f"svc_{svc['listen_port']}", n) for svc in lb["services"] for n in ("s5", "ip0")}
+        assert server_names(config) == names
+        assert server_names_in_state(text) == names, text
+        assert server_names_in_state("1\n# be_id be_name srv_id srv_name\n") == set()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
