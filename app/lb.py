@@ -19,6 +19,14 @@ confirms what we know. "unhealthy" is waited for up to HEALTHY_WAIT_S and is
 then an error naming the server.
 
 Calls are blocking (hcloud): the rolling release runs them in a thread.
+
+Scaling in (fewer app servers, or a server replaced): Terraform would delete a
+server's target and, right after, the server, with no pause between them, so
+requests the load balancer is still sending it would fail. The infra phase
+therefore drains first (doomed_targets + drain): the targets the plan deletes
+leave through the API, DRAIN_S passes, and only then is the plan applied. The
+provider's delete of a target already gone is a no-op (it looks the target up
+first), so the saved plan still applies as reviewed.
 """
 from __future__ import annotations
 
@@ -133,6 +141,47 @@ class LoadBalancerGate:
             out[h.name] = ("unhealthy" if "unhealthy" in words else
                            "unknown" if words - {"healthy"} else "healthy")
         return out
+
+
+@dataclass(frozen=True)
+class Doomed:
+    """A server target the plan deletes (or replaces): its load balancer and server."""
+    lb_id: int
+    id: int            # the server's id (named like runner.outputs.Host for the gate)
+    name: str          # the server's name, for what the phase says
+
+
+def doomed_targets(summary, state) -> list[Doomed]:
+    """The server targets `summary` deletes or replaces, with their ids from `state`
+    (a plan's delete carries no attributes of its own); in plan order."""
+    names = {r.numeric_id: r.attributes.get("name") for r in state.of_type("hcloud_server")}
+    out = []
+    for change in summary.changes:
+        if change.type != "hcloud_load_balancer_target" or change.action not in ("delete", "replace"):
+            continue
+        found = state.get(change.address)
+        attrs = found.attributes if found is not None else {}
+        try:
+            lb_id, server_id = int(attrs.get("load_balancer_id")), int(attrs.get("server_id"))
+        except (TypeError, ValueError):
+            continue     # not a server target, or not in the state: nothing serving to drain
+        if attrs.get("type") == "server":
+            out.append(Doomed(lb_id, server_id, names.get(server_id) or change.address))
+    return out
+
+
+def drain(client, doomed: list[Doomed], endpoint: str = "", *, drain_s: float = DRAIN_S,
+          sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Take `doomed` out of their load balancers (those still in), then wait `drain_s`
+    once for the requests they are serving; the names taken out."""
+    out = []
+    for lb_id in dict.fromkeys(d.lb_id for d in doomed):
+        # One wait for all of them below, not one per load balancer.
+        gate = LoadBalancerGate(client, lb_id, endpoint, drain_s=0, sleep=lambda s: None)
+        out += gate.remove([d for d in doomed if d.lb_id == lb_id])
+    if out:
+        sleep(drain_s)
+    return out
 
 
 def open_gate(endpoint: str, token: str, outputs) -> LoadBalancerGate:

@@ -4,8 +4,10 @@ Order and gates (issue 12 item 3):
 1. The db server gets its part of the Compose project (app/tiers.py) and is gated on
    its services' own Compose healthchecks; a failure rolls it back (releases.deploy) and
    stops here, before any app server is touched.
-2. The app servers: first those with no release yet (they serve nothing), FRESH_BATCH
-   at once, then the serving ones [tier] rolling_group at a time. A group whose servers all report
+2. The app servers: first those with no release yet (they serve nothing), each on
+   its own as soon as it has booted, at most FRESH_PARALLEL releases at once (no
+   lockstep batches: a slow boot holds up nobody else), then the serving ones [tier]
+   rolling_group at a time. A group whose servers all report
    the release already current (the probe, one round trip each) is left alone: no load
    balancer call, so a redeploy with nothing changed stays a no-op. Otherwise the
    group's serving servers leave the load balancer (app/lb.py), get the release
@@ -34,9 +36,10 @@ class Member:
 
 
 # Servers with no release yet serve nothing, so nothing is protected by rolling them one
-# group at a time: they go first, this many at once (the first deploy of 20 app servers
-# would otherwise take 20 rounds), and add capacity before serving ones leave.
-FRESH_BATCH = 10
+# group at a time: they go first (the first deploy of 20 app servers would otherwise take
+# 20 rounds) and add capacity before serving ones leave. Each goes as soon as it has
+# booted; this bounds the releases (SSH sessions, uploads, compose runs) under way at once.
+FRESH_PARALLEL = 10
 
 
 def groups(members: list, size: int) -> list[list]:
@@ -52,9 +55,23 @@ async def _fresh(apps: list, spec: AppSpec, connect, wait_s: float) -> set[str]:
 
 
 def order(apps: list, fresh: set[str], group: int) -> list[list]:
-    """The rollout's groups: the fresh servers in batches, then the serving ones in groups."""
+    """The rollout's groups: the fresh servers as one (deployed concurrently, FRESH_PARALLEL
+    at most at once), then the serving ones in groups of `group`."""
     new = [m for m in apps if m.target.name in fresh]
-    return groups(new, FRESH_BATCH) + groups([m for m in apps if m not in new], group)
+    return ([new] if new else []) + groups([m for m in apps if m not in new], group)
+
+
+async def _fresh_one(m, spec: AppSpec, slots: asyncio.Semaphore, *, connect, wait_s: float,
+                     command: str, break_lock: bool):
+    """(Member, Outcome) for a server with no release: it waits for its boot on its own,
+    then takes one of the slots for its release."""
+    async with connect(m.target, wait_s=wait_s) as conn:
+        ready, state = await _ready(conn, spec)
+        if state.unchanged_for(ready):
+            return m, Outcome("unchanged", ready.release, ready.release)
+        async with slots:
+            return m, await deploy(conn, ready, command=command, break_lock=break_lock,
+                                   state=state)
 
 
 async def _ready(conn, spec: AppSpec):
@@ -86,6 +103,27 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
     fresh = await _fresh(apps, app_spec, connect, wait_s) if len(apps) > group else set()
     chunks = order(apps, fresh, group)
     for number, chunk in enumerate(chunks):
+        if number == 0 and fresh:
+            slots = asyncio.Semaphore(FRESH_PARALLEL)
+            done = await asyncio.gather(
+                *(_fresh_one(m, app_spec, slots, connect=connect, wait_s=wait_s,
+                             command=command, break_lock=break_lock) for m in chunk),
+                return_exceptions=True)
+            _reraise(done)
+            ok = [o for o in done if not isinstance(o, BaseException)]
+            failed = [(m, o) for m, o in zip(chunk, done) if isinstance(o, BaseException)]
+            updated += [(m, o) for m, o in ok if o.status == "deployed"]
+            results += ok
+            # They are in (Terraform put them there): wait until the API calls them healthy.
+            try:
+                await _gate(gate, "add", [m.host for m, _ in ok])
+            except DeployError as exc:
+                failed = failed or [(chunk[0], exc)]
+            if failed:
+                untouched = [m.target.name for c in chunks[1:] for m in c]
+                raise await _stop(failed[0][1], updated, untouched, app_spec, gate,
+                                  connect=connect, wait_s=wait_s)
+            continue
         async with AsyncExitStack() as stack:
             conns = [await stack.enter_async_context(connect(m.target, wait_s=wait_s))
                      for m in chunk]
@@ -107,10 +145,7 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
             done = await asyncio.gather(
                 *(deploy(conn, spec, command=command, break_lock=break_lock)
                   for _, conn, spec, _ in todo), return_exceptions=True)
-            for item in done:
-                if isinstance(item, (InterruptedRun, asyncio.CancelledError)) or (
-                        isinstance(item, BaseException) and not isinstance(item, DeployError)):
-                    raise item     # interrupted or a bug: the group may stay out (see top)
+            _reraise(done)
             ok = [(t[0], o) for t, o in zip(todo, done) if not isinstance(o, BaseException)]
             failed = [(t[0], o) for t, o in zip(todo, done) if isinstance(o, BaseException)]
             updated += ok
@@ -127,6 +162,13 @@ async def roll(db: Member, db_spec: AppSpec, apps: list[Member], app_spec: AppSp
                                   connect=connect, wait_s=wait_s)
             results += ok
     return results
+
+
+def _reraise(done: list) -> None:
+    for item in done:
+        if isinstance(item, (InterruptedRun, asyncio.CancelledError)) or (
+                isinstance(item, BaseException) and not isinstance(item, DeployError)):
+            raise item     # interrupted or a bug: the group may stay out (see top)
 
 
 async def _stop(failure: DeployError, updated, untouched: list[str], spec: AppSpec, gate, *,

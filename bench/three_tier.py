@@ -107,6 +107,59 @@ def _all_healthy(info, lb_ip: str) -> bool:
         return False
 
 
+_STAGES = (("boot", "boot (pid"), ("dockerd", "dockerd ready"), ("images", "image sandbox/"),
+           ("finished", "boot finished"))
+
+
+def _boot_profile(sandbox: Path, started_utc: float) -> dict:
+    """Where the machines' boots went, from each machine's own log (cloud-init-output.log,
+    stamped HH:MM:SS.mmm UTC): per stage, the median seconds after the previous stage,
+    and when the last machine finished booting (seconds after the deploy started)."""
+    import datetime as dt
+    import statistics
+    day = dt.datetime.fromtimestamp(started_utc, dt.timezone.utc).date()
+    per_stage: dict[str, list[float]] = {}
+    last_done = 0.0
+    for log in (sandbox / "machines" / "servers").glob("*/upper/var/log/cloud-init-output.log"):
+        seen: dict[str, float] = {}
+        for line in log.read_text(errors="replace").splitlines():
+            stamp, _, rest = line.partition(" sandbox-machine: ")
+            for stage, word in _STAGES:
+                if rest.startswith(word):
+                    t = dt.datetime.combine(day, dt.time.fromisoformat(stamp), dt.timezone.utc)
+                    seen[stage] = t.timestamp() - started_utc   # the last "images" line wins
+        order = [st for st, _ in _STAGES if st in seen]
+        for before, after in zip(order, order[1:]):
+            per_stage.setdefault(after, []).append(seen[after] - seen[before])
+        last_done = max(last_done, seen.get("finished", 0.0))
+    out = {f"{k} +{statistics.median(v):.2f}s": len(v) for k, v in per_stage.items()}
+    return {"boot": ", ".join(out), "last machine booted": round(last_done, 1),
+            "releases": _release_profile(sandbox, started_utc)}
+
+
+def _release_profile(sandbox: Path, started_utc: float) -> str:
+    """When each machine's release began (its .env written) and passed its gate (the
+    release marker's last write, "ok"), seconds after the deploy started, from the
+    machines' disks: the db server's, then the app servers' first/median/last."""
+    import statistics
+    from remote.commands import ENV_NAME, MARKER
+    rows = []
+    for marker in (sandbox / "machines" / "servers").glob(f"*/upper/opt/*/releases/*/{MARKER}"):
+        began = (marker.parent / ENV_NAME).stat().st_mtime - started_utc
+        compose = (marker.parent / "compose.yaml").read_text()
+        rows.append((began, marker.stat().st_mtime - started_utc, "postgres" in compose))
+    if not rows:
+        return "no releases found"
+    db = max(rows, key=lambda r: r[2])      # the db part: the most services with images
+    apps = sorted(r for r in rows if r is not db)
+    if not apps:
+        return f"db {db[0]:.1f}->{db[1]:.1f}s"
+    took = statistics.median(r[1] - r[0] for r in apps)
+    return (f"db {db[0]:.1f}->{db[1]:.1f}s; app releases began {apps[0][0]:.1f}/"
+            f"{statistics.median(r[0] for r in apps):.1f}/{apps[-1][0]:.1f}s (first/median/last), "
+            f"each {took:.1f}s to its gate (median), last gate {max(r[1] for r in apps):.1f}s")
+
+
 def one(n: int) -> dict:
     from sandbox.machines.images import build
     with tempfile.TemporaryDirectory(prefix=f"hd-3tier-{n}-") as tmp:
@@ -121,8 +174,15 @@ def one(n: int) -> dict:
         _cli(base, config, "generate", "--profile", "3-tier")
         info = manager.up(base / "sandbox", machines=True)
         try:
-            started = time.perf_counter()
-            report = json.loads(_cli(base, config, "deploy", "--profile", "3-tier", "--json"))
+            started, started_utc = time.perf_counter(), time.time()
+            try:
+                report = json.loads(_cli(base, config, "deploy", "--profile", "3-tier", "--json"))
+            except SystemExit:
+                # What the machines said, before the sandbox (and its log) goes.
+                log = (base / "sandbox" / "emulator.log").read_text(errors="replace")
+                print("\n".join(line for line in log.splitlines() if line.startswith("machines:")),
+                      file=sys.stderr)
+                raise
             deployed = time.perf_counter() - started
             lb_ip = report["outputs"]["load_balancer_ipv4"]
             while not _all_healthy(info, lb_ip):
@@ -130,10 +190,11 @@ def one(n: int) -> dict:
                     raise SystemExit(f"N={n}: not all healthy within 30 min")
                 time.sleep(0.2)
             healthy = time.perf_counter() - started
+            profile = _boot_profile(base / "sandbox", started_utc)
         finally:
             manager.down(base / "sandbox")
     return {"n": n, "deploy": deployed, "healthy": healthy,
-            "phases": {p["phase"]: p["seconds"] for p in report["phases"]}}
+            "phases": {p["phase"]: p["seconds"] for p in report["phases"]}, "profile": profile}
 
 
 def main() -> int:
@@ -143,6 +204,9 @@ def main() -> int:
     for r in rows:
         phases = ", ".join(f"{k} {v:.1f}s" for k, v in r["phases"].items() if v >= 0.05)
         print(f"{r['n']:>3} {r['healthy']:>11.1f}s {r['healthy'] / r['n']:>14.2f}s  {phases}")
+        print(f"    machines: median stage times {r['profile']['boot']}; the last booted "
+              f"{r['profile']['last machine booted']} s after the deploy started")
+        print(f"    releases: {r['profile']['releases']}")
     first = rows[0]
     for r in rows[1:]:
         print(f"N {first['n']} -> {r['n']} (x{r['n'] / first['n']:.1f}): time "

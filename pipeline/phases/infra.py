@@ -53,6 +53,7 @@ def run(ctx) -> PhaseResult:
     approval = _review(ctx, summary)
     if approval is None:
         return PhaseResult(f"plan: {planned}; nothing to apply")
+    drained = _drain(ctx, summary)
     started = time.monotonic()
     result = apply_saved(ctx.session, ctx.config, allow_replace=ctx.options.allow_replace,
                          accept_data_loss=ctx.options.accept_data_loss, progress=ctx.progress)
@@ -63,10 +64,28 @@ def run(ctx) -> PhaseResult:
             f"resource(s) and saved its state; run `hetzner-deploy deploy --env {ctx.env}` "
             f"again to converge (log: {result.log_path})")
     ctx.applied = True
-    return PhaseResult(f"plan: {planned}; review: {approval}; applied "
+    return PhaseResult(f"plan: {planned}; review: {approval}; {drained}applied "
                        f"{len(result.completed)} resource(s) in "
                        f"{time.monotonic() - started:.1f}s (log {result.log_path.name})",
                        record_key=key(ctx))
+
+
+def _drain(ctx, summary) -> str:
+    """Servers leaving the load balancer go out of it (and DRAIN_S passes) before the
+    apply destroys them: Terraform alone deletes a target and its server back to back."""
+    if not any(c.type == "hcloud_load_balancer_target" and c.action in ("delete", "replace")
+               for c in summary.changes):
+        return ""
+    from app.lb import doomed_targets, drain
+    from checks import hetzner_api
+    from runner.state import load_state
+    doomed = doomed_targets(summary, load_state(ctx.session.ws, ctx.session.tf))
+    if not doomed:
+        return ""
+    # Every API failure is one ApiError line (LoadBalancerGate.guarded); nothing is applied.
+    client = hetzner_api.open_client(ctx.target.endpoint, ctx.target.token)
+    names = drain(client, doomed, ctx.target.endpoint)
+    return f"took {', '.join(names)} out of the load balancer before the apply; " if names else ""
 
 
 def restore(ctx, record) -> str:

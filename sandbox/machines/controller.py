@@ -20,13 +20,15 @@ from pathlib import Path
 
 from errors import DeployError
 
-from . import lbsync, netguard, preflight, sweep
+from . import imageseed, lbsync, netguard, preflight, sweep
 from .lb import LoadBalancerHost
 from .machine import Machine, Spec
 from .net import HostNet
 from .rootfs import Layout
 
 TICK = 0.5
+# How long a fresh machine is held back for another one's image imports (_await_donor).
+DONOR_WAIT_S = 30.0
 
 
 def _say(line: str) -> None:
@@ -50,6 +52,11 @@ class Controller:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()   # one reconcile at a time (the worker's, or a test's)
+        # Machines launched this pass, waited for together (_wait_up); when each was
+        # launched; which got their images linked (imageseed).
+        self.pending: dict[int, tuple[Machine, float]] = {}
+        self.launched: dict[int, float] = {}
+        self.seeded: set[int] = set()
 
     # -- paths and records -------------------------------------------------
     def server_dir(self, sid: int) -> Path:
@@ -194,8 +201,10 @@ class Controller:
                     if set(spec.volumes) != set(m.spec.volumes):
                         self._volumes_exist(spec)
                         m.set_volumes(spec.volumes)
-                elif self.failed.get(sid) != (spec.generation, spec.ip):
-                    self._start(spec)
+                elif self.failed.get(sid) != (spec.generation, spec.ip) \
+                        and not self._await_donor(sid):
+                    self._launch(spec)
+            self._wait_up()
             self._forget(existing, volume_ids)
             self._reconcile_lbs()
 
@@ -203,7 +212,47 @@ class Controller:
         for path in spec.volumes.values():
             path.mkdir(parents=True, exist_ok=True)
 
-    def _start(self, spec: Spec) -> None:
+    def _await_donor(self, sid: int) -> bool:
+        """Hold a fresh machine back (True) while another one is importing the images it
+        would otherwise import too: once that one has them, every held machine starts
+        with hard links of them (imageseed) instead of importing on the same cores. Held
+        at most DONOR_WAIT_S after that import began; a restarted machine is never held."""
+        if self.images is None or not any(self.images.glob("*.tar")) or \
+                (self.server_dir(sid) / "docker" / "image").exists():
+            return False
+        donors = [m.layout.docker for m in self.machines.values()]
+        if any(imageseed.has_images(d, self.images) for d in donors):
+            return False
+        now = time.monotonic()
+        return any(now - t < DONOR_WAIT_S for s, t in self.launched.items() if s in self.machines)
+
+    def _wait_up(self) -> None:
+        """Wait for the sshd of every machine this pass launched, all at once."""
+        pending, self.pending = self.pending, {}
+        if not pending:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        def up(item):
+            sid, (machine, t0) = item
+            try:
+                machine.wait_up(t0)
+                return sid, None
+            except (DeployError, OSError) as exc:
+                return sid, exc
+        with ThreadPoolExecutor(max_workers=min(16, len(pending))) as pool:
+            for sid, exc in pool.map(up, pending.items()):
+                machine = pending[sid][0]
+                if exc is not None:
+                    _say(f"server {sid}: machine did not start: {exc}")
+                    self._stop(sid)
+                    self.failed[sid] = (machine.spec.generation, machine.spec.ip)
+                    continue
+                _say(f"server {sid} ({machine.spec.name}) up on {machine.spec.ip}: " +
+                     ", ".join(f"{k} {v:.2f}s" for k, v in machine.timings.items()) +
+                     (", images linked from a running machine" if sid in self.seeded else ""))
+
+    def _launch(self, spec: Spec) -> None:
         if ipaddress.ip_address(spec.ip) not in self.net:
             if self.failed.get(spec.sid) != (spec.generation, spec.ip):
                 _say(f"server {spec.sid} has {spec.ip}, outside {self.net}: no machine (never routed)")
@@ -216,18 +265,25 @@ class Controller:
                 shutil.rmtree(base / sub, ignore_errors=True)
             self._save_record(spec.sid, record)
         self._volumes_exist(spec)
-        machine = Machine(spec, Layout(base), self.hostnet, self.images)
+        layout = Layout(base)
+        # A fresh machine starts with the images a running one already imported (hard
+        # links), not its own `docker import`s: the biggest cost of booting many at once.
+        self.seeded.discard(spec.sid)
+        if imageseed.seed(layout.docker, [m.layout.docker for m in self.machines.values()],
+                          self.images):
+            self.seeded.add(spec.sid)
+        machine = Machine(spec, layout, self.hostnet, self.images)
         self.machines[spec.sid] = machine
         try:
-            machine.start()
+            t0 = machine.launch()
         except (DeployError, OSError) as exc:
             _say(f"server {spec.sid}: machine did not start: {exc}")
             self._stop(spec.sid)
             self.failed[spec.sid] = (spec.generation, spec.ip)
             return
         self.failed.pop(spec.sid, None)
-        _say(f"server {spec.sid} ({spec.name}) up on {spec.ip}: " +
-             ", ".join(f"{k} {v:.2f}s" for k, v in machine.timings.items()))
+        self.launched[spec.sid] = time.monotonic()
+        self.pending[spec.sid] = (machine, t0)
 
     def _stop(self, sid: int) -> None:
         machine = self.machines.get(sid)
@@ -237,6 +293,8 @@ class Controller:
                 machine.stop()
             finally:
                 self.machines.pop(sid, None)   # only once it is really gone
+                self.launched.pop(sid, None)
+                self.pending.pop(sid, None)
             _say(f"server {sid} machine stopped in {time.monotonic() - t0:.2f}s")
 
     def _forget(self, existing: set[int], volume_ids: set[int]) -> None:

@@ -156,3 +156,56 @@ def render(lb: dict, binds: list[str], targets: list[Target], stats_socket: Path
         out += [f"    server {name} {ip}:{dest} {server_opts}{proxy}" for name, ip in servers]
         out.append("")
     return "\n".join(out) + "\n"
+
+
+_SERVER_LINE = re.compile(r"\s+server (\S+) ([0-9.]+):([0-9]+) ")
+
+
+def server_names(config: str) -> set[tuple[str, str]]:
+    """(listen section, server name) of every server line in `config`."""
+    out, backend = set(), None
+    for line in config.split("\n"):
+        if line.startswith("listen "):
+            backend = line.split()[1]
+        elif backend and (found := _SERVER_LINE.match(line)):
+            out.add((backend, found[1]))
+    return out
+
+
+def server_names_in_state(state: str) -> set[tuple[str, str]]:
+    """(backend, server name) of every server `show servers state` reports."""
+    return {(f[1], f[3]) for f in (line.split() for line in state.splitlines())
+            if len(f) > 4 and f[0].isdigit() and f[2].isdigit()}
+
+
+def new_servers_down(state: str, config: str) -> str:
+    """`state` (haproxy's `show servers state`) with a DOWN, unchecked line added for every
+    server in `config` that it does not name, so a reload starts a target the load balancer
+    has never checked as down until its first check passes (haproxy alone would start it
+    up: a machine with nothing listening yet would get requests). As Hetzner's load
+    balancer does: it sends a new target nothing before its health check says healthy.
+    Lines are matched by backend and server name (haproxy ignores ids it did not force)."""
+    lines = state.rstrip("\n").split("\n") if state.strip() else ["1"]
+    known, be_ids = set(), {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4 and fields[0].isdigit():
+            known.add((fields[1], fields[3]))
+            be_ids[fields[1]] = fields[0]
+    if len(lines) == 1:
+        lines.append("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state "
+                     "srv_uweight srv_iweight srv_time_since_last_change srv_check_status "
+                     "srv_check_result srv_check_health srv_check_state srv_agent_state "
+                     "bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl "
+                     "srv_check_port srv_check_addr srv_agent_addr srv_agent_port")
+    backend = None
+    for line in config.split("\n"):
+        if line.startswith("listen "):
+            backend = line.split()[1]
+            continue
+        found = _SERVER_LINE.match(line)
+        if backend and found and (backend, found[1]) not in known:
+            # op_state 0 (stopped), check_health 0: one passing check (rise 1) brings it up.
+            lines.append(f"{be_ids.get(backend, '0')} {backend} 0 {found[1]} {found[2]} 0 0 1 1 0 "
+                         f"1 0 0 6 0 0 0 - {found[3]} - 0 0 - - 0")
+    return "\n".join(lines) + "\n"

@@ -24,9 +24,13 @@ from pathlib import Path
 from errors import SandboxError
 from runner.process import run
 
+from . import haproxy_cfg
 from .net import HostNet
 
 START_TIMEOUT = 10.0
+# A reload is signalled again if the new worker has not shown up after RELOAD_WAIT_S.
+RELOAD_WAIT_S = 2.0
+RELOAD_TRIES = 5
 
 
 @dataclass
@@ -189,8 +193,25 @@ class LoadBalancerHost:
                 # up, unchecked: a dead target would get requests until its checks fail.
                 state = self._ask(b"show servers state\n")
                 if state is not None:
-                    self.server_state.write_text(state)
-                os.kill(self.proc.pid, signal.SIGUSR2)   # master-worker reload
+                    self.server_state.write_text(haproxy_cfg.new_servers_down(state, spec.config))
+                self._reload(spec.config)
+
+    def _reload(self, config: str) -> None:
+        """SIGUSR2 (master-worker reload) until the serving worker has `config`'s servers.
+        The master re-executes itself on a reload, and a signal that arrives meanwhile
+        is lost: target changes in quick succession left the load balancer on an old
+        config (no targets at all) for good, its targets `unknown` forever."""
+        want = haproxy_cfg.server_names(config)
+        for _ in range(RELOAD_TRIES):
+            os.kill(self.proc.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + RELOAD_WAIT_S
+            while time.monotonic() < deadline:
+                text = self._ask(b"show servers state\n")
+                if text is not None and haproxy_cfg.server_names_in_state(text) == want:
+                    return
+                if self.proc.poll() is not None:
+                    return      # gone: the controller restarts it (running() is False)
+                time.sleep(0.05)
 
     def set_private(self, private: dict[int, tuple[str, tuple[str, ...]]]) -> None:
         self.hostnet.sync_private(self.spec.lid, self.joined, private)

@@ -67,6 +67,10 @@ class Machine:
         return {vid: self.plan.volume_mounts.get(vid, f"/mnt/HC_Volume_{vid}") for vid in self.spec.volumes}
 
     def start(self) -> None:
+        self.wait_up(self.launch())
+
+    def launch(self) -> float:
+        """Everything up to PID 1 started; its start time (wait_up waits for sshd)."""
         t0 = time.monotonic()
         spec = self.spec
         self.plan = cloudinit.parse(spec.user_data)
@@ -100,9 +104,9 @@ class Machine:
             console.close()
         self.pidfile.write_text(f"{self.proc.pid}\n")
         self.timings["machine_up"] = time.monotonic() - t0
-        self._wait_sshd(t0)
+        return t0
 
-    def _wait_sshd(self, t0: float) -> None:
+    def wait_up(self, t0: float) -> None:
         deadline = time.monotonic() + SSHD_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

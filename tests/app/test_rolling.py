@@ -314,15 +314,50 @@ def test_an_interrupted_group_stops_at_once_without_rolling_back(monkeypatch):
     assert world.log[-2:] == [("lb-out", ("app-1",)), ("deploy", "app-1")]
 
 
-def test_fresh_servers_go_together_in_batches_before_the_serving_ones_roll(monkeypatch):
+def test_fresh_servers_go_together_before_the_serving_ones_roll(monkeypatch):
     """A first deploy of many app servers is not N rounds: servers with no release serve
-    nothing, so they are deployed FRESH_BATCH at a time; serving ones still roll by group."""
+    nothing, so they are deployed together (FRESH_PARALLEL at most at once) and waited
+    for in the load balancer once; serving ones still roll by group."""
     names = [f"app-{i}" for i in range(1, 14)]
     world = World({"db": None, **{n: None for n in names}, "app-14": "old"})
     world.shas = {}
     apps = [member(n, i) for i, n in enumerate([*names, "app-14"], start=1)]
     run(world, monkeypatch, apps)
     ins = [e for e in world.log if e[0] in ("lb-out", "lb-in")]
-    assert ins == [("lb-in", tuple(names[:10])), ("lb-in", tuple(names[10:])),
-                   ("lb-out", ("app-14",)), ("lb-in", ("app-14",))]
+    assert ins == [("lb-in", tuple(names)), ("lb-out", ("app-14",)), ("lb-in", ("app-14",))]
     assert all(world.current[n] == APP_SPEC.release for n in [*names, "app-14"])
+
+
+def test_fresh_servers_are_bounded_and_a_slow_boot_holds_up_nobody(monkeypatch):
+    """At most FRESH_PARALLEL releases at once; a server still booting does not keep the
+    booted ones waiting for it (no lockstep batches)."""
+    names = [f"app-{i}" for i in range(1, 16)]
+    world = World({"db": None, **{n: None for n in names}})
+    world.shas = {}
+    connect = install(monkeypatch, world)
+    fast_deploy = rolling.deploy
+    now = {"in": 0, "most": 0}
+
+    async def deploy(conn, spec, **kw):
+        now["in"] += 1
+        now["most"] = max(now["most"], now["in"])
+        await asyncio.sleep(0.01)
+        try:
+            return await fast_deploy(conn, spec, **kw)
+        finally:
+            now["in"] -= 1
+    monkeypatch.setattr(rolling, "deploy", deploy)
+    real_ready = rolling._ready
+
+    async def ready(conn, spec):
+        if conn.target.name == "app-1":       # booting for a while yet
+            await asyncio.sleep(0.3)
+        return await real_ready(conn, spec)
+    monkeypatch.setattr(rolling, "_ready", ready)
+    asyncio.run(rolling.roll(member("db", 99), DB_SPEC, [member(n, i) for i, n in
+                                                          enumerate(names, start=1)],
+                             APP_SPEC, Gate(world), group=1, command="deploy",
+                             break_lock=False, connect=connect, wait_s=0))
+    assert now["most"] == rolling.FRESH_PARALLEL
+    deployed = [e[1] for e in world.log if e[0] == "deploy" and e[1] != "db"]
+    assert sorted(deployed) == sorted(names) and deployed[-1] == "app-1"

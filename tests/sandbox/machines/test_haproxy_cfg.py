@@ -157,10 +157,76 @@ def test_a_deep_sandbox_folder_gets_a_short_stats_socket(tmp_path):
     assert short != stats_socket_for(tmp_path / ("d" * 60) / ("e" * 60) / "lb-2")
 
 
+# --- a reload starts a target haproxy has never checked as down (new_servers_down) ----------
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _served_states(cfg: Path, sock: Path) -> dict[str, str]:
+    """srv_name -> srv_op_state, from a haproxy started on `cfg` (0 stopped, 2 running)."""
+    import socket
+    import time
+    proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))
+            s.sendall(b"show servers state\n")
+            text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    return {f[3]: f[5] for f in (line.split() for line in text.splitlines())
+            if len(f) > 5 and f[0].isdigit()}
+
+
+def test_a_target_new_to_a_reload_starts_down_until_checked():
+    import tempfile
+    from sandbox.machines.haproxy_cfg import new_servers_down
+    folder = Path(tempfile.mkdtemp(prefix="hx-"))     # a short stats socket path
+    try:
+        lb = {"id": 7, "algorithm": {"type": "round_robin"}, "services": [
+            {"protocol": "tcp", "listen_port": _free_port(), "destination_port": _free_port(),
+             "health_check": {"protocol": "http", "port": 9, "interval": 600, "timeout": 10,
+                              "retries": 3, "http": {"path": "/health"}}}]}
+        sock, state = folder / "s.sock", folder / "servers.state"
+        cfg = folder / "h.cfg"
+        # Before: one target, as the running load balancer reports it (checked, up).
+        cfg.write_text(render(lb, ["127.0.0.1"], [Target("s1", "127.0.0.1")], sock, scale=1.0))
+        before = "1\n# be_id be_name srv_id srv_name …\n" \
+                 f"2 svc_{lb['services'][0]['listen_port']} 1 s1 127.0.0.1 2 0 1 1 5 15 3 3 6 0 0 0 - " \
+                 f"{lb['services'][0]['destination_port']} - 0 0 - - 0\n"
+        after = render(lb, ["127.0.0.1"], [Target("s1", "127.0.0.1"), Target("s2", "127.0.0.2")],
+                       sock, scale=1.0)
+        cfg.write_text(after)
+        # haproxy alone: the new target starts up, unchecked (what the sandbox did before).
+        state.write_text(before)
+        assert _served_states(cfg, sock) == {"s1": "2", "s2": "2"}
+        sock.unlink()
+        # With the added line: down until its first check passes; the known one keeps its state.
+        state.write_text(new_servers_down(before, after))
+        assert _served_states(cfg, sock) == {"s1": "2", "s2": "0"}
+        # Nothing saved at all (haproxy answered nothing): every target starts down.
+        assert [line.split()[3] for line in new_servers_down("", after).splitlines()[2:]] == \
+            ["s1", "s2"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_servers_a_config_names_are_those_haproxy_then_reports():
     """What the reload check compares (lb.LoadBalancerHost._reload): the config's servers,
     and the servers a worker started on it reports (real haproxy as the oracle)."""
+    import socket
     import tempfile
+    import time
     from sandbox.machines.haproxy_cfg import server_names, server_names_in_state
     folder = Path(tempfile.mkdtemp(prefix="hx-"))
     try:
@@ -173,8 +239,6 @@ def test_the_servers_a_config_names_are_those_haproxy_then_reports():
                         sock, scale=1.0)
         cfg.write_text(config)
         (folder / "servers.state").write_text("1\n")
-        import socket
-        import time
         proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
@@ -190,7 +254,8 @@ def test_the_servers_a_config_names_are_those_haproxy_then_reports():
             proc.kill()
             proc.wait()
         names = {(f"svc_{svc['listen_port']}", n) for svc in lb["services"] for n in ("s5", "ip0")}
-        assert server_names(config) == names == server_names_in_state(text)
+        assert server_names(config) == names
+        assert server_names_in_state(text) == names, text
         assert server_names_in_state("1\n# be_id be_name srv_id srv_name\n") == set()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
