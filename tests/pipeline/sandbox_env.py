@@ -124,6 +124,22 @@ def example_app(folder: Path, env_text: str) -> Path:
     return folder
 
 
+def example_app_here(home: Path, project: str) -> None:
+    """The example app's Compose file, backend and ai beside deploy.toml in `home` (as
+    examples/app/sandbox.toml lays it out), its .env (0600) with random passwords and
+    PROJECT=`project`."""
+    from tests.examples.appkit import APP_DIR
+    shutil.copy(APP_DIR / "docker-compose.yml", home / "docker-compose.yml")
+    for part in ("backend", "ai"):
+        shutil.copytree(APP_DIR / part, home / part, ignore=shutil.ignore_patterns("__pycache__"))
+    env = (APP_DIR / ".env.example").read_text()
+    env = env.replace("change-me-postgres", os.urandom(12).hex()) \
+             .replace("change-me-redis", os.urandom(12).hex()) \
+             .replace("PROJECT=example", f"PROJECT={project}")
+    (home / ".env").write_text(env)
+    os.chmod(home / ".env", 0o600)
+
+
 @contextlib.contextmanager
 def machines_sandbox(home: Path, config: Path, monkeypatch, machine_range: str,
                      images: list[str]):

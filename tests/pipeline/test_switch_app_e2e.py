@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
 from remote import hostkeys
-from tests.examples.appkit import APP_DIR, http, wait_health
+from tests.examples.appkit import http, wait_health
 from tests.pipeline import sandbox_env
 from tests.sandbox.machines.machinekit import BOOT_ID, ssh
 
@@ -28,15 +27,7 @@ def example_sb(tmp_path, make_config, monkeypatch):
     """The example app beside its deploy.toml (as examples/app/sandbox.toml lays it out),
     its .env with random passwords, and a sandbox with machines on this test's range."""
     public = sandbox_env.login_key(tmp_path)
-    shutil.copy(APP_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    for part in ("backend", "ai"):
-        shutil.copytree(APP_DIR / part, tmp_path / part,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    env = (APP_DIR / ".env.example").read_text()
-    env = env.replace("change-me-postgres", os.urandom(12).hex()) \
-             .replace("change-me-redis", os.urandom(12).hex()).replace("PROJECT=example", "PROJECT=switch")
-    (tmp_path / ".env").write_text(env)
-    os.chmod(tmp_path / ".env", 0o600)
+    sandbox_env.example_app_here(tmp_path, "switch")
     config = make_config(sandbox_env.machines_toml(
         RANGE, '\n[app]\ncompose = "docker-compose.yml"\nenv_file = ".env"\n'
         'files = ["backend/app.py", "ai/worker.py"]\nhealth_path = "/health"\n'

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from remote import hostkeys
-from tests.examples.appkit import APP_DIR
 from tests.pipeline import sandbox_env
 from tests.sandbox.machines.machinekit import ssh
 
@@ -40,16 +39,7 @@ APP = ('\n[app]\ncompose = "docker-compose.yml"\nenv_file = ".env"\n'
 @pytest.fixture
 def tier_sb(tmp_path, make_config, monkeypatch):
     public = sandbox_env.login_key(tmp_path)
-    shutil.copy(APP_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    for part in ("backend", "ai"):
-        shutil.copytree(APP_DIR / part, tmp_path / part,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    env = (APP_DIR / ".env.example").read_text()
-    env = env.replace("change-me-postgres", os.urandom(12).hex()) \
-             .replace("change-me-redis", os.urandom(12).hex()).replace("PROJECT=example",
-                                                                        "PROJECT=tiers")
-    (tmp_path / ".env").write_text(env)
-    os.chmod(tmp_path / ".env", 0o600)
+    sandbox_env.example_app_here(tmp_path, "tiers")
     toml = sandbox_env.machines_toml(RANGE, APP.format(health="/health", timeout=120)
                                      + '\n[backup]\nschedule = "*-*-* 03:15:00"\n')
     config = make_config(toml, key=public)

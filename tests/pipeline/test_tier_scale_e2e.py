@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.examples.appkit import APP_DIR
 from tests.pipeline import sandbox_env
 
 pytestmark = pytest.mark.e2e
@@ -40,16 +39,7 @@ TIER = '\n[tier]\napp_servers = {n}\n'
 @pytest.fixture
 def scale_sb(tmp_path, make_config, monkeypatch):
     public = sandbox_env.login_key(tmp_path)
-    shutil.copy(APP_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    for part in ("backend", "ai"):
-        shutil.copytree(APP_DIR / part, tmp_path / part,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    env = (APP_DIR / ".env.example").read_text()
-    env = env.replace("change-me-postgres", os.urandom(12).hex()) \
-             .replace("change-me-redis", os.urandom(12).hex()).replace("PROJECT=example",
-                                                                        "PROJECT=scale")
-    (tmp_path / ".env").write_text(env)
-    os.chmod(tmp_path / ".env", 0o600)
+    sandbox_env.example_app_here(tmp_path, "scale")
     toml = sandbox_env.machines_toml(RANGE, APP)
     config = make_config(toml + TIER.format(n=2), key=public)
     # A short folder: HAProxy refuses a stats socket path longer than ~100 bytes.

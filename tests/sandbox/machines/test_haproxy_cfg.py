@@ -168,6 +168,13 @@ def _free_port() -> int:
 
 def _served_states(cfg: Path, sock: Path) -> dict[str, str]:
     """srv_name -> srv_op_state, from a haproxy started on `cfg` (0 stopped, 2 running)."""
+    text = _servers_state(cfg, sock)
+    return {f[3]: f[5] for f in (line.split() for line in text.splitlines())
+            if len(f) > 5 and f[0].isdigit()}
+
+
+def _servers_state(cfg: Path, sock: Path) -> str:
+    """`show servers state` from a haproxy started on `cfg`, its stats socket at `sock`."""
     import socket
     import time
     proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
@@ -184,8 +191,7 @@ def _served_states(cfg: Path, sock: Path) -> dict[str, str]:
     finally:
         proc.kill()
         proc.wait()
-    return {f[3]: f[5] for f in (line.split() for line in text.splitlines())
-            if len(f) > 5 and f[0].isdigit()}
+    return text
 
 
 def test_a_target_new_to_a_reload_starts_down_until_checked():
@@ -224,9 +230,7 @@ def test_a_target_new_to_a_reload_starts_down_until_checked():
 def test_the_servers_a_config_names_are_those_haproxy_then_reports():
     """What the reload check compares (lb.LoadBalancerHost._reload): the config's servers,
     and the servers a worker started on it reports (real haproxy as the oracle)."""
-    import socket
     import tempfile
-    import time
     from sandbox.machines.haproxy_cfg import server_names, server_names_in_state
     folder = Path(tempfile.mkdtemp(prefix="hx-"))
     try:
@@ -239,20 +243,7 @@ def test_the_servers_a_config_names_are_those_haproxy_then_reports():
                         sock, scale=1.0)
         cfg.write_text(config)
         (folder / "servers.state").write_text("1\n")
-        proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while not sock.exists():
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.02)
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(str(sock))
-                s.sendall(b"show servers state\n")
-                text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
-        finally:
-            proc.kill()
-            proc.wait()
+        text = _servers_state(cfg, sock)
         names = {(f"svc_{svc['listen_port']}", n) for svc in lb["services"] for n in ("s5", "ip0")}
         assert server_names(config) == names
         assert server_names_in_state(text) == names, text
