@@ -29,7 +29,7 @@ def run_switch(ctx, preview, *, quiet: bool = False):
         return run_down_switch(ctx, preview, record, quiet=quiet)
     if preview is not None:
         click.echo("\n".join(preview.lines()), err=quiet)
-        if tier_switch.load(ctx.workdir) is None and preview.target == "3-tier":
+        if record is None and preview.target == "3-tier":
             from generator.naming import base_name
             started = tier_switch.begin(ctx.workdir, preview.current, preview.target)
             tier_switch.carry_host_key(ctx.env, base_name(ctx.config))
