@@ -5,8 +5,9 @@ itself; this phase waits until every name presents a certificate that the
 expected root verifies (pebble's root on the sandbox, the system store on
 Hetzner), then checks the health path over HTTPS and the HTTP->HTTPS redirect
 (checks/https.py). Caddy backs off after the tries it made before DNS pointed
-here, so when a name has no certificate yet the proxy is restarted once, and
-it tries again at once. The checkpoint key is the names, the address, the hosts and
+here, so when a name has no certificate yet the proxy is restarted, and it
+tries again at once (again RESTART_AGAIN_S later while there is still none, at
+most MAX_RESTARTS times: one try can fail too, and its back-off outlasts the wait). The checkpoint key is the names, the address, the hosts and
 [tls]: an unchanged deploy does not dial again; `verify --after` does.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipeline.engine import PhaseResult
 
 name = "tls"
 FIRST_WAIT_S, MAX_WAIT_S = 0.5, 5.0
+RESTART_AGAIN_S, MAX_RESTARTS = 30.0, 3
 
 
 class TlsFailed(RemoteError):
@@ -95,7 +97,8 @@ def wait_https(config, outputs, target, note=lambda line: None) -> str:
     root = expected_root(target)
     health = config.app.health_path
     started = time.monotonic()
-    end, wait, restarted, said = started + config.tls.timeout_s, FIRST_WAIT_S, False, None
+    end, wait, said = started + config.tls.timeout_s, FIRST_WAIT_S, None
+    restarts, restarted_at = 0, 0.0
     while True:
         results = [check_name(address, n, root, health) for n in names]
         if all(r.ok for r in results):
@@ -104,10 +107,12 @@ def wait_https(config, outputs, target, note=lambda line: None) -> str:
         if progress != said:
             note(progress + ", waiting for the proxy's certificates")
             said = progress
-        if not restarted and not all(r.handshake_ok for r in results) and not _tiered(outputs):
+        due = restarts == 0 or time.monotonic() - restarted_at >= RESTART_AGAIN_S
+        if (due and restarts < MAX_RESTARTS and not all(r.handshake_ok for r in results)
+                and not _tiered(outputs)):
             from app.service import restart_proxy_all
             restart_proxy_all(config, outputs)
-            restarted = True
+            restarts, restarted_at = restarts + 1, time.monotonic()
         if time.monotonic() + wait > end:
             raise TlsFailed("no valid HTTPS within "
                             f"{config.tls.timeout_s} s: " + "; ".join(r.detail for r in results if not r.ok))
